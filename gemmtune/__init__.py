@@ -1,0 +1,24 @@
+"""gemmtune: BLIS-style GEMM kernels generated with numba and tuned per machine.
+
+Heavy modules (numba, optuna) load on first use, so ``import gemmtune`` and
+``gemmtune --help`` stay fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["matmul", "best_config", "KernelParams", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("matmul", "best_config"):
+        from . import api
+
+        return getattr(api, name)
+    if name == "KernelParams":
+        from .kernels.params import KernelParams
+
+        return KernelParams
+    raise AttributeError(f"module 'gemmtune' has no attribute {name!r}")

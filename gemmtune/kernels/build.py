@@ -1,0 +1,70 @@
+"""Turn a KernelParams into a compiled numba dispatcher, through a module on disk.
+
+The generated source is written into the kernel directory as a real module and imported from
+there, so numba's on-disk cache (``cache=True``) lets a later process load the machine code
+instead of compiling again. The file name carries the generator hash, so a changed generator
+never picks up an old compiled kernel.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from types import ModuleType
+
+from ..paths import kernel_dir
+from .params import KernelParams, normalize_dtype
+from .template import generate_source, generator_hash
+
+_modules: dict[tuple[str, str, str], ModuleType] = {}
+_lock = threading.Lock()
+
+
+def module_name(params: KernelParams, dtype: str) -> str:
+    return f"gemmtune_k_{normalize_dtype(dtype)}_{params.key()}_{generator_hash()}"
+
+
+def load_module(params: KernelParams, dtype: str, root: str | os.PathLike | None = None) -> ModuleType:
+    """Write (once) and import the generated module for ``params`` and ``dtype``.
+
+    Importing does not compile: numba compiles ``gemm`` on its first call per argument
+    layout, or loads it from the disk cache.
+    """
+    dtype = normalize_dtype(dtype)
+    params.validate(dtype)
+    directory = kernel_dir(root)
+    name = module_name(params, dtype)
+    key = (str(directory), name, dtype)
+    with _lock:
+        mod = _modules.get(key)
+        if mod is not None:
+            return mod
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{name}.py"
+        source = generate_source(params, dtype)
+        if not path.exists() or path.read_text() != source:
+            _atomic_write(path, source)
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        # numba's cache locator needs the module importable by name while it compiles.
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+        _modules[key] = mod
+        return mod
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    # A rename never leaves a half-written module for a concurrent process to import.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

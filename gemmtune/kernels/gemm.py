@@ -1,0 +1,121 @@
+"""A compiled kernel as a Python callable: input checks, layouts, threads."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import numpy as np
+
+from .build import load_module
+from .params import KernelParams, normalize_dtype
+
+_threads_lock = threading.Lock()
+
+
+def check_operands(A: Any, B: Any, out: Any = None) -> np.dtype:
+    """Raise TypeError/ValueError with one sentence when A, B, out cannot be multiplied."""
+    for name, x in (("A", A), ("B", B)):
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}.")
+        if x.ndim != 2:
+            raise ValueError(f"{name} must be 2-D, got {x.ndim}-D with shape {x.shape}.")
+        if x.dtype not in (np.float32, np.float64):
+            raise TypeError(f"{name} has dtype {x.dtype}; gemmtune multiplies float32 or float64.")
+    if A.dtype != B.dtype:
+        raise TypeError(f"A and B have different dtypes ({A.dtype} and {B.dtype}); cast one first.")
+    if A.shape[1] != B.shape[0]:
+        raise ValueError(f"shapes {A.shape} and {B.shape} do not align: A has {A.shape[1]} "
+                         f"columns but B has {B.shape[0]} rows.")
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy array, got {type(out).__name__}.")
+        want = (A.shape[0], B.shape[1])
+        if out.shape != want:
+            raise ValueError(f"out has shape {out.shape}, expected {want}.")
+        if out.dtype != A.dtype:
+            raise TypeError(f"out has dtype {out.dtype}, expected {A.dtype}.")
+        if not out.flags.writeable:
+            raise ValueError("out is read-only.")
+    return A.dtype
+
+
+def _check_scalar(name: str, value: Any) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}.")
+    return float(value)
+
+
+def _row_unit_stride(C: np.ndarray) -> bool:
+    return C.strides[1] == C.itemsize and C.strides[0] > 0
+
+
+class GemmKernel:
+    """``kernel(A, B, out=None, alpha=1.0, beta=0.0, threads=None)`` for one KernelParams and dtype.
+
+    The generated driver needs C with unit stride along rows. A Fortran-ordered C is handled
+    by computing its transpose (C.T = B.T @ A.T), which is row-contiguous; any other C (or one
+    that overlaps A or B) goes through a temporary.
+    """
+
+    def __init__(self, params: KernelParams, dtype: str, root: str | os.PathLike | None = None):
+        self.params = params
+        self.dtype = normalize_dtype(dtype)
+        self.module = load_module(params, self.dtype, root)
+
+    def __call__(self, A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *,
+                 alpha: float = 1.0, beta: float = 0.0, threads: int | None = None) -> np.ndarray:
+        dtype = check_operands(A, B, out)
+        if dtype != np.dtype(self.dtype):
+            raise TypeError(f"this kernel multiplies {self.dtype}, got {dtype}.")
+        alpha = _check_scalar("alpha", alpha)
+        beta = _check_scalar("beta", beta)
+        M, K = A.shape
+        N = B.shape[1]
+        if out is None:
+            out = np.empty((M, N), dtype=dtype)
+            beta = 0.0
+        if M == 0 or N == 0:
+            return out
+        if K == 0:
+            # An empty sum: C = beta*C, and C is not read when beta is 0 (BLAS semantics).
+            if beta == 0:
+                out[...] = 0
+            else:
+                out *= beta
+            return out
+        if np.shares_memory(out, A) or np.shares_memory(out, B):
+            tmp = np.array(out, order="C") if beta != 0 else np.empty((M, N), dtype)
+            self._run(A, B, tmp, alpha, beta, threads)
+            out[...] = tmp
+        elif _row_unit_stride(out):
+            self._run(A, B, out, alpha, beta, threads)
+        elif _row_unit_stride(out.T):
+            self._run(B.T, A.T, out.T, alpha, beta, threads)
+        else:
+            tmp = np.array(out, order="C") if beta != 0 else np.empty((M, N), dtype)
+            self._run(A, B, tmp, alpha, beta, threads)
+            out[...] = tmp
+        return out
+
+    def _run(self, A, B, C, alpha, beta, threads):
+        if threads is None:
+            self.module.gemm(A, B, C, alpha, beta)
+            return
+        import numba
+
+        # set_num_threads is per calling thread in numba; restore it so the caller's
+        # setting survives.
+        with _threads_lock:
+            before = numba.get_num_threads()
+            numba.set_num_threads(threads)
+            try:
+                self.module.gemm(A, B, C, alpha, beta)
+            finally:
+                numba.set_num_threads(before)
+
+
+def compile_kernel(params: KernelParams, dtype: str, root: str | os.PathLike | None = None) -> GemmKernel:
+    """Generate, compile (or load from the disk cache) and return the kernel for ``params``."""
+    return GemmKernel(params, dtype, root)

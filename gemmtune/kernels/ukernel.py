@@ -1,0 +1,185 @@
+"""The MR x NR register micro-kernel, emitted as LLVM IR.
+
+Written in plain numba, LLVM decides which loop to vectorise and whether the accumulator
+tile stays in registers, and small changes of formulation move it across cliffs (see
+docs/performance.md). Here the tile is emitted directly: MR * NR / VL vector accumulators
+are SSA values (phi nodes) of the k loop, so there is nothing for LLVM to spill unless the
+tile does not fit the register file, and every FMA is an explicit ``llvm.fma`` on vectors
+of VL lanes. This is the role an assembly micro-kernel plays in BLIS: the framework (loops,
+packing) stays in numba, the inner kernel is written at the machine's level.
+
+No fast-math flags are set on any instruction, so NaN and Inf propagate as IEEE says.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.core.extending import intrinsic
+
+_I64 = ir.IntType(64)
+_I32 = ir.IntType(32)
+
+
+def _llvm_float(dtype: str) -> ir.Type:
+    return ir.FloatType() if dtype == "float32" else ir.DoubleType()
+
+
+@lru_cache(maxsize=None)
+def make_ukernel(mr: int, nr: int, vl: int, dtype: str, unroll: int = 1, prefetch: int = 0):
+    """Return a numba intrinsic ``ukernel(kc, Ap, a_off, Bp, b_off, C, c_off, ldc, alpha, beta)``.
+
+    It computes ``C[i, j] = alpha * sum_p Ap[a_off + p*MR + i] * Bp[b_off + p*NR + j]
+    + beta * C[i, j]`` for the full MR x NR tile at element offset ``c_off`` of C's buffer,
+    rows ``ldc`` elements apart and unit stride along j. When ``beta == 0`` C is not read,
+    so NaN already in C does not survive (BLAS semantics).
+
+    Args:
+        mr: rows of the register tile (MR).
+        nr: columns of the register tile (NR), a multiple of ``vl``.
+        vl: lanes per vector (8 for 256-bit float32, 16 for 512-bit float32, ...).
+        dtype: "float32" or "float64".
+        unroll: how many k steps one iteration of the emitted k loop performs.
+        prefetch: distance in k steps at which the packed A sliver is prefetched; 0 is off.
+    """
+    if nr % vl:
+        raise ValueError(f"NR={nr} is not a multiple of the vector length {vl}.")
+    nv = nr // vl
+    flt = _llvm_float(dtype)
+    vec = ir.VectorType(flt, vl)
+    esize = 4 if dtype == "float32" else 8
+
+    def splat(builder, scalar):
+        v = builder.insert_element(ir.Constant(vec, ir.Undefined), scalar, ir.Constant(_I32, 0))
+        return builder.shuffle_vector(v, ir.Constant(vec, ir.Undefined),
+                                      ir.Constant(ir.VectorType(_I32, vl), [0] * vl))
+
+    def k_step(builder, fma, prefetch_fn, ap, bp, p, accs):
+        # One rank-1 update of the tile: NR/VL vector loads of B, MR broadcasts of A.
+        bbase = builder.mul(p, ir.Constant(_I64, nr))
+        bvec = []
+        for jv in range(nv):
+            ptr = builder.gep(bp, [builder.add(bbase, ir.Constant(_I64, jv * vl))], source_etype=flt)
+            bvec.append(builder.load(builder.bitcast(ptr, vec.as_pointer()), align=esize))
+        abase = builder.mul(p, ir.Constant(_I64, mr))
+        if prefetch_fn is not None:
+            pf = builder.gep(ap, [builder.add(abase, ir.Constant(_I64, prefetch * mr))],
+                             source_etype=flt)
+            builder.call(prefetch_fn, [builder.bitcast(pf, ir.IntType(8).as_pointer()), ir.Constant(_I32, 0), ir.Constant(_I32, 3),
+                                       ir.Constant(_I32, 1)])
+        out = list(accs)
+        for i in range(mr):
+            aptr = builder.gep(ap, [builder.add(abase, ir.Constant(_I64, i))], source_etype=flt)
+            a = splat(builder, builder.load(aptr))
+            for jv in range(nv):
+                out[i * nv + jv] = builder.call(fma, [a, bvec[jv], out[i * nv + jv]])
+        return out
+
+    def emit_loop(builder, name, start, stop, step, accs, body):
+        """for p in range(start, stop, step): accs = body(p, accs); returns (accs, p_end)."""
+        pre = builder.block
+        loop = builder.append_basic_block(name)
+        done = builder.append_basic_block(name + ".done")
+        builder.cbranch(builder.icmp_signed("<", start, stop), loop, done)
+        builder.position_at_end(loop)
+        p = builder.phi(_I64)
+        p.add_incoming(start, pre)
+        phis = []
+        for acc in accs:
+            ph = builder.phi(vec)
+            ph.add_incoming(acc, pre)
+            phis.append(ph)
+        new = body(p, phis)
+        p_next = builder.add(p, ir.Constant(_I64, step))
+        end = builder.block
+        p.add_incoming(p_next, end)
+        for ph, v in zip(phis, new):
+            ph.add_incoming(v, end)
+        builder.cbranch(builder.icmp_signed("<", p_next, stop), loop, done)
+        builder.position_at_end(done)
+        merged = []
+        for acc, v in zip(accs, new):
+            ph = builder.phi(vec)
+            ph.add_incoming(acc, pre)
+            ph.add_incoming(v, end)
+            merged.append(ph)
+        p_out = builder.phi(_I64)
+        p_out.add_incoming(start, pre)
+        p_out.add_incoming(p_next, end)
+        return merged, p_out
+
+    @intrinsic
+    def ukernel(typingctx, kc, ap, a_off, bp, b_off, c, c_off, ldc, alpha, beta):
+        sig = types.void(kc, ap, a_off, bp, b_off, c, c_off, ldc, alpha, beta)
+
+        def codegen(context, builder, signature, args):
+            st = signature.args
+            as_i64 = [context.cast(builder, args[i], st[i], types.int64) for i in (0, 2, 4, 6, 7)]
+            kc_v, a_off_v, b_off_v, c_off_v, ldc_v = as_i64
+            nb_flt = types.float32 if dtype == "float32" else types.float64
+            alpha_v = context.cast(builder, args[8], st[8], nb_flt)
+            beta_v = context.cast(builder, args[9], st[9], nb_flt)
+            ap_d = context.make_array(st[1])(context, builder, args[1]).data
+            bp_d = context.make_array(st[3])(context, builder, args[3]).data
+            c_d = context.make_array(st[5])(context, builder, args[5]).data
+            ap_p = builder.gep(ap_d, [a_off_v], source_etype=flt)
+            bp_p = builder.gep(bp_d, [b_off_v], source_etype=flt)
+            c_p = builder.gep(c_d, [c_off_v], source_etype=flt)
+
+            module = builder.module
+            suffix = f"v{vl}f{esize * 8}"
+            fma = cgutils.get_or_insert_function(
+                module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.{suffix}")
+            prefetch_fn = None
+            if prefetch:
+                prefetch_fn = cgutils.get_or_insert_function(
+                    module, ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer(), _I32, _I32, _I32]),
+                    "llvm.prefetch.p0")
+
+            zero = ir.Constant(vec, None)
+            accs = [zero] * (mr * nv)
+            u = max(1, unroll)
+            if u > 1:
+                # Main loop: u k-steps per iteration; then a one-step loop for kc % u.
+                main_stop = builder.mul(builder.sdiv(kc_v, ir.Constant(_I64, u)), ir.Constant(_I64, u))
+
+                def body_u(p, a):
+                    for s in range(u):
+                        a = k_step(builder, fma, prefetch_fn, ap_p, bp_p,
+                                   builder.add(p, ir.Constant(_I64, s)), a)
+                    return a
+
+                accs, p_end = emit_loop(builder, "uk.main", ir.Constant(_I64, 0), main_stop, u, accs, body_u)
+            else:
+                p_end = ir.Constant(_I64, 0)
+            accs, _ = emit_loop(builder, "uk.rest", p_end, kc_v, 1, accs,
+                                lambda p, a: k_step(builder, fma, prefetch_fn, ap_p, bp_p, p, a))
+
+            alpha_s = splat(builder, alpha_v)
+            beta_s = splat(builder, beta_v)
+            is_zero = builder.fcmp_ordered("==", beta_v, ir.Constant(flt, 0.0))
+
+            def c_ptr(i, jv):
+                off = builder.add(builder.mul(ir.Constant(_I64, i), ldc_v), ir.Constant(_I64, jv * vl))
+                return builder.bitcast(builder.gep(c_p, [off], source_etype=flt), vec.as_pointer())
+
+            with builder.if_else(is_zero) as (then, otherwise):
+                with then:
+                    for i in range(mr):
+                        for jv in range(nv):
+                            builder.store(builder.fmul(alpha_s, accs[i * nv + jv]), c_ptr(i, jv), align=esize)
+                with otherwise:
+                    for i in range(mr):
+                        for jv in range(nv):
+                            ptr = c_ptr(i, jv)
+                            old = builder.load(ptr, align=esize)
+                            ab = builder.fmul(alpha_s, accs[i * nv + jv])
+                            builder.store(builder.call(fma, [beta_s, old, ab]), ptr, align=esize)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return ukernel
