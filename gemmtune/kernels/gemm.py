@@ -63,6 +63,25 @@ class GemmKernel:
         self.params = params
         self.dtype = normalize_dtype(dtype)
         self.module = load_module(params, self.dtype, root)
+        self._compiled = False
+
+    def compile(self) -> None:
+        """Compile the driver (or load it from numba's disk cache); later calls are free.
+
+        One signature serves every input: A, B and C are typed as arrays of any layout
+        ("A"), and numba converts C- or Fortran-ordered arrays to it at the call. Letting
+        numba specialise per layout would compile up to 18 variants of each kernel; the
+        packing loops that would profit are a small share of the time.
+        """
+        if self._compiled:
+            return
+        from numba import types
+
+        arr = types.Array(types.float32 if self.dtype == "float32" else types.float64, 2, "A")
+        gemm = self.module.gemm
+        gemm.compile((arr, arr, arr, types.float64, types.float64))
+        gemm.disable_compile()
+        self._compiled = True
 
     def __call__(self, A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *,
                  alpha: float = 1.0, beta: float = 0.0, threads: int | None = None) -> np.ndarray:
@@ -100,6 +119,7 @@ class GemmKernel:
         return out
 
     def _run(self, A, B, C, alpha, beta, threads):
+        self.compile()
         if threads is None:
             self.module.gemm(A, B, C, alpha, beta)
             return
