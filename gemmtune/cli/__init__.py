@@ -57,6 +57,7 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, cache_dir: str | None) -> None:
     """Tune and run BLIS-style GEMM kernels for this machine."""
     ctx.obj = App(cache_dir=cache_dir)
+    ctx.with_resource(ctx.obj.warnings_to_console())
 
 
 def main() -> None:

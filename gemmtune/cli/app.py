@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..paths import cache_dir
 
@@ -30,6 +31,18 @@ class App:
 
         return Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")) or None,
                        highlight=False)
+
+    @contextmanager
+    def warnings_to_console(self) -> Iterator[None]:
+        """Show gemmtune's warnings (e.g. a corrupt cache moved aside) as one line on stderr."""
+        import warnings
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            self.console.print(f"warning: {message}", markup=False, soft_wrap=True)
+
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            yield
 
     def print_json(self, doc: Any) -> None:
         """Exactly one JSON document on stdout."""

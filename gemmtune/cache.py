@@ -1,0 +1,416 @@
+"""The persistent store of tuned configurations: ``<root>/tunings.json``.
+
+One small JSON file, ``{"schema_version": 1, "entries": [...]}``, keyed by hardware
+fingerprint, dtype, threads and (m, n, k). Readers never lock: every write replaces the file
+atomically (temporary file in the same directory, fsync, ``os.replace``), so a reader sees
+either the old or the new file, never half of one. Writers serialise a read-modify-write under
+a file lock, so concurrent searches in several processes all keep their results.
+
+A file that cannot be read or parsed is never deleted: it is moved aside to
+``tunings.json.corrupt-<timestamp>``, reported, and the store carries on empty.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import GemmtuneError
+from .kernels.params import KernelParams
+from .problem import Problem
+
+SCHEMA_VERSION = 1
+FILENAME = "tunings.json"
+LOCK_TIMEOUT = 60.0  # seconds; a write takes milliseconds, so this only trips on a stuck process
+
+Key = tuple[str, str, int, int, int, int]
+
+
+class CacheWarning(UserWarning):
+    """Something in the tuning cache was ignored or moved aside; the store carries on."""
+
+
+@dataclass
+class Entry:
+    """One tuned configuration and how it was obtained.
+
+    Attributes:
+        fingerprint_id: the hardware fingerprint it was tuned (or is trusted) on.
+        problem: the GEMM problem it is best for.
+        params: the KernelParams fields, all of them.
+        performance: measurements: ``gflops``, ``gflops_iqr``, ``samples``, ``numpy_gflops``...
+        provenance: how it was found: ``gemmtune_version``, ``sampler``, ``trials``, ``date``,
+            ``study``...; imported entries also name their source.
+        verified: False for a configuration imported from another machine that has not yet
+            been checked against the reference here.
+    """
+
+    fingerprint_id: str
+    problem: Problem
+    params: dict[str, Any]
+    performance: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    verified: bool = True
+
+    def key(self) -> Key:
+        return entry_key(self.fingerprint_id, self.problem)
+
+    @property
+    def kernel_params(self) -> KernelParams:
+        return KernelParams.from_dict(self.params)
+
+    @property
+    def gflops(self) -> float | None:
+        return self.performance.get("gflops")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fingerprint_id": self.fingerprint_id, "problem": self.problem.to_dict(),
+                "params": dict(self.params), "performance": dict(self.performance),
+                "provenance": dict(self.provenance), "verified": self.verified}
+
+    @classmethod
+    def from_dict(cls, data: Any, fingerprint_id: str | None = None) -> "Entry":
+        """Build and check an entry; raise ValueError with one sentence when it is unusable.
+
+        Args:
+            data: the entry's JSON object.
+            fingerprint_id: used when ``data`` has none (entries of an export document).
+        """
+        if not isinstance(data, dict):
+            raise ValueError("an entry must be a JSON object.")
+        fid = data.get("fingerprint_id", fingerprint_id)
+        if not isinstance(fid, str) or not fid:
+            raise ValueError("the entry has no fingerprint_id.")
+        problem = Problem.from_dict(data.get("problem"))
+        params = checked_params(data.get("params"), problem.dtype)
+        performance = data.get("performance", {})
+        provenance = data.get("provenance", {})
+        if not isinstance(performance, dict) or not isinstance(provenance, dict):
+            raise ValueError("performance and provenance must be JSON objects.")
+        verified = data.get("verified", True)
+        if not isinstance(verified, bool):
+            raise ValueError(f"verified must be true or false, got {verified!r}.")
+        return cls(fid, problem, params, dict(performance), dict(provenance), verified)
+
+
+def entry_key(fingerprint_id: str, problem: Problem) -> Key:
+    return (fingerprint_id, problem.dtype, problem.threads, problem.m, problem.n, problem.k)
+
+
+def checked_params(params: Any, dtype: str) -> dict[str, Any]:
+    """All KernelParams fields of ``params``, or ValueError naming the first broken invariant."""
+    kp = KernelParams.from_dict(params)
+    problems = kp.problems(dtype)
+    if problems:
+        raise ValueError(f"invalid kernel parameters: {problems[0]}")
+    return kp.to_dict()
+
+
+def make_provenance(**fields: Any) -> dict[str, Any]:
+    """Provenance with the gemmtune version and the current date (ISO-8601, UTC) filled in.
+
+    Example: ``make_provenance(sampler="tpe", trials=60, study="gemm-512")``.
+    """
+    from . import __version__
+
+    out = {"gemmtune_version": __version__,
+           "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    out.update(fields)
+    return out
+
+
+def log_distance(a: Problem, b: Problem) -> float:
+    """Euclidean distance of two shapes in (log m, log n, log k): 0 for the same shape."""
+    return math.sqrt(sum((math.log(x) - math.log(y)) ** 2
+                         for x, y in ((a.m, b.m), (a.n, b.n), (a.k, b.k))))
+
+
+@dataclass
+class _Contents:
+    entries: dict[Key, Entry]
+    foreign: list[Any]  # entries this version cannot use; kept on rewrite, never returned
+
+
+# Parsed files by path, keyed on (inode, mtime, size): matmul looks up its configuration on
+# every call, and an atomic replace always changes the inode, so a stale parse is never used.
+_memo: dict[str, tuple[tuple[int, int, int], _Contents]] = {}
+
+
+class TuningCache:
+    """The tunings file under ``root``; every call reads the current file.
+
+    Args:
+        root: the gemmtune cache directory (created on first write).
+    """
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.path = self.root / FILENAME
+        self.lock_path = self.root / (FILENAME + ".lock")
+
+    def __repr__(self) -> str:
+        return f"TuningCache({str(self.root)!r})"
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, fingerprint_id: str, problem: Problem) -> Entry | None:
+        """The entry for exactly this fingerprint and problem, or None."""
+        return self._read().entries.get(entry_key(fingerprint_id, problem))
+
+    def entries(self, fingerprint_id: str | None = None, dtype: str | None = None,
+                threads: int | None = None) -> list[Entry]:
+        """Entries matching every filter given, ordered by key."""
+        if dtype is not None:
+            from .kernels.params import normalize_dtype
+
+            dtype = normalize_dtype(dtype)
+        out = [e for e in self._read().entries.values()
+               if (fingerprint_id is None or e.fingerprint_id == fingerprint_id)
+               and (dtype is None or e.problem.dtype == dtype)
+               and (threads is None or e.problem.threads == threads)]
+        return sorted(out, key=Entry.key)
+
+    def nearest(self, fingerprint_id: str, problem: Problem) -> tuple[Entry, float] | None:
+        """The closest tuned shape with the same fingerprint, dtype and threads.
+
+        Returns:
+            ``(entry, distance)`` with the distance in (log m, log n, log k) (0 for an exact
+            match), or None when nothing comparable is stored. Ties go to the faster entry.
+        """
+        best: tuple[float, float, Key, Entry] | None = None
+        for e in self.entries(fingerprint_id, problem.dtype, problem.threads):
+            d = log_distance(e.problem, problem)
+            rank = (d, -(e.gflops or 0.0), e.key(), e)
+            if best is None or rank[:3] < best[:3]:
+                best = rank
+        return None if best is None else (best[3], best[0])
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def put(self, entry: Entry) -> bool:
+        """Store ``entry``, replacing any entry with the same key.
+
+        Returns:
+            True when an entry was replaced.
+
+        Raises:
+            ValueError: the entry's parameters are invalid for its dtype.
+            GemmtuneError: the file cannot be written (read-only directory, full disk...).
+        """
+        return self.put_many([entry]) == 1
+
+    def put_many(self, entries: Iterable[Entry]) -> int:
+        """Store several entries in one atomic update; return how many replaced old ones."""
+        # Stored with every KernelParams field spelled out, so the file reads the same later
+        # even if a default changes.
+        entries = [Entry(e.fingerprint_id, e.problem, checked_params(e.params, e.problem.dtype),
+                         dict(e.performance), dict(e.provenance), e.verified) for e in entries]
+        replaced = 0
+
+        def update(c: _Contents) -> None:
+            nonlocal replaced
+            for e in entries:
+                replaced += e.key() in c.entries
+                c.entries[e.key()] = e
+
+        self._update(update)
+        return replaced
+
+    def remove(self, fingerprint_id: str, problem: Problem) -> bool:
+        """Delete the entry for this fingerprint and problem; True when there was one."""
+        key = entry_key(fingerprint_id, problem)
+        if key not in self._read().entries:
+            return False
+        found = False
+
+        def update(c: _Contents) -> None:
+            nonlocal found
+            found = c.entries.pop(key, None) is not None
+
+        self._update(update)
+        return found
+
+    def clear(self, fingerprint_id: str | None = None) -> int:
+        """Delete every entry of ``fingerprint_id`` (all entries when None); return the count."""
+        if not self.path.exists():
+            return 0
+        count = 0
+
+        def update(c: _Contents) -> None:
+            nonlocal count
+            doomed = [k for k, e in c.entries.items() if fingerprint_id in (None, e.fingerprint_id)]
+            for k in doomed:
+                del c.entries[k]
+            kept = [raw for raw in c.foreign if fingerprint_id is not None
+                    and not (isinstance(raw, dict) and raw.get("fingerprint_id") == fingerprint_id)]
+            count = len(doomed) + len(c.foreign) - len(kept)
+            c.foreign = kept
+
+        self._update(update)
+        return count
+
+    def mark_verified(self, fingerprint_id: str, problem: Problem) -> bool:
+        """Record that the entry passed the reference check here; False when it is absent."""
+        key = entry_key(fingerprint_id, problem)
+        found = False
+
+        def update(c: _Contents) -> None:
+            nonlocal found
+            e = c.entries.get(key)
+            if e is not None:
+                found = True
+                e.verified = True
+
+        entry = self._read().entries.get(key)
+        if entry is None:
+            return False
+        if entry.verified:
+            return True
+        self._update(update)
+        return found
+
+    # -- the file --------------------------------------------------------------------------
+
+    def _read(self, locked: bool = False) -> _Contents:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return _Contents({}, [])
+        except OSError as e:
+            return self._quarantine(f"it cannot be read ({e.strerror})", locked)
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        memo = _memo.get(str(self.path))
+        if memo is not None and memo[0] == stamp:
+            return _copy(memo[1])
+        try:
+            text = self.path.read_text(encoding="utf-8")
+            doc = json.loads(text)
+        except FileNotFoundError:
+            return _Contents({}, [])
+        except OSError as e:
+            return self._quarantine(f"it cannot be read ({e.strerror})", locked)
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            return self._quarantine(f"it is not valid JSON ({e})", locked)
+        if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
+            return self._quarantine("it is not a gemmtune tunings file", locked)
+        if doc.get("schema_version") != SCHEMA_VERSION:
+            return self._quarantine(f"its schema_version is {doc.get('schema_version')!r}, "
+                                    f"not {SCHEMA_VERSION}", locked)
+        contents = _Contents({}, [])
+        for i, raw in enumerate(doc["entries"]):
+            try:
+                e = Entry.from_dict(raw)
+            except (ValueError, TypeError) as err:
+                warnings.warn(f"{self.path}: entry {i} is ignored: {_sentence(err)}.",
+                              CacheWarning, stacklevel=3)
+                contents.foreign.append(raw)
+                continue
+            contents.entries[e.key()] = e
+        _memo[str(self.path)] = (stamp, contents)
+        return _copy(contents)
+
+    def _quarantine(self, reason: str, locked: bool) -> _Contents:
+        """Move an unusable file aside (never delete it), say so, and carry on empty."""
+        if not locked:
+            try:
+                with self._lock():
+                    return self._read(locked=True)  # re-read: a writer may have just fixed it
+            except GemmtuneError as e:
+                warnings.warn(f"the tuning cache {self.path} is unusable because {reason}; "
+                              f"it was left in place ({_sentence(e)}) and gemmtune carries on "
+                              "without it.", CacheWarning, stacklevel=4)
+                return _Contents({}, [])
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{FILENAME}.corrupt-{stamp}")
+        n = 1
+        while aside.exists():
+            aside = self.path.with_name(f"{FILENAME}.corrupt-{stamp}-{n}")
+            n += 1
+        try:
+            os.replace(self.path, aside)
+        except FileNotFoundError:
+            return _Contents({}, [])
+        except OSError as e:
+            warnings.warn(f"the tuning cache {self.path} is unusable because {reason}; it could "
+                          f"not be moved aside ({e.strerror}) and gemmtune carries on without it.",
+                          CacheWarning, stacklevel=4)
+            return _Contents({}, [])
+        warnings.warn(f"the tuning cache {self.path} is unusable because {reason}; it was moved "
+                      f"to {aside} and gemmtune carries on with an empty cache.",
+                      CacheWarning, stacklevel=4)
+        return _Contents({}, [])
+
+    def _lock(self):
+        import filelock
+
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            # The returned proxy releases the lock on exit; acquiring here makes errors early.
+            return filelock.FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT).acquire()
+        except filelock.Timeout:
+            raise GemmtuneError(f"Another gemmtune process has held the lock {self.lock_path} "
+                                f"for over {LOCK_TIMEOUT:.0f} s; try again later.") from None
+        except OSError as e:
+            raise GemmtuneError(_write_failure(self.root, e)) from None
+
+    def _update(self, change) -> None:
+        with self._lock():
+            contents = self._read(locked=True)
+            change(contents)
+            self._write(contents)
+
+    def _write(self, contents: _Contents) -> None:
+        doc = {"schema_version": SCHEMA_VERSION,
+               "entries": [e.to_dict() for e in sorted(contents.entries.values(), key=Entry.key)]
+               + contents.foreign}
+        text = json.dumps(doc, indent=1) + "\n"
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{FILENAME}.", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, self.path)
+            tmp = None
+        except OSError as e:
+            raise GemmtuneError(_write_failure(self.root, e)) from None
+        finally:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+        _memo.pop(str(self.path), None)
+
+
+def _copy(c: _Contents) -> _Contents:
+    # Callers may mutate entries (mark_verified, update functions); the memo must not change.
+    return _Contents({k: Entry(e.fingerprint_id, e.problem, dict(e.params), dict(e.performance),
+                               dict(e.provenance), e.verified) for k, e in c.entries.items()},
+                     list(c.foreign))
+
+
+def _write_failure(root: Path, e: OSError) -> str:
+    if e.errno == errno.ENOSPC:
+        why = "the disk is full"
+    elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        why = "the directory is not writable"
+    else:
+        why = e.strerror or str(e)
+    return f"Cannot save tunings in {root}: {why}."
+
+
+def _sentence(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.rstrip(".")

@@ -1,0 +1,57 @@
+"""Options several commands share: problem shape, dtype and thread count."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import click
+
+from ..kernels.params import DTYPE_ALIASES, normalize_dtype
+
+
+def _dtype(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    return normalize_dtype(value)
+
+
+def dtype_option(f: Callable) -> Callable:
+    """``--dtype float32|float64|f32|f64``, normalised to float32 or float64."""
+    return click.option("--dtype", type=click.Choice(list(DTYPE_ALIASES), case_sensitive=False),
+                        default="float32", show_default=True, callback=_dtype,
+                        help="Element type (f32 and f64 are aliases).")(f)
+
+
+def threads_option(f: Callable) -> Callable:
+    """``--threads T``; None means the usable cores (see :func:`resolve_threads`)."""
+    return click.option("--threads", type=click.IntRange(min=1), default=None,
+                        help="Threads of the GEMM (default: the usable cores).")(f)
+
+
+def shape_options(f: Callable) -> Callable:
+    """``-m``, ``-n``, ``-k``: the GEMM shape C(m x n) = A(m x k) @ B(k x n)."""
+    for name, what in (("k", "depth, columns of A"), ("n", "columns of C"), ("m", "rows of C")):
+        f = click.option(f"-{name}", name, type=click.IntRange(min=1), default=None,
+                         help=f"{name.upper()}: {what}.")(f)
+    return f
+
+
+def resolve_threads(threads: int | None) -> int:
+    if threads is not None:
+        return threads
+    from ..fingerprint import usable_cores
+
+    return usable_cores()
+
+
+def given_shape(m: int | None, n: int | None, k: int | None) -> tuple[int, int, int] | None:
+    """The shape when all of -m -n -k are given, None when none is; a usage error otherwise."""
+    given = [v is not None for v in (m, n, k)]
+    if all(given):
+        return m, n, k  # type: ignore[return-value]
+    if any(given):
+        missing = [f"-{name}" for name, g in zip("mnk", given) if not g]
+        raise click.UsageError(f"Give all of -m, -n and -k (missing {', '.join(missing)}).")
+    return None
+
+
+def format_gflops(value: Any) -> str:
+    return f"{value:.1f}" if isinstance(value, (int, float)) else "-"

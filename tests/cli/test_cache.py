@@ -1,0 +1,100 @@
+"""``gemmtune cache list|show|path|clear``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gemmtune.cache import TuningCache
+from gemmtune.fingerprint import fingerprint_id
+from tests.factories import OTHER_ID, make_entry
+
+
+@pytest.fixture
+def store(cache_root):
+    store = TuningCache(cache_root)
+    fid = fingerprint_id()
+    store.put_many([make_entry(fid, 512, 256, 128, threads=1, gflops=31.5),
+                    make_entry(fid, 64, 64, 64, dtype="float64", threads=2),
+                    make_entry(OTHER_ID, 1000, 1000, 1000, gflops=77.0)])
+    return store
+
+
+def test_list_empty(run_cli):
+    result = run_cli("cache", "list")
+    assert result.exit_code == 0
+    assert "No tunings" in result.stderr and result.stdout == ""
+    doc = json.loads(run_cli("cache", "list", "--json").stdout)
+    assert doc["entries"] == [] and doc["fingerprint_id"] == fingerprint_id()
+
+
+def test_list_marks_this_machine(run_cli, store):
+    result = run_cli("cache", "list")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    mine = [ln for ln in lines if f"{fingerprint_id()} *" in ln]
+    theirs = [ln for ln in lines if OTHER_ID in ln]
+    assert len(mine) == 2 and len(theirs) == 1 and "*" not in theirs[0]
+    assert "512x256x128" in result.stdout and "31.5" in result.stdout
+
+    doc = json.loads(run_cli("cache", "list", "--json").stdout)
+    flags = {e["fingerprint_id"]: e["this_machine"] for e in doc["entries"]}
+    assert flags == {fingerprint_id(): True, OTHER_ID: False}
+    assert len(doc["entries"]) == 3
+
+
+def test_show_one(run_cli, store):
+    result = run_cli("cache", "show", "-m", "512", "-n", "256", "-k", "128", "--threads", "1")
+    assert result.exit_code == 0, result.stderr
+    assert "params.MR" in result.stdout and "performance.gflops" in result.stdout
+    doc = json.loads(run_cli("cache", "show", "-m", "64", "-n", "64", "-k", "64", "--dtype",
+                             "f64", "--threads", "2", "--json").stdout)
+    assert doc["entry"]["problem"]["dtype"] == "float64" and doc["entry"]["this_machine"]
+    doc = json.loads(run_cli("cache", "show", "-m", "1000", "-n", "1000", "-k", "1000",
+                             "--threads", "1", "--fingerprint", OTHER_ID, "--json").stdout)
+    assert doc["entry"]["performance"]["gflops"] == 77.0
+
+
+def test_show_missing_shape(run_cli, store):
+    result = run_cli("cache", "show", "-m", "3", "-n", "3", "-k", "3")
+    assert result.exit_code == 1
+    assert "No tuning for 3x3x3" in result.stderr
+    assert run_cli("cache", "show", "-m", "3").exit_code == 2
+
+
+def test_show_all(run_cli, store):
+    doc = json.loads(run_cli("cache", "show", "--json").stdout)
+    assert len(doc["entries"]) == 3
+    doc = json.loads(run_cli("cache", "show", "--dtype", "float64", "--json").stdout)
+    assert [e["problem"]["m"] for e in doc["entries"]] == [64]
+    result = run_cli("cache", "show")
+    assert result.exit_code == 0 and result.stdout.count("params.NC") == 3
+
+
+def test_path(run_cli, cache_root):
+    result = run_cli("cache", "path")
+    assert result.stdout.strip() == str(cache_root / "tunings.json")
+    doc = json.loads(run_cli("cache", "path", "--json").stdout)
+    assert doc == {"path": str(cache_root / "tunings.json"), "exists": False}
+
+
+def test_clear_this_machine_then_all(run_cli, store):
+    result = run_cli("cache", "clear")
+    assert result.exit_code == 0
+    assert "Removed 2 tunings of this machine" in result.stderr
+    assert [e.fingerprint_id for e in store.entries()] == [OTHER_ID]
+    doc = json.loads(run_cli("cache", "clear", "--all", "--json").stdout)
+    assert doc["removed"] == 1 and doc["fingerprint_id"] is None
+    assert store.entries() == []
+
+
+def test_corrupt_cache_is_reported_and_commands_carry_on(run_cli, cache_root):
+    cache_root.mkdir()
+    (cache_root / "tunings.json").write_text("{oops")
+    result = run_cli("cache", "list", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["entries"] == []
+    assert "warning:" in result.stderr and str(cache_root / "tunings.json") in result.stderr
+    assert "corrupt-" in result.stderr
+    assert len(list(cache_root.glob("tunings.json.corrupt-*"))) == 1

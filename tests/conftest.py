@@ -1,0 +1,32 @@
+"""Fixtures shared by the whole suite: an isolated cache directory and a CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from click.testing import CliRunner, Result
+
+
+@pytest.fixture
+def cache_root(tmp_path: Path) -> Path:
+    """A fresh gemmtune cache directory (not created yet, as on a new machine)."""
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def run_cli(cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run ``gemmtune ARGS`` in-process with the isolated cache dir and NO_COLOR=1.
+
+    The result keeps stdout and stderr apart (``result.stdout``, ``result.stderr``).
+    """
+    from gemmtune.cli import cli
+
+    monkeypatch.setenv("GEMMTUNE_CACHE_DIR", str(cache_root))
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    def run(*args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+    return run
