@@ -54,9 +54,10 @@ def _row_unit_stride(C: np.ndarray) -> bool:
 class GemmKernel:
     """``kernel(A, B, out=None, alpha=1.0, beta=0.0, threads=None)`` for one KernelParams and dtype.
 
-    The generated driver needs C with unit stride along rows. A Fortran-ordered C is handled
-    by computing its transpose (C.T = B.T @ A.T), which is row-contiguous; any other C (or one
-    that overlaps A or B) goes through a temporary.
+    The generated driver needs C-contiguous A and B and C with unit stride along rows. A
+    Fortran-ordered C is handled by computing its transpose (C.T = B.T @ A.T); other
+    layouts of A and B are copied (O(MK + KN), against O(MNK) for the product); any other C,
+    or one that overlaps A or B, goes through a temporary.
     """
 
     def __init__(self, params: KernelParams, dtype: str, root: str | os.PathLike | None = None):
@@ -68,18 +69,19 @@ class GemmKernel:
     def compile(self) -> None:
         """Compile the driver (or load it from numba's disk cache); later calls are free.
 
-        One signature serves every input: A, B and C are typed as arrays of any layout
-        ("A"), and numba converts C- or Fortran-ordered arrays to it at the call. Letting
-        numba specialise per layout would compile up to 18 variants of each kernel; the
-        packing loops that would profit are a small share of the time.
+        One signature serves every input: A and B C-contiguous (the packing loops then read
+        rows with unit stride, which LLVM vectorises), C of any layout with unit stride along
+        rows. ``__call__`` brings every input to that form, so numba never compiles a
+        second variant.
         """
         if self._compiled:
             return
         from numba import types
 
-        arr = types.Array(types.float32 if self.dtype == "float32" else types.float64, 2, "A")
+        elem = types.float32 if self.dtype == "float32" else types.float64
+        contiguous, any_layout = types.Array(elem, 2, "C"), types.Array(elem, 2, "A")
         gemm = self.module.gemm
-        gemm.compile((arr, arr, arr, types.float64, types.float64))
+        gemm.compile((contiguous, contiguous, any_layout, types.float64, types.float64, types.int64))
         gemm.disable_compile()
         self._compiled = True
 
@@ -104,34 +106,41 @@ class GemmKernel:
             else:
                 out *= beta
             return out
-        if np.shares_memory(out, A) or np.shares_memory(out, B):
+        if np.shares_memory(out, A) or np.shares_memory(out, B) or not (
+                _row_unit_stride(out) or _row_unit_stride(out.T)):
+            # C overlaps an input, or has no unit stride at all: compute into a temporary.
             tmp = np.array(out, order="C") if beta != 0 else np.empty((M, N), dtype)
-            self._run(A, B, tmp, alpha, beta, threads)
+            self._oriented(A, B, tmp, alpha, beta, threads)
             out[...] = tmp
-        elif _row_unit_stride(out):
-            self._run(A, B, out, alpha, beta, threads)
-        elif _row_unit_stride(out.T):
-            self._run(B.T, A.T, out.T, alpha, beta, threads)
         else:
-            tmp = np.array(out, order="C") if beta != 0 else np.empty((M, N), dtype)
-            self._run(A, B, tmp, alpha, beta, threads)
-            out[...] = tmp
+            self._oriented(A, B, out, alpha, beta, threads)
         return out
+
+    def _oriented(self, A, B, C, alpha, beta, threads):
+        if _row_unit_stride(C):
+            self._run(np.ascontiguousarray(A), np.ascontiguousarray(B), C, alpha, beta, threads)
+        else:
+            # A Fortran-ordered C: compute C.T = B.T @ A.T, whose rows are C's columns.
+            self._run(np.ascontiguousarray(B.T), np.ascontiguousarray(A.T), C.T, alpha, beta, threads)
 
     def _run(self, A, B, C, alpha, beta, threads):
         self.compile()
-        if threads is None:
-            self.module.gemm(A, B, C, alpha, beta)
-            return
         import numba
+
+        if threads is None:
+            self.module.gemm(A, B, C, alpha, beta, numba.get_num_threads())
+            return
 
         # set_num_threads is per calling thread in numba; restore it so the caller's
         # setting survives.
+        if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(f"threads={threads} is outside 1..{numba.config.NUMBA_NUM_THREADS}, "
+                             "the threads numba can use on this machine.")
         with _threads_lock:
             before = numba.get_num_threads()
             numba.set_num_threads(threads)
             try:
-                self.module.gemm(A, B, C, alpha, beta)
+                self.module.gemm(A, B, C, alpha, beta, threads)
             finally:
                 numba.set_num_threads(before)
 

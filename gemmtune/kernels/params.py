@@ -50,6 +50,10 @@ class KernelParams:
         unroll: k steps per iteration of the micro-kernel's k loop.
         prefetch: distance in k steps at which the A sliver is prefetched (0: none).
         parallel: the loop split across threads, "ic" (A blocks) or "jr" (B slivers).
+        pack_a: copy A into MR-row slivers (True) or let the micro-kernel read A in place.
+            Reading in place saves a pass over A, which pays when A is read only once
+            (N <= NR: tall-skinny products).
+        pack_b: the same for B and NR-column slivers; in place pays when M is small.
     """
 
     MR: int = 6
@@ -61,13 +65,20 @@ class KernelParams:
     unroll: int = 4
     prefetch: int = 0
     parallel: str = "ic"
+    pack_a: bool = True
+    pack_b: bool = True
 
-    FIELDS = ("MR", "NR", "MC", "KC", "NC", "vec_bits", "unroll", "prefetch", "parallel")
+    FIELDS = ("MR", "NR", "MC", "KC", "NC", "vec_bits", "unroll", "prefetch", "parallel",
+              "pack_a", "pack_b")
+    BOOLS = ("pack_a", "pack_b")
 
     def problems(self, dtype: str | None = None) -> list[str]:
         """Every invariant this set breaks, one sentence each (empty when valid)."""
         out: list[str] = []
-        ints = {f: getattr(self, f) for f in self.FIELDS if f != "parallel"}
+        ints = {f: getattr(self, f) for f in self.FIELDS if f != "parallel" and f not in self.BOOLS}
+        for name in self.BOOLS:
+            if not isinstance(getattr(self, name), bool):
+                out.append(f"{name} must be true or false, got {getattr(self, name)!r}.")
         for name, value in ints.items():
             if isinstance(value, bool) or not isinstance(value, int):
                 out.append(f"{name} must be an integer, got {value!r}.")
@@ -135,5 +146,6 @@ class KernelParams:
 
     def label(self) -> str:
         """Kernel name in the BLIS style, e.g. ``6x16_mc96_kc256_nc4080_v256_u4_p0_ic``."""
+        packed = ("" if self.pack_a else "_ua") + ("" if self.pack_b else "_ub")
         return (f"{self.MR}x{self.NR}_mc{self.MC}_kc{self.KC}_nc{self.NC}_v{self.vec_bits}"
-                f"_u{self.unroll}_p{self.prefetch}_{self.parallel}")
+                f"_u{self.unroll}_p{self.prefetch}_{self.parallel}{packed}")

@@ -4,9 +4,13 @@ The generated module computes ``C = alpha * A @ B + beta * C`` with the loops
 
     jc (NC) -> pc (KC) -> [pack B] -> ic (MC) -> [pack A] -> jr (NR) -> ir (MR) -> micro-kernel
 
-C must have unit stride along its rows (the caller arranges that, see kernels/gemm.py);
-A and B may have any strides. Blocksizes are module constants, so LLVM sees every loop
-bound that matters as a compile-time constant.
+A and B must be C-contiguous and C must have unit stride along its rows; kernels/gemm.py
+arranges that for any input (transposing the problem or copying). Blocksizes are module
+constants, so LLVM sees every loop bound that matters as a compile-time constant.
+
+With ``pack_a`` or ``pack_b`` off, the micro-kernel reads that operand in place. Edge slivers
+(fewer than MR rows of A or NR columns of B left) are always packed, zero-padded, into a small
+buffer, so the micro-kernel never reads past the end of an operand.
 '''
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from numba import njit, prange
 from gemmtune.kernels.ukernel import make_ukernel
 
 MR, NR, MC, KC, NC = {MR}, {NR}, {MC}, {KC}, {NC}
+PACK_A, PACK_B, PARALLEL_JR = {PACK_A}, {PACK_B}, {PARALLEL_JR}
 DTYPE = np.{dtype}
-ukernel = make_ukernel({MR}, {NR}, {VL}, "{dtype}", {unroll}, {prefetch})
+# Micro-kernels by operand form, uk_<A><B>: p = a packed sliver, u = read in place.
+{ukernels}
 
 # Only "contract" is allowed (alpha*t + beta*c may become an FMA): the default fastmath set
 # would let LLVM assume there is no NaN or Inf, and numpy propagates both.
@@ -35,46 +41,45 @@ FLAGS = {{"contract"}}
 
 @njit(cache=True, fastmath=FLAGS)
 def pack_a(A, ic, pc, mc, kc, Ap):
-    """A[ic:ic+mc, pc:pc+kc] -> MR-row slivers, sliver s at Ap[s*kc*MR:], element (p, i) at p*MR+i.
+    """A[ic:ic+mc, pc:pc+kc] -> MR-row slivers: sliver s at Ap[s*kc*MR:], (p, i) at p*MR+i.
 
-    Rows past mc are zero, so the micro-kernel always runs a full MR x NR tile.
+    Rows past mc are zero, so the micro-kernel always runs a full MR x NR tile. Each row of A
+    is read contiguously; the strided writes stay inside one sliver, which is in L1.
     """
     for s in range((mc + MR - 1) // MR):
         base = s * kc * MR
-        i0 = ic + s * MR
         mr = min(MR, mc - s * MR)
-        for p in range(kc):
-            for i in range(mr):
-                Ap[base + p * MR + i] = A[i0 + i, pc + p]
-            for i in range(mr, MR):
-                Ap[base + p * MR + i] = 0
-
-
-@njit(cache=True, fastmath=FLAGS)
-def pack_b_sliver(B, pc, jc, kc, nc, s, Bp):
-    """B[pc:pc+kc, jc+s*NR : +NR] -> Bp[s*kc*NR:], element (p, j) at p*NR+j; zero past nc."""
-    base = s * kc * NR
-    j0 = jc + s * NR
-    nr = min(NR, nc - s * NR)
-    if B.strides[0] >= B.strides[1]:
-        # Row-major B: j is the contiguous index, keep it innermost.
-        for p in range(kc):
-            for j in range(nr):
-                Bp[base + p * NR + j] = B[pc + p, j0 + j]
-    else:
-        for j in range(nr):
+        for i in range(mr):
+            row = A[ic + s * MR + i, pc:pc + kc]
             for p in range(kc):
-                Bp[base + p * NR + j] = B[pc + p, j0 + j]
+                Ap[base + p * MR + i] = row[p]
+        for i in range(mr, MR):
+            for p in range(kc):
+                Ap[base + p * MR + i] = 0
+'''
+
+_BODY = '''
+@njit(cache=True, fastmath=FLAGS)
+def pack_b_rows(B, pc, jc, kc, s0, s1, nc, Bp, s_base):
+    """Slivers s0..s1-1 of B[pc:pc+kc, jc:jc+nc] -> Bp: sliver s at (s-s_base)*kc*NR, (p, j) at p*NR+j.
+
+    Rows of B are read contiguously (p outer); columns past nc are zero.
+    """
     for p in range(kc):
-        for j in range(nr, NR):
-            Bp[base + p * NR + j] = 0
+        row = B[pc + p]
+        for s in range(s0, s1):
+            base = (s - s_base) * kc * NR + p * NR
+            j0 = jc + s * NR
+            nr = min(NR, nc - s * NR)
+            for j in range(nr):
+                Bp[base + j] = row[j0 + j]
+            for j in range(nr, NR):
+                Bp[base + j] = 0
 
 
 @njit(cache=True, fastmath=FLAGS)
-def edge_tile(kc, Ap, a_off, Bp, b_off, C, i0, j0, mr, nr, alpha, beta):
-    """A tile cut by the edge of C: compute the full tile into a buffer, write the valid part."""
-    tile = np.empty(MR * NR, dtype=DTYPE)
-    ukernel(kc, Ap, a_off, Bp, b_off, tile, 0, NR, 1.0, 0.0)
+def write_edge(tile, C, i0, j0, mr, nr, alpha, beta):
+    """Write the valid mr x nr corner of a full MR x NR tile computed into a buffer."""
     for i in range(mr):
         for j in range(nr):
             v = alpha * tile[i * NR + j]
@@ -85,87 +90,118 @@ def edge_tile(kc, Ap, a_off, Bp, b_off, C, i0, j0, mr, nr, alpha, beta):
 
 
 @njit(cache=True, fastmath=FLAGS)
-def macro_tile(kc, Ap, a_off, Bp, b_off, C, ldc, i0, j0, mr, nr, alpha, beta):
-    """One MR x NR tile of C at (i0, j0): the ir/jr loop body."""
-    if mr == MR and nr == NR:
-        ukernel(kc, Ap, a_off, Bp, b_off, C, i0 * ldc + j0, ldc, alpha, beta)
-    else:
-        edge_tile(kc, Ap, a_off, Bp, b_off, C, i0, j0, mr, nr, alpha, beta)
-'''
+def macro_kernel(A, Ap, B, Bp, C, ic, jc, j_begin, j_end, pc, mc, nc, kc, alpha, beta):
+    """The jr and ir loops over rows ic..ic+mc and columns jc+j_begin..jc+j_end of C."""
+    lda = A.shape[1]
+    ldb = B.shape[1]
+    ldc = C.strides[0] // C.itemsize
+    tile = np.empty(MR * NR, dtype=DTYPE)
+    Ae = np.empty(MR * kc, dtype=DTYPE)
+    if not PACK_A and mc % MR:
+        # The last, cut sliver of A is packed and zero-padded: reading it in place would
+        # run past the last row.
+        pack_a(A, ic + mc - mc % MR, pc, mc % MR, kc, Ae)
+    for jr in range(j_begin, j_end, NR):
+        nr = min(NR, nc - jr)
+        s = jr // NR
+        for ir in range(0, mc, MR):
+            mr = min(MR, mc - ir)
+            if mr == MR and nr == NR:
+                __FULL__(kc, __A_FULL__, __B_FULL__, C, (ic + ir) * ldc + jc + jr, ldc, alpha, beta)
+            else:
+                # A tile cut by the edge of C: compute the whole tile into a buffer (the
+                # packed edge slivers are zero-padded), then write only its valid part.
+                if mr < MR and nr < NR:
+                    __EDGE_AB__(kc, __A_EDGE__, __B_EDGE__, tile, 0, NR, 1.0, 0.0)
+                elif mr < MR:
+                    __EDGE_A__(kc, __A_EDGE__, __B_FULL__, tile, 0, NR, 1.0, 0.0)
+                else:
+                    __EDGE_B__(kc, __A_FULL__, __B_EDGE__, tile, 0, NR, 1.0, 0.0)
+                write_edge(tile, C, ic + ir, jc + jr, mr, nr, alpha, beta)
 
-_DRIVER_IC = '''
 
 @njit(cache=True, parallel=True, fastmath=FLAGS)
-def gemm(A, B, C, alpha, beta):
-    """C = alpha*A@B + beta*C; threads split the ic loop, each packing its own A block."""
+def gemm(A, B, C, alpha, beta, nt):
+    """C = alpha*A@B + beta*C for C-contiguous A and B and C with unit stride along rows.
+
+    nt is numba's thread count, passed in: numba.get_num_threads() inside a function makes
+    it uncachable (it reads a ctypes global).
+    """
     M, K = A.shape
     N = B.shape[1]
-    ldc = C.strides[0] // C.itemsize
     alpha = DTYPE(alpha)
-    Bp = np.empty(((min(NC, N) + NR - 1) // NR) * NR * min(KC, K), dtype=DTYPE)
-    n_ic = (M + MC - 1) // MC
+    # The packed B block; when B is read in place, only its cut last sliver.
+    Bp = np.empty((((min(NC, N) + NR - 1) // NR) if PACK_B else 1) * NR * min(KC, K), dtype=DTYPE)
+    # The packed A block shared by all threads (parallel jr), or a placeholder.
+    Ap = np.empty(((min(MC, M) + MR - 1) // MR) * MR * min(KC, K) if PACK_A and PARALLEL_JR else 0,
+                  dtype=DTYPE)
     for jc in range(0, N, NC):
         nc = min(NC, N - jc)
-        n_jr = (nc + NR - 1) // NR
+        ns = (nc + NR - 1) // NR
+        per = (ns + nt - 1) // nt
         for pc in range(0, K, KC):
             kc = min(KC, K - pc)
             # beta applies once, on the first pc block; later blocks accumulate onto C.
             b = DTYPE(beta) if pc == 0 else DTYPE(1.0)
-            for s in prange(n_jr):
-                pack_b_sliver(B, pc, jc, kc, nc, s, Bp)
-            for t in prange(n_ic):
+            if PACK_B:
+                # Each thread packs a contiguous range of slivers.
+                for t in prange(nt):
+                    pack_b_rows(B, pc, jc, kc, min(ns, t * per), min(ns, (t + 1) * per), nc, Bp, 0)
+            elif nc % NR:
+                pack_b_rows(B, pc, jc, kc, ns - 1, ns, nc, Bp, ns - 1)
+__LOOPS__
+'''
+
+_LOOPS_IC = '''            # Threads split the ic loop; each packs its own block of A.
+            for t in prange((M + MC - 1) // MC):
                 ic = t * MC
                 mc = min(MC, M - ic)
-                Ap = np.empty(((mc + MR - 1) // MR) * MR * kc, dtype=DTYPE)
-                pack_a(A, ic, pc, mc, kc, Ap)
-                for jr in range(0, nc, NR):
-                    b_off = (jr // NR) * kc * NR
-                    for ir in range(0, mc, MR):
-                        macro_tile(kc, Ap, (ir // MR) * kc * MR, Bp, b_off, C, ldc,
-                                   ic + ir, jc + jr, min(MR, mc - ir), min(NR, nc - jr), alpha, b)
-'''
+                Ai = np.empty(((mc + MR - 1) // MR) * MR * kc if PACK_A else 0, dtype=DTYPE)
+                if PACK_A:
+                    pack_a(A, ic, pc, mc, kc, Ai)
+                macro_kernel(A, Ai, B, Bp, C, ic, jc, 0, nc, pc, mc, nc, kc, alpha, b)'''
 
-_DRIVER_JR = '''
-
-@njit(cache=True, parallel=True, fastmath=FLAGS)
-def gemm(A, B, C, alpha, beta):
-    """C = alpha*A@B + beta*C; threads split the jr loop over one shared packed A block."""
-    M, K = A.shape
-    N = B.shape[1]
-    ldc = C.strides[0] // C.itemsize
-    alpha = DTYPE(alpha)
-    Bp = np.empty(((min(NC, N) + NR - 1) // NR) * NR * min(KC, K), dtype=DTYPE)
-    Ap = np.empty(((min(MC, M) + MR - 1) // MR) * MR * min(KC, K), dtype=DTYPE)
-    for jc in range(0, N, NC):
-        nc = min(NC, N - jc)
-        n_jr = (nc + NR - 1) // NR
-        for pc in range(0, K, KC):
-            kc = min(KC, K - pc)
-            # beta applies once, on the first pc block; later blocks accumulate onto C.
-            b = DTYPE(beta) if pc == 0 else DTYPE(1.0)
-            for s in prange(n_jr):
-                pack_b_sliver(B, pc, jc, kc, nc, s, Bp)
-            for ic in range(0, M, MC):
+_LOOPS_JR = '''            for ic in range(0, M, MC):
                 mc = min(MC, M - ic)
-                pack_a(A, ic, pc, mc, kc, Ap)
-                for s in prange(n_jr):
-                    jr = s * NR
-                    b_off = s * kc * NR
-                    for ir in range(0, mc, MR):
-                        macro_tile(kc, Ap, (ir // MR) * kc * MR, Bp, b_off, C, ldc,
-                                   ic + ir, jc + jr, min(MR, mc - ir), min(NR, nc - jr), alpha, b)
-'''
+                if PACK_A:
+                    pack_a(A, ic, pc, mc, kc, Ap)
+                # Threads split the jr loop: each takes a contiguous range of B slivers.
+                for t in prange(nt):
+                    j0 = min(nc, t * per * NR)
+                    j1 = min(nc, (t + 1) * per * NR)
+                    if j1 > j0:
+                        macro_kernel(A, Ap, B, Bp, C, ic, jc, j0, j1, pc, mc, nc, kc, alpha, b)'''
 
-_DRIVERS = {"ic": _DRIVER_IC, "jr": _DRIVER_JR}
+
+def _ukernel_defs(params: KernelParams, dtype: str, forms: set[str]) -> str:
+    vl = lanes(params.vec_bits, dtype)
+    args = f"{params.MR}, {params.NR}, {vl}, \"{dtype}\", {params.unroll}, {params.prefetch}"
+    return "\n".join(f"uk_{f} = make_ukernel({args}, {f[0] == 'p'}, {f[1] == 'p'})" for f in sorted(forms))
 
 
 def generate_source(params: KernelParams, dtype: str) -> str:
     """The complete numba module for ``params`` and ``dtype`` (validated first)."""
     dtype = normalize_dtype(dtype)
     params.validate(dtype)
-    fields = params.to_dict()
-    head = _HEADER.format(label=params.label(), dtype=dtype, VL=lanes(params.vec_bits, dtype), **fields)
-    return head + _DRIVERS[params.parallel]
+    fa = "p" if params.pack_a else "u"
+    fb = "p" if params.pack_b else "u"
+    # Operands as (buffer, element offset, leading dimension) of the ukernel call.
+    a_full = "Ap, (ir // MR) * kc * MR, 0" if params.pack_a else "A, (ic + ir) * lda + pc, lda"
+    b_full = "Bp, s * kc * NR, 0" if params.pack_b else "B, pc * ldb + jc + jr, ldb"
+    a_edge = a_full if params.pack_a else "Ae, 0, 0"
+    b_edge = b_full if params.pack_b else "Bp, 0, 0"
+    calls = {"__FULL__": fa + fb, "__EDGE_AB__": "pp", "__EDGE_A__": "p" + fb, "__EDGE_B__": fa + "p"}
+    body = _BODY
+    for marker, form in calls.items():
+        body = body.replace(marker, "uk_" + form)
+    body = (body.replace("__A_FULL__", a_full).replace("__B_FULL__", b_full)
+            .replace("__A_EDGE__", a_edge).replace("__B_EDGE__", b_edge)
+            .replace("__LOOPS__", _LOOPS_JR if params.parallel == "jr" else _LOOPS_IC))
+    head = _HEADER.format(label=params.label(), dtype=dtype, **params.to_dict(),
+                          ukernels=_ukernel_defs(params, dtype, set(calls.values())),
+                          PACK_A=params.pack_a, PACK_B=params.pack_b,
+                          PARALLEL_JR=params.parallel == "jr")
+    return head + body
 
 
 def generator_hash() -> str:

@@ -29,13 +29,21 @@ def _llvm_float(dtype: str) -> ir.Type:
 
 
 @lru_cache(maxsize=None)
-def make_ukernel(mr: int, nr: int, vl: int, dtype: str, unroll: int = 1, prefetch: int = 0):
-    """Return a numba intrinsic ``ukernel(kc, Ap, a_off, Bp, b_off, C, c_off, ldc, alpha, beta)``.
+def make_ukernel(mr: int, nr: int, vl: int, dtype: str, unroll: int = 1, prefetch: int = 0,
+                 a_packed: bool = True, b_packed: bool = True):
+    """Return a numba intrinsic ``ukernel(kc, A, a_off, lda, B, b_off, ldb, C, c_off, ldc, alpha, beta)``.
 
-    It computes ``C[i, j] = alpha * sum_p Ap[a_off + p*MR + i] * Bp[b_off + p*NR + j]
-    + beta * C[i, j]`` for the full MR x NR tile at element offset ``c_off`` of C's buffer,
-    rows ``ldc`` elements apart and unit stride along j. When ``beta == 0`` C is not read,
-    so NaN already in C does not survive (BLAS semantics).
+    It computes ``C[i, j] = alpha * sum_p a(i, p) * b(p, j) + beta * C[i, j]`` for the full
+    MR x NR tile at element offset ``c_off`` of C's buffer, rows ``ldc`` elements apart and
+    unit stride along j. When ``beta == 0`` C is not read, so NaN already in C does not
+    survive (BLAS semantics). The operands are read from element offsets of their buffers:
+
+    - packed A (an MR-row sliver): a(i, p) at ``a_off + p*MR + i``; unpacked A (row-major):
+      a(i, p) at ``a_off + i*lda + p``;
+    - packed B (an NR-column sliver): b(p, j) at ``b_off + p*NR + j``; unpacked B (row-major):
+      b(p, j) at ``b_off + p*ldb + j``.
+    Packed strides are compile-time constants (LLVM folds them into addressing modes); ``lda``
+    and ``ldb`` are read only for unpacked operands.
 
     Args:
         mr: rows of the register tile (MR).
@@ -43,7 +51,8 @@ def make_ukernel(mr: int, nr: int, vl: int, dtype: str, unroll: int = 1, prefetc
         vl: lanes per vector (8 for 256-bit float32, 16 for 512-bit float32, ...).
         dtype: "float32" or "float64".
         unroll: how many k steps one iteration of the emitted k loop performs.
-        prefetch: distance in k steps at which the packed A sliver is prefetched; 0 is off.
+        prefetch: distance in k steps at which A is prefetched; 0 is off.
+        a_packed, b_packed: whether A and B come packed (see above).
     """
     if nr % vl:
         raise ValueError(f"NR={nr} is not a multiple of the vector length {vl}.")
@@ -57,22 +66,26 @@ def make_ukernel(mr: int, nr: int, vl: int, dtype: str, unroll: int = 1, prefetc
         return builder.shuffle_vector(v, ir.Constant(vec, ir.Undefined),
                                       ir.Constant(ir.VectorType(_I32, vl), [0] * vl))
 
-    def k_step(builder, fma, prefetch_fn, ap, bp, p, accs):
+    def k_step(builder, fma, prefetch_fn, a_rows, bp, ldb, p, accs):
         # One rank-1 update of the tile: NR/VL vector loads of B, MR broadcasts of A.
-        bbase = builder.mul(p, ir.Constant(_I64, nr))
+        # a_rows: for packed A one base pointer; for unpacked A one pointer per row.
+        bbase = builder.mul(p, ir.Constant(_I64, nr) if b_packed else ldb)
         bvec = []
         for jv in range(nv):
             ptr = builder.gep(bp, [builder.add(bbase, ir.Constant(_I64, jv * vl))], source_etype=flt)
             bvec.append(builder.load(builder.bitcast(ptr, vec.as_pointer()), align=esize))
-        abase = builder.mul(p, ir.Constant(_I64, mr))
+        abase = builder.mul(p, ir.Constant(_I64, mr)) if a_packed else p
         if prefetch_fn is not None:
-            pf = builder.gep(ap, [builder.add(abase, ir.Constant(_I64, prefetch * mr))],
-                             source_etype=flt)
-            builder.call(prefetch_fn, [builder.bitcast(pf, ir.IntType(8).as_pointer()), ir.Constant(_I32, 0), ir.Constant(_I32, 3),
-                                       ir.Constant(_I32, 1)])
+            ahead = builder.add(abase, ir.Constant(_I64, prefetch * (mr if a_packed else 1)))
+            pf = builder.gep(a_rows[0], [ahead], source_etype=flt)
+            builder.call(prefetch_fn, [builder.bitcast(pf, ir.IntType(8).as_pointer()),
+                                       ir.Constant(_I32, 0), ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
         out = list(accs)
         for i in range(mr):
-            aptr = builder.gep(ap, [builder.add(abase, ir.Constant(_I64, i))], source_etype=flt)
+            if a_packed:
+                aptr = builder.gep(a_rows[0], [builder.add(abase, ir.Constant(_I64, i))], source_etype=flt)
+            else:
+                aptr = builder.gep(a_rows[i], [abase], source_etype=flt)
             a = splat(builder, builder.load(aptr))
             for jv in range(nv):
                 out[i * nv + jv] = builder.call(fma, [a, bvec[jv], out[i * nv + jv]])
@@ -112,20 +125,25 @@ def make_ukernel(mr: int, nr: int, vl: int, dtype: str, unroll: int = 1, prefetc
         return merged, p_out
 
     @intrinsic
-    def ukernel(typingctx, kc, ap, a_off, bp, b_off, c, c_off, ldc, alpha, beta):
-        sig = types.void(kc, ap, a_off, bp, b_off, c, c_off, ldc, alpha, beta)
+    def ukernel(typingctx, kc, ap, a_off, lda, bp, b_off, ldb, c, c_off, ldc, alpha, beta):
+        sig = types.void(kc, ap, a_off, lda, bp, b_off, ldb, c, c_off, ldc, alpha, beta)
 
         def codegen(context, builder, signature, args):
             st = signature.args
-            as_i64 = [context.cast(builder, args[i], st[i], types.int64) for i in (0, 2, 4, 6, 7)]
-            kc_v, a_off_v, b_off_v, c_off_v, ldc_v = as_i64
+            as_i64 = [context.cast(builder, args[i], st[i], types.int64) for i in (0, 2, 3, 5, 6, 8, 9)]
+            kc_v, a_off_v, lda_v, b_off_v, ldb_v, c_off_v, ldc_v = as_i64
             nb_flt = types.float32 if dtype == "float32" else types.float64
-            alpha_v = context.cast(builder, args[8], st[8], nb_flt)
-            beta_v = context.cast(builder, args[9], st[9], nb_flt)
+            alpha_v = context.cast(builder, args[10], st[10], nb_flt)
+            beta_v = context.cast(builder, args[11], st[11], nb_flt)
             ap_d = context.make_array(st[1])(context, builder, args[1]).data
-            bp_d = context.make_array(st[3])(context, builder, args[3]).data
-            c_d = context.make_array(st[5])(context, builder, args[5]).data
+            bp_d = context.make_array(st[4])(context, builder, args[4]).data
+            c_d = context.make_array(st[7])(context, builder, args[7]).data
             ap_p = builder.gep(ap_d, [a_off_v], source_etype=flt)
+            if a_packed:
+                a_rows = [ap_p]
+            else:
+                a_rows = [builder.gep(ap_p, [builder.mul(ir.Constant(_I64, i), lda_v)], source_etype=flt)
+                          for i in range(mr)]
             bp_p = builder.gep(bp_d, [b_off_v], source_etype=flt)
             c_p = builder.gep(c_d, [c_off_v], source_etype=flt)
 
@@ -148,7 +166,7 @@ def make_ukernel(mr: int, nr: int, vl: int, dtype: str, unroll: int = 1, prefetc
 
                 def body_u(p, a):
                     for s in range(u):
-                        a = k_step(builder, fma, prefetch_fn, ap_p, bp_p,
+                        a = k_step(builder, fma, prefetch_fn, a_rows, bp_p, ldb_v,
                                    builder.add(p, ir.Constant(_I64, s)), a)
                     return a
 
@@ -156,7 +174,7 @@ def make_ukernel(mr: int, nr: int, vl: int, dtype: str, unroll: int = 1, prefetc
             else:
                 p_end = ir.Constant(_I64, 0)
             accs, _ = emit_loop(builder, "uk.rest", p_end, kc_v, 1, accs,
-                                lambda p, a: k_step(builder, fma, prefetch_fn, ap_p, bp_p, p, a))
+                                lambda p, a: k_step(builder, fma, prefetch_fn, a_rows, bp_p, ldb_v, p, a))
 
             alpha_s = splat(builder, alpha_v)
             beta_s = splat(builder, beta_v)

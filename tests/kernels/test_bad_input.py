@@ -42,3 +42,8 @@ def test_wrong_kernel_dtype(k32):
 def test_bad_scalars(k32):
     with pytest.raises(TypeError, match="alpha must be a real number"):
         k32(np.ones((3, 4), "f4"), np.ones((4, 2), "f4"), alpha="2")
+
+
+def test_too_many_threads(k32):
+    with pytest.raises(ValueError, match="threads=1000 is outside"):
+        k32(np.ones((3, 4), "f4"), np.ones((4, 2), "f4"), threads=1000)

@@ -28,7 +28,7 @@ def operand(rng, rows, cols, dtype, order):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("index", [0, 1])
+@pytest.mark.parametrize("index", [0, 1, 2])
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(m=sizes, n=sizes, k=sizes,
        a_order=st.sampled_from("CFTS"), b_order=st.sampled_from("CFTS"), c_order=st.sampled_from("CFS"),

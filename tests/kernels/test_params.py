@@ -49,7 +49,7 @@ def test_dtype_names():
 def test_source_names_loops_and_constants():
     src = generate_source(KernelParams(), "float32")
     assert "MR, NR, MC, KC, NC = 6, 16, 96, 256, 4080" in src
-    assert "make_ukernel(6, 16, 8, \"float32\", 4, 0)" in src
+    assert "uk_pp = make_ukernel(6, 16, 8, \"float32\", 4, 0, True, True)" in src
     # fastmath must not include the flags that assume away NaN and Inf
     assert "nnan" not in src and "ninf" not in src and "fastmath=True" not in src
     assert len(generator_hash()) == 12

@@ -1,0 +1,87 @@
+"""GFLOP/s of a few kernel parameter sets next to numpy's, on one shape and thread count.
+
+    python benchmarks/kernel_configs.py [--size 2048] [--dtype float32] [--threads 1]
+
+numpy and every kernel run interleaved in rounds (numpy, k1, k2, ..., numpy, k1, ...), so a
+slow period of the machine hits all of them alike; medians and the spread (IQR) are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+CONFIGS = {
+    "seed avx2 6x16": dict(MR=6, NR=16, MC=96, KC=256, NC=4080),
+    "6x16 kc128": dict(MR=6, NR=16, MC=96, KC=128, NC=4080),
+    "4x24 kc256": dict(MR=4, NR=24, MC=96, KC=256, NC=4080),
+    "8x8 kc256": dict(MR=8, NR=8, MC=96, KC=256, NC=4096),
+    "12x8 kc384": dict(MR=12, NR=8, MC=144, KC=384, NC=4096),
+    "6x16 parallel jr": dict(MR=6, NR=16, MC=96, KC=256, NC=4080, parallel="jr"),
+}
+CONFIGS_F64 = {
+    "seed avx2 6x8": dict(MR=6, NR=8, MC=72, KC=256, NC=4080),
+    "4x12 kc256": dict(MR=4, NR=12, MC=96, KC=256, NC=4080),
+    "6x8 kc128": dict(MR=6, NR=8, MC=72, KC=128, NC=4080),
+    "8x4 kc256": dict(MR=8, NR=4, MC=96, KC=256, NC=4096),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=2048)
+    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--cache-dir", default=None)
+    args = ap.parse_args()
+
+    import numba
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from gemmtune.kernels.gemm import compile_kernel
+    from gemmtune.kernels.params import KernelParams
+    from gemmtune.kernels.reference import verify_kernel
+    from gemmtune.paths import cache_dir
+
+    n, dt = args.size, args.dtype
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((n, n)).astype(dt)
+    B = rng.standard_normal((n, n)).astype(dt)
+    C = np.empty((n, n), dt)
+    fns = {}
+    configs = CONFIGS if dt == "float32" else CONFIGS_F64
+    for name, fields in configs.items():
+        k = compile_kernel(KernelParams(**fields), dt, cache_dir(args.cache_dir))
+        t0 = time.perf_counter()
+        k.compile()
+        v = verify_kernel(k, 257, 263, 269, dt, threads=args.threads)
+        print(f"{name:18s} compiled/loaded in {time.perf_counter() - t0:.1f}s, check {v.status} ({v.residual:.2f})")
+        fns[name] = (lambda k=k: k(A, B, C, threads=args.threads))
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    with threadpool_limits(args.threads, user_api="blas"):
+        numba.set_num_threads(args.threads)
+        fns = {"numpy": lambda: np.matmul(A, B, out=C), **fns}
+        for f in fns.values():  # warm-up
+            f()
+        samples: dict[str, list[float]] = {k: [] for k in fns}
+        for _ in range(args.rounds):
+            for name, f in fns.items():
+                t0 = time.perf_counter()
+                f()
+                samples[name].append(time.perf_counter() - t0)
+    flop = 2.0 * n ** 3
+    base = np.median([flop / t / 1e9 for t in samples["numpy"]])
+    print(f"\n{n}^3 {dt}, {args.threads} thread(s), {args.rounds} interleaved rounds; numpy BLAS: "
+          + ", ".join(f"{b['internal_api']} {b['version']} {b.get('architecture')}" for b in blas))
+    print(f"{'kernel':18s} {'GFLOP/s':>8s} {'IQR':>6s} {'% numpy':>8s}")
+    for name, ts in samples.items():
+        g = np.array([flop / t / 1e9 for t in ts])
+        q1, med, q3 = np.percentile(g, [25, 50, 75])
+        print(f"{name:18s} {med:8.1f} {q3 - q1:6.1f} {100 * med / base:7.0f}%")
+
+
+if __name__ == "__main__":
+    main()
