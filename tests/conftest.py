@@ -30,3 +30,17 @@ def run_cli(cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def compiled_root(tmp_path_factory) -> Path:
+    """A cache directory whose compiled kernels (``kernels/``) live for the whole session.
+
+    Every distinct kernel costs a numba compile of several seconds; tests that compile share
+    this directory so each parameter set compiles once per run. GEMMTUNE_TEST_KERNEL_DIR keeps
+    it across runs (numba's disk cache then skips compiling altogether).
+    """
+    import os
+
+    keep = os.environ.get("GEMMTUNE_TEST_KERNEL_DIR")
+    return Path(keep) if keep else tmp_path_factory.mktemp("compiled")

@@ -8,8 +8,6 @@ session: numba's disk cache then makes a rerun cheap.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from gemmtune.kernels.params import KernelParams
@@ -31,9 +29,8 @@ FRINGE_SETS = {
 
 
 @pytest.fixture(scope="session")
-def kernel_root(tmp_path_factory) -> str:
-    """One kernel directory for the session (GEMMTUNE_TEST_KERNEL_DIR keeps it across runs)."""
-    return os.environ.get("GEMMTUNE_TEST_KERNEL_DIR") or str(tmp_path_factory.mktemp("kernels"))
+def kernel_root(compiled_root) -> str:
+    return str(compiled_root)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,94 @@
+"""gemmtune.matmul and best_config: exact, nearest and seed configurations are all exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gemmtune
+from gemmtune.cache import TuningCache
+from gemmtune.fingerprint import fingerprint_id
+from gemmtune.kernels.reference import check
+
+from .factories import make_entry
+from .kernels.conftest import FRINGE_SETS
+
+# A tuned configuration for the tests: one of the kernel suite's sets, so it is compiled once.
+TUNED = FRINGE_SETS["float32"][0]
+
+
+@pytest.fixture
+def root(compiled_root):
+    """The session's compiled kernels, with an empty tunings file for each test."""
+    store = TuningCache(compiled_root)
+    store.clear(None)
+    yield compiled_root
+    store.clear(None)
+
+
+def _put(root, m, n, k, threads=1, verified=True, **params):
+    TuningCache(root).put(make_entry(fingerprint_id(), m, n, k, "float32", threads,
+                                     verified=verified, **{**TUNED.to_dict(), **params}))
+
+
+def _product_ok(root, m, n, k, threads=1, **kw):
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((m, k)).astype("f4")
+    B = rng.standard_normal((k, n)).astype("f4")
+    C = gemmtune.matmul(A, B, threads=threads, cache_dir=root, **kw)
+    return check(C, A, B).status == "PASS"
+
+
+def test_exact_config_used_and_exact(root):
+    _put(root, 37, 41, 43)
+    cfg = gemmtune.best_config(37, 41, 43, threads=1, cache_dir=root)
+    assert cfg["source"] == "exact" and cfg["params"] == TUNED.to_dict() and cfg["distance"] == 0
+    assert _product_ok(root, 37, 41, 43)
+
+
+def test_nearest_config_by_log_distance(root):
+    _put(root, 64, 64, 64)
+    _put(root, 1024, 1024, 1024, MC=20, MR=5)
+    cfg = gemmtune.best_config(70, 60, 50, threads=1, cache_dir=root)
+    assert cfg["source"] == "nearest" and cfg["problem"]["m"] == 64
+    assert cfg["distance"] == pytest.approx(np.linalg.norm(np.log([70 / 64, 60 / 64, 50 / 64])))
+    assert _product_ok(root, 70, 60, 50)
+
+
+def test_other_threads_or_dtype_not_used(root):
+    _put(root, 64, 64, 64, threads=2)
+    assert gemmtune.best_config(64, 64, 64, threads=1, cache_dir=root) is None
+    assert gemmtune.best_config(64, 64, 64, dtype="float64", threads=2, cache_dir=root) is None
+
+
+def test_seed_fallback_is_exact(root):
+    assert gemmtune.best_config(33, 35, 31, threads=1, cache_dir=root) is None
+    assert _product_ok(root, 33, 35, 31)
+
+
+def test_alpha_beta_in_place(root):
+    _put(root, 30, 20, 10)
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((30, 10)).astype("f4")
+    B = rng.standard_normal((10, 20)).astype("f4")
+    C = np.asfortranarray(rng.standard_normal((30, 20)).astype("f4"))
+    C0 = C.copy()
+    out = gemmtune.matmul(A, B, out=C, alpha=2.0, beta=1.0, threads=1, cache_dir=root)
+    assert out is C
+    assert check(C, A, B, 2.0, 1.0, C0).status == "PASS"
+
+
+def test_unverified_import_checked_before_use(root):
+    _put(root, 40, 40, 40, verified=False)
+    cfg = gemmtune.best_config(40, 40, 40, threads=1, cache_dir=root)
+    assert cfg["source"] == "exact"
+    assert TuningCache(root).get(fingerprint_id(), make_entry(fingerprint_id(), 40, 40, 40).problem).verified
+
+
+def test_bad_input_errors(root):
+    with pytest.raises(ValueError, match="do not align"):
+        gemmtune.matmul(np.ones((2, 3), "f4"), np.ones((2, 3), "f4"), cache_dir=root)
+    with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+        gemmtune.matmul(np.ones((2, 3), "f4"), np.ones((3, 3), "f4"), threads=0, cache_dir=root)
+    with pytest.raises(TypeError, match="dtype int64"):
+        gemmtune.matmul(np.ones((2, 3), "i8"), np.ones((3, 3), "i8"), cache_dir=root)
