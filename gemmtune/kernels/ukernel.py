@@ -151,11 +151,20 @@ def make_ukernel(mr: int, nr: int, vl: int, dtype: str, unroll: int = 1, prefetc
             suffix = f"v{vl}f{esize * 8}"
             fma = cgutils.get_or_insert_function(
                 module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.{suffix}")
-            prefetch_fn = None
-            if prefetch:
-                prefetch_fn = cgutils.get_or_insert_function(
-                    module, ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer(), _I32, _I32, _I32]),
-                    "llvm.prefetch.p0")
+            i8p = ir.IntType(8).as_pointer()
+            prefetch_decl = cgutils.get_or_insert_function(
+                module, ir.FunctionType(ir.VoidType(), [i8p, _I32, _I32, _I32]), "llvm.prefetch.p0")
+            prefetch_fn = prefetch_decl if prefetch else None
+
+            # Prefetch the C tile for writing before the k loop, as BLIS's kernels do: its MR
+            # rows lie ldc apart, each in a cache line of its own that is usually in L3 or
+            # memory, and waiting for them after the loop costs as much as the loop itself.
+            for i in range(mr):
+                row = builder.gep(c_p, [builder.mul(ir.Constant(_I64, i), ldc_v)], source_etype=flt)
+                for off in sorted({0, nr - 1}):
+                    ptr = builder.gep(row, [ir.Constant(_I64, off)], source_etype=flt)
+                    builder.call(prefetch_decl, [builder.bitcast(ptr, i8p), ir.Constant(_I32, 1),
+                                                 ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
 
             zero = ir.Constant(vec, None)
             accs = [zero] * (mr * nv)
