@@ -12,6 +12,7 @@ from .build import load_module
 from .params import KernelParams, normalize_dtype
 
 _threads_lock = threading.Lock()
+_compile_lock = threading.Lock()
 
 
 def check_operands(A: Any, B: Any, out: Any = None) -> np.dtype:
@@ -47,8 +48,33 @@ def _check_scalar(name: str, value: Any) -> float:
     return float(value)
 
 
-def _row_unit_stride(C: np.ndarray) -> bool:
-    return C.strides[1] == C.itemsize and C.strides[0] > 0
+def _row_unit_stride(X: np.ndarray) -> bool:
+    return X.strides[1] == X.itemsize and X.strides[0] >= 0
+
+
+def _rows_unit(X: np.ndarray) -> np.ndarray:
+    """X itself when its rows have unit stride, else a C-contiguous copy."""
+    return X if _row_unit_stride(X) else np.ascontiguousarray(X)
+
+
+_pool = None
+
+
+def _thread_pool():
+    global _pool
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) - 1),
+                                   thread_name_prefix="gemmtune")
+    return _pool
+
+
+def bands(size: int, parts: int, unit: int) -> list[tuple[int, int]]:
+    """Split range(size) into at most ``parts`` bands whose starts are multiples of ``unit``."""
+    step = -(-size // parts)
+    step = -(-step // unit) * unit
+    return [(lo, min(size, lo + step)) for lo in range(0, size, step)]
 
 
 class GemmKernel:
@@ -64,26 +90,30 @@ class GemmKernel:
         self.params = params
         self.dtype = normalize_dtype(dtype)
         self.module = load_module(params, self.dtype, root)
-        self._compiled = False
 
     def compile(self) -> None:
         """Compile the driver (or load it from numba's disk cache); later calls are free.
 
-        One signature serves every input: A and B C-contiguous (the packing loops then read
-        rows with unit stride, which LLVM vectorises), C of any layout with unit stride along
-        rows. ``__call__`` brings every input to that form, so numba never compiles a
-        second variant.
+        One signature serves every input: arrays of any layout ("A") whose rows have unit
+        stride; ``__call__`` brings every input to that form (a Fortran-ordered operand is
+        transposed or copied), so numba never compiles a second variant.
         """
-        if self._compiled:
+        if getattr(self.module, "compiled", False):
             return
+        with _compile_lock:
+            if not getattr(self.module, "compiled", False):
+                self._compile_driver()
+
+    def _compile_driver(self) -> None:
         from numba import types
 
         elem = types.float32 if self.dtype == "float32" else types.float64
-        contiguous, any_layout = types.Array(elem, 2, "C"), types.Array(elem, 2, "A")
+        arr = types.Array(elem, 2, "A")
         gemm = self.module.gemm
-        gemm.compile((contiguous, contiguous, any_layout, types.float64, types.float64, types.int64))
+        gemm.compile((arr, arr, arr, types.float64, types.float64, types.int64))
         gemm.disable_compile()
-        self._compiled = True
+        # Marked on the module, which every GemmKernel for these parameters shares.
+        self.module.compiled = True
 
     def __call__(self, A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *,
                  alpha: float = 1.0, beta: float = 0.0, threads: int | None = None) -> np.ndarray:
@@ -118,31 +148,46 @@ class GemmKernel:
 
     def _oriented(self, A, B, C, alpha, beta, threads):
         if _row_unit_stride(C):
-            self._run(np.ascontiguousarray(A), np.ascontiguousarray(B), C, alpha, beta, threads)
+            self._run(_rows_unit(A), _rows_unit(B), C, alpha, beta, threads)
         else:
             # A Fortran-ordered C: compute C.T = B.T @ A.T, whose rows are C's columns.
-            self._run(np.ascontiguousarray(B.T), np.ascontiguousarray(A.T), C.T, alpha, beta, threads)
+            self._run(_rows_unit(B.T), _rows_unit(A.T), C.T, alpha, beta, threads)
 
     def _run(self, A, B, C, alpha, beta, threads):
         self.compile()
         import numba
 
         if threads is None:
-            self.module.gemm(A, B, C, alpha, beta, numba.get_num_threads())
-            return
-
-        # set_num_threads is per calling thread in numba; restore it so the caller's
-        # setting survives.
+            threads = numba.get_num_threads()
         if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
             raise ValueError(f"threads={threads} is outside 1..{numba.config.NUMBA_NUM_THREADS}, "
                              "the threads numba can use on this machine.")
+        gemm = self.module.gemm
+        if self.params.serial:
+            self._run_bands(gemm, A, B, C, alpha, beta, threads)
+            return
+        # set_num_threads is per calling thread in numba; restore it so the caller's
+        # setting survives.
         with _threads_lock:
             before = numba.get_num_threads()
             numba.set_num_threads(threads)
             try:
-                self.module.gemm(A, B, C, alpha, beta, threads)
+                gemm(A, B, C, alpha, beta, threads)
             finally:
                 numba.set_num_threads(before)
+
+    def _run_bands(self, gemm, A, B, C, alpha, beta, threads):
+        """Serial kernel, one band of C per thread: rows ("m") or columns ("n")."""
+        p = self.params
+        if p.parallel == "m":
+            parts = [(A[lo:hi], B, C[lo:hi]) for lo, hi in bands(A.shape[0], threads, p.MR)]
+        else:
+            parts = [(A, B[:, lo:hi], C[:, lo:hi]) for lo, hi in bands(B.shape[1], threads, p.NR)]
+        futures = [_thread_pool().submit(gemm, a, b, c, alpha, beta, 1) for a, b, c in parts[1:]]
+        a, b, c = parts[0]
+        gemm(a, b, c, alpha, beta, 1)
+        for f in futures:
+            f.result()
 
 
 def compile_kernel(params: KernelParams, dtype: str, root: str | os.PathLike | None = None) -> GemmKernel:

@@ -11,7 +11,11 @@ from typing import Any
 DTYPES = ("float32", "float64")
 DTYPE_ALIASES = {"float32": "float32", "f32": "float32", "float64": "float64", "f64": "float64"}
 ITEMSIZE = {"float32": 4, "float64": 8}
-PARALLEL_LOOPS = ("ic", "jr")
+# How threads share the work: "ic" and "jr" split that loop with numba's prange inside one
+# kernel; "m" and "n" give each thread a band of C's rows or columns, run by the serial
+# kernel (no prange, so it compiles in half the time; the operand shared by the bands is
+# packed once per thread).
+PARALLEL_LOOPS = ("ic", "jr", "m", "n")
 VEC_BITS = (128, 256, 512)
 
 # Upper bounds that keep a parameter set from asking for absurd buffers; they are far
@@ -49,7 +53,9 @@ class KernelParams:
         vec_bits: vector width the micro-kernel is written for (128, 256 or 512).
         unroll: k steps per iteration of the micro-kernel's k loop.
         prefetch: distance in k steps at which the A sliver is prefetched (0: none).
-        parallel: the loop split across threads, "ic" (A blocks) or "jr" (B slivers).
+        parallel: how threads share the work: "ic" (prange over A blocks), "jr" (prange
+            over B slivers), "m" or "n" (each thread runs the serial kernel on a band of
+            C's rows or columns).
         pack_a: copy A into MR-row slivers (True) or let the micro-kernel read A in place.
             Reading in place saves a pass over A, which pays when A is read only once
             (N <= NR: tall-skinny products).
@@ -113,12 +119,17 @@ class KernelParams:
 
         Invariants: every size is a positive integer within its bound; MC is a multiple of
         MR and NC of NR (a cache block holds whole register slivers); NR is a multiple of
-        the vector lanes for ``dtype``; vec_bits is 128, 256 or 512; parallel is "ic" or "jr".
+        the vector lanes for ``dtype``; vec_bits is 128, 256 or 512; parallel is "ic", "jr", "m" or "n".
         """
         problems = self.problems(dtype)
         if problems:
             raise ValueError(f"invalid kernel parameters: {problems[0]}")
         return self
+
+    @property
+    def serial(self) -> bool:
+        """True when the generated kernel is single-threaded and threads split C outside it."""
+        return self.parallel in ("m", "n")
 
     def to_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.FIELDS}

@@ -18,12 +18,12 @@ FRINGE_SETS = {
     "float32": [
         KernelParams(MR=5, NR=16, MC=15, KC=7, NC=32, vec_bits=256, unroll=3, prefetch=2, parallel="ic"),
         KernelParams(MR=3, NR=8, MC=6, KC=9, NC=24, vec_bits=256, unroll=2, parallel="jr", pack_a=False, pack_b=False),
-        KernelParams(MR=3, NR=32, MC=9, KC=13, NC=64, vec_bits=512, unroll=1, prefetch=0, parallel="jr"),
+        KernelParams(MR=3, NR=32, MC=9, KC=13, NC=64, vec_bits=512, unroll=1, prefetch=0, parallel="n"),
     ],
     "float64": [
         KernelParams(MR=4, NR=8, MC=12, KC=5, NC=16, vec_bits=256, unroll=2, prefetch=0, parallel="jr"),
         KernelParams(MR=7, NR=2, MC=21, KC=11, NC=6, vec_bits=128, unroll=4, prefetch=1, parallel="ic", pack_a=False),
-        KernelParams(MR=4, NR=4, MC=8, KC=6, NC=12, vec_bits=256, unroll=1, parallel="ic", pack_b=False),
+        KernelParams(MR=4, NR=4, MC=8, KC=6, NC=12, vec_bits=256, unroll=1, parallel="m", pack_b=False),
     ],
 }
 
