@@ -1,0 +1,145 @@
+"""Measure every configuration of a small enumerable space for one shape: the replay table.
+
+The table lets tests and benchmarks/sampler_efficiency.py replay searches offline
+(simulation mode): a sampler's suggestion is looked up instead of compiled and timed, so
+replayed searches are deterministic and cost nothing. Each configuration is measured by the
+same worker and protocol as ``gemmtune search`` (compile, verify, time).
+
+    python benchmarks/record_space.py -m 1024 -n 1024 -k 1024 -o tests/data/space_1024x1024x1024_f32_t1.json
+
+The run can be interrupted and restarted: finished rows are kept in ``<output>.partial``.
+``--retime`` measures every row of a finished table again (its kernels are compiled by then,
+so this is quick) and keeps the faster figure of the passes: a slowdown from another process
+sharing the machine lowers one pass, rarely both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+from gemmtune.problem import Problem
+from gemmtune.search.space import ChoiceDim, IntDim, SearchSpace, point_key
+from gemmtune.search.worker import Worker
+
+
+def table_space(dtype: str = "float32") -> SearchSpace:
+    """A 336-point grid (224 valid kernels on 16 vector registers) around the AVX2 optimum."""
+    dims = [
+        IntDim("mr", 2, 7),
+        IntDim("nr_vecs", 1, 3),
+        IntDim("mc_mult", 8, 32, step=8),
+        IntDim("kc_mult", 4, 16, step=4),
+        IntDim("nc_mult", 256, 256),
+        ChoiceDim("unroll", (4,)),
+        ChoiceDim("prefetch", (0,)),
+        ChoiceDim("parallel", ("ic",)),
+        ChoiceDim("vec_bits", (256,)),
+    ]
+    return SearchSpace(dtype, 16, 32, {d.name: d for d in dims})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-m", type=int, default=1024)
+    ap.add_argument("-n", type=int, default=1024)
+    ap.add_argument("-k", type=int, default=1024)
+    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--root", default="/tmp/gemmtune-record", help="cache dir for compiled kernels")
+    ap.add_argument("--timeout", type=float, default=180.0)
+    ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--retime", action="store_true", help="measure a finished table again")
+    args = ap.parse_args()
+    if args.retime:
+        retime(Path(args.output), args.root, args.timeout)
+        return
+
+    problem = Problem(args.m, args.n, args.k, args.dtype, args.threads)
+    space = table_space(problem.dtype)
+    out = Path(args.output)
+    partial = out.with_name(out.name + ".partial")
+    done = {}
+    if partial.exists():
+        for line in partial.read_text().splitlines():
+            row = json.loads(line)
+            done[point_key(row["point"])] = row
+    points = list(space.valid_points())
+    started = time.time()
+    with Worker() as worker, partial.open("a") as log:
+        for i, (point, params) in enumerate(points):
+            key = point_key(point)
+            if key in done:
+                continue
+            res = worker.run({"params": params.to_dict(), "problem": problem.to_dict(),
+                              "root": args.root, "samples": 5, "min_sample_seconds": 0.05},
+                             args.timeout)
+            row = {"point": point, "params": params.to_dict(), **res}
+            done[key] = row
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            print(f"[{i + 1}/{len(points)}] {params.label()}: {res.get('status')} "
+                  f"{res.get('gflops', 0):.1f} GFLOP/s compile {res.get('compile_seconds', 0):.1f}s "
+                  f"{res.get('reason', '')}", file=sys.stderr, flush=True)
+    rows = [done[point_key(p)] for p, _ in points]
+    doc = {"problem": problem.to_dict(), "space": space.to_dict(),
+           "machine": {"python": platform.python_version(), "processor": platform.processor()},
+           "recorded_seconds": time.time() - started,
+           "rows": rows}
+    try:
+        from gemmtune.fingerprint import fingerprint
+
+        doc["fingerprint"] = fingerprint()["id"]
+    except Exception:
+        pass
+    annotate(doc)
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    partial.unlink()
+    print(f"wrote {out} ({len(rows)} configurations)", file=sys.stderr)
+
+
+def annotate(doc: dict) -> None:
+    """Add what a replay needs besides the rows: this machine's seeds, and numpy's figure."""
+    import numpy as np
+
+    from gemmtune.measure import gemm_flops, measure, pinned_threads
+    from gemmtune.search.seeds import seeds_for
+
+    problem = Problem.from_dict(doc["problem"])
+    space = SearchSpace.from_dict(doc["space"])
+    doc["seeds"] = [{"params": s.params.to_dict(), "source": s.source}
+                    for s in seeds_for(space, problem)]
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((problem.m, problem.k)).astype(problem.dtype)
+    B = rng.standard_normal((problem.k, problem.n)).astype(problem.dtype)
+    C = np.empty((problem.m, problem.n), problem.dtype)
+    with pinned_threads(problem.threads):
+        t = measure(lambda: np.matmul(A, B, out=C), samples=7)
+    doc["numpy_gflops"] = t.gflops(gemm_flops(problem.m, problem.n, problem.k))
+
+
+def retime(path: Path, root: str, timeout: float) -> None:
+    doc = json.loads(path.read_text())
+    problem = Problem.from_dict(doc["problem"])
+    with Worker() as worker:
+        for i, row in enumerate(doc["rows"]):
+            if row.get("status") != "ok":
+                continue
+            res = worker.run({"params": row["params"], "problem": problem.to_dict(), "root": root,
+                              "samples": 5, "min_sample_seconds": 0.05}, timeout)
+            passes = row.setdefault("gflops_passes", [row["gflops"]])
+            if res.get("status") == "ok":
+                passes.append(res["gflops"])
+                if res["gflops"] > row["gflops"]:
+                    row.update(gflops=res["gflops"], gflops_iqr=res["gflops_iqr"])
+            print(f"[{i + 1}/{len(doc['rows'])}] {passes}", file=sys.stderr, flush=True)
+    annotate(doc)
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

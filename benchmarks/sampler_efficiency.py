@@ -1,0 +1,107 @@
+"""How fast each sampler finds a near-best kernel, replayed on a recorded table.
+
+Every sampler runs over the same table (benchmarks/record_space.py) for 20 seeds, in
+simulation mode: real studies, seeds and objective, no compiling or timing. For each run
+it counts the candidates (compiled and measured configurations; points rejected before
+compiling cost nothing and are not counted) until one is within 5% of the table's best,
+and prints the median over the seeds.
+
+    python benchmarks/sampler_efficiency.py tests/data/space_1024x1024x1024_f32_t1.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from gemmtune.search.evaluators import TableEvaluator
+from gemmtune.search.replay import load_table, replay, trials_to_reach
+from gemmtune.search.study import SAMPLERS
+
+# (label, sampler, enqueue seeds first)
+VARIANTS = [("tpe + seeds", "tpe", True), ("tpe", "tpe", False), ("random + seeds", "random", True),
+            ("random", "random", False), ("qmc + seeds", "qmc", True), ("grid + seeds", "grid", True)]
+
+
+def run(table: dict, budget: int, seeds: int, within: float) -> list[dict]:
+    best = TableEvaluator(table).best_gflops()
+    target = (1.0 - within) * best
+    n_valid = sum(1 for r in table["rows"] if r.get("status") == "ok")
+    rows = []
+    for label, sampler, use_seeds in VARIANTS:
+        assert sampler in SAMPLERS
+        t0 = time.perf_counter()
+        hits, reached = [], 0
+        for s in range(seeds):
+            traj = replay(table, sampler, s, budget, use_seeds=use_seeds, stop_at=target)
+            hit = trials_to_reach(traj, target)
+            reached += hit is not None
+            # A run that never got there counts as the budget (a lower bound of its cost).
+            hits.append(hit if hit is not None else budget)
+        rows.append({"variant": label, "sampler": sampler, "seeds_enqueued": use_seeds,
+                     "median_trials": statistics.median(hits), "mean_trials": statistics.mean(hits),
+                     "worst_trials": max(hits), "reached_within_budget": reached,
+                     "runs": seeds, "seconds": time.perf_counter() - t0})
+    return rows
+
+
+def markdown(table: dict, rows: list[dict], budget: int, within: float, first: bool = True) -> str:
+    p = table["problem"]
+    best = TableEvaluator(table).best_gflops()
+    n_valid = sum(1 for r in table["rows"] if r.get("status") == "ok")
+    close = sum(1 for r in table["rows"] if r.get("status") == "ok" and r["gflops"] >= (1 - within) * best)
+    head = ["# Sampler efficiency, replayed", "",
+            "Produced by `python benchmarks/sampler_efficiency.py "
+            "tests/data/space_1024x1024x1024_f32_t1.json`: every sampler replays the recorded "
+            f"table (simulation mode) for {rows[0]['runs']} sampler seeds.", ""] if first else []
+    lines = head + [f"## Within {within:.0%} of the best ({close} of {n_valid} configurations qualify)",
+             "",
+             f"Table: {p['m']}x{p['n']}x{p['k']} {p['dtype']}, {p['threads']} thread(s); "
+             f"{len(table['rows'])} measured configurations ({n_valid} valid) of a "
+             f"{_grid_size(table)}-point grid; best {best:.1f} GFLOP/s.",
+             f"Target: within {within:.0%} of the best ({(1 - within) * best:.1f} GFLOP/s). "
+             f"Budget: {budget} candidates; a run that misses counts as {budget}.",
+             "Candidates are compiled-and-measured configurations (rejected points are free).",
+             "",
+             "| variant | median candidates | mean | worst | runs that reached it |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['variant']} | {r['median_trials']:g} | {r['mean_trials']:.1f} | "
+                     f"{r['worst_trials']} | {r['reached_within_budget']}/{r['runs']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _grid_size(table: dict) -> int:
+    from gemmtune.search.space import SearchSpace
+
+    return SearchSpace.from_dict(table["space"]).size()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("table")
+    ap.add_argument("--budget", type=int, default=150)
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--within", default="0.05,0.10",
+                    help="comma-separated tolerances; the first is the headline")
+    ap.add_argument("--output", default="results/sampler_efficiency")
+    args = ap.parse_args()
+    table = load_table(args.table)
+    levels = [float(x) for x in args.within.split(",")]
+    results = {w: run(table, args.budget, args.seeds, w) for w in levels}
+    md = "\n".join(markdown(table, results[w], args.budget, w, first=(i == 0))
+                   for i, w in enumerate(levels))
+    print(md)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text(md)
+    out.with_suffix(".json").write_text(json.dumps(
+        {"table": args.table, "budget": args.budget, "seeds": args.seeds,
+         "results": [{"within": w, "rows": results[w]} for w in levels]}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""The timing protocol shared by ``search`` and ``bench``.
+
+One figure is made of samples; a sample is ``repeats`` back-to-back calls timed together,
+with ``repeats`` calibrated so a sample lasts at least ``min_sample_seconds`` (timer
+resolution and scheduler noise stop mattering). A warm-up call comes first (it pays for
+compiling, page faults and cold caches). The figure reported is the median of the samples;
+their interquartile range says how far to trust it, and a figure whose IQR is a large share
+of its median is flagged unstable.
+
+Comparisons between candidates are made with ``interleaved``: rounds of A B A B ... so a
+slow drift of the machine (another process, the clock) touches every candidate alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+DEFAULT_MIN_SAMPLE_SECONDS = 0.05
+DEFAULT_SAMPLES = 5
+UNSTABLE_IQR_RATIO = 0.10   # IQR above 10% of the median: the figure is noisy
+MAX_REPEATS = 1 << 20
+
+
+class EarlyStop(Exception):
+    """Raised by ``measure`` when the early-stop hook gave up on a candidate."""
+
+    def __init__(self, reason: str, timing: "Timing"):
+        super().__init__(reason)
+        self.reason = reason
+        self.timing = timing
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call of one callable: the samples and their summary."""
+
+    samples: list[float] = field(default_factory=list)   # seconds per call, one per sample
+    repeats: int = 1                                      # calls per sample
+    warmup_seconds: float = 0.0                           # the first call (compile, cold caches)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples) if self.samples else float("nan")
+
+    @property
+    def iqr(self) -> float:
+        return iqr(self.samples)
+
+    @property
+    def unstable(self) -> bool:
+        return is_unstable(self.samples)
+
+    def gflops(self, flops: float) -> float:
+        """Median GFLOP/s for ``flops`` floating-point operations per call."""
+        return gflops(flops, self.median)
+
+    def gflops_iqr(self, flops: float) -> float:
+        """IQR of the per-sample GFLOP/s figures."""
+        return iqr([gflops(flops, s) for s in self.samples])
+
+    def summary(self, flops: float | None = None) -> dict[str, Any]:
+        doc: dict[str, Any] = {"median_seconds": self.median, "iqr_seconds": self.iqr,
+                               "samples": len(self.samples), "repeats": self.repeats,
+                               "unstable": self.unstable}
+        if flops is not None:
+            doc["gflops"] = self.gflops(flops)
+            doc["gflops_iqr"] = self.gflops_iqr(flops)
+        return doc
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def gflops(flops: float, seconds: float) -> float:
+    """GFLOP/s of ``flops`` operations done in ``seconds`` (0 for a non-positive time)."""
+    return flops / seconds / 1e9 if seconds > 0 else 0.0
+
+
+def gemm_flops(m: int, n: int, k: int) -> int:
+    """Operations of C = A @ B: one multiply and one add per term."""
+    return 2 * m * n * k
+
+
+def iqr(values: Sequence[float]) -> float:
+    """Interquartile range (inclusive quartiles; 0 for fewer than two values)."""
+    if len(values) < 2:
+        return 0.0
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[2] - q[0]
+
+
+def is_unstable(samples: Sequence[float], threshold: float = UNSTABLE_IQR_RATIO) -> bool:
+    """True when the IQR is more than ``threshold`` of the median."""
+    if len(samples) < 2:
+        return False
+    med = statistics.median(samples)
+    return med <= 0 or iqr(samples) / med > threshold
+
+
+def calibrate(fn: Callable[[], Any], min_sample_seconds: float = DEFAULT_MIN_SAMPLE_SECONDS,
+              first_call_seconds: float | None = None) -> int:
+    """Calls per sample so one sample lasts at least ``min_sample_seconds``.
+
+    Args:
+        fn: the callable, already warmed up.
+        min_sample_seconds: target length of a sample.
+        first_call_seconds: a timing of one call already made (saves a call).
+    """
+    if first_call_seconds is not None and first_call_seconds >= min_sample_seconds:
+        return 1
+    # Grow the batch until one batch lasts long enough: a single call of a fast function
+    # is dominated by timer and call overhead, so it cannot be extrapolated from.
+    n = 1
+    while True:
+        took = _sample(fn, n) * n
+        if took >= min_sample_seconds or n >= MAX_REPEATS:
+            return n
+        # Aim 20% above the target, so a slightly faster sample still lasts long enough.
+        want = int(n * min_sample_seconds * 1.2 / max(took, 1e-9)) + 1
+        n = min(MAX_REPEATS, max(2 * n, want) if took < min_sample_seconds / 10 else max(n + 1, want))
+
+
+def _sample(fn: Callable[[], Any], repeats: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - t0) / repeats
+
+
+def measure(fn: Callable[[], Any], *, samples: int = DEFAULT_SAMPLES,
+            min_sample_seconds: float = DEFAULT_MIN_SAMPLE_SECONDS, warmup: int = 1,
+            early_stop: Callable[[list[float]], str | None] | None = None,
+            early_stop_after: int = 2) -> Timing:
+    """Time ``fn`` by the protocol above.
+
+    Args:
+        fn: a callable with no arguments, one call of the work to time.
+        samples: how many samples to take.
+        min_sample_seconds: minimum length of one sample.
+        warmup: calls made (and not counted) before calibrating.
+        early_stop: called with the seconds-per-call samples taken so far once there are
+            ``early_stop_after`` of them; a returned string aborts with ``EarlyStop``
+            carrying that reason (used to drop a hopeless candidate quickly).
+        early_stop_after: samples taken before ``early_stop`` is consulted.
+
+    Raises:
+        EarlyStop: when ``early_stop`` returned a reason.
+    """
+    warm = 0.0
+    last = None
+    for _ in range(max(warmup, 0)):
+        t0 = time.perf_counter()
+        fn()
+        last = time.perf_counter() - t0
+        warm += last
+    # The warm-up call may include one-off costs, so calibrate on a fresh call unless
+    # the warm-up itself was already a long sample.
+    repeats = calibrate(fn, min_sample_seconds,
+                        last if last is not None and last >= min_sample_seconds else None)
+    taken: list[float] = []
+    for _ in range(max(samples, 1)):
+        taken.append(_sample(fn, repeats))
+        if early_stop is not None and len(taken) == early_stop_after < samples:
+            reason = early_stop(list(taken))
+            if reason:
+                raise EarlyStop(reason, Timing(taken, repeats, warm))
+    return Timing(taken, repeats, warm)
+
+
+def interleaved(fns: Sequence[Callable[[], Any]], rounds: int = DEFAULT_SAMPLES, *,
+                min_sample_seconds: float = DEFAULT_MIN_SAMPLE_SECONDS,
+                warmup: int = 1) -> list[Timing]:
+    """Time several callables in alternating rounds (A B C A B C ...).
+
+    Each callable is warmed up and calibrated on its own; then every round takes one sample
+    of each, so a drift of the machine during the measurement lands on all of them.
+    """
+    warms = [0.0] * len(fns)
+    repeats = []
+    for i, fn in enumerate(fns):
+        last = None
+        for _ in range(max(warmup, 0)):
+            t0 = time.perf_counter()
+            fn()
+            last = time.perf_counter() - t0
+            warms[i] += last
+        repeats.append(calibrate(fn, min_sample_seconds,
+                                 last if last is not None and last >= min_sample_seconds else None))
+    taken: list[list[float]] = [[] for _ in fns]
+    for _ in range(max(rounds, 1)):
+        for i, fn in enumerate(fns):
+            taken[i].append(_sample(fn, repeats[i]))
+    return [Timing(t, r, w) for t, r, w in zip(taken, repeats, warms)]
+
+
+@contextlib.contextmanager
+def pinned_threads(threads: int) -> Iterator[None]:
+    """Run the body with numpy's BLAS and numba both limited to ``threads`` threads.
+
+    Without this a 1-thread kernel would be compared with a BLAS using every core.
+    """
+    from threadpoolctl import threadpool_limits
+
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        with threadpool_limits(limits=threads, user_api="blas"):
+            yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask, not the machine's total)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

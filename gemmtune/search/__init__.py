@@ -1,0 +1,1 @@
+"""The Optuna search over kernel parameters."""

@@ -1,0 +1,128 @@
+"""Runners that measure candidates for a search; the search itself never times anything.
+
+``WorkerEvaluator`` compiles, verifies and times in a worker process (see worker.py).
+``TableEvaluator`` replays a recorded table of measurements (simulation mode): no compiling,
+no timing noise, so replayed searches are deterministic and instant.
+
+Both return result dicts shaped like ``worker.evaluate``'s: ``status`` ("ok", "failed",
+"pruned"), ``reason``, ``gflops``, ``gflops_iqr``, ``samples``, ``compile_seconds``...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..kernels.params import KernelParams
+from ..problem import Problem
+from .worker import EARLY_STOP_RATIO, Worker
+
+
+class Evaluator(Protocol):
+    problem: Problem
+
+    def evaluate(self, params: KernelParams, trial: int, best_gflops: float | None) -> dict[str, Any]:
+        """Measure one candidate; ``best_gflops`` (the best so far) enables the early stop."""
+
+    def remeasure(self, candidates: list[KernelParams], rounds: int) -> dict[str, Any]:
+        """Finalists and numpy, interleaved, with more samples (see worker.remeasure)."""
+
+    def close(self, kill: bool = False) -> None: ...
+
+
+def default_timeout(problem: Problem) -> float:
+    """Seconds one candidate may take: compile and start-up, plus its calls at a slow 1 GFLOP/s
+    for the first samples before the early stop can act."""
+    return 60.0 + 4.0 * problem.flops / 1e9
+
+
+class WorkerEvaluator:
+    """Measures in a worker process kept alive across candidates.
+
+    Args:
+        problem: the GEMM to tune.
+        root: cache dir; compiled kernels go to ``<root>/kernels``.
+        timeout: seconds one candidate may take before its worker is killed.
+        samples: timing samples per candidate.
+        min_sample_seconds: minimum length of a sample.
+        early_stop: stop timing a candidate whose first samples are hopeless.
+    """
+
+    def __init__(self, problem: Problem, root: str | os.PathLike, timeout: float | None = None,
+                 samples: int = 5, min_sample_seconds: float = 0.05, early_stop: bool = True):
+        self.problem = problem
+        self.root = str(root)
+        self.timeout = timeout if timeout is not None else default_timeout(problem)
+        self.samples = samples
+        self.min_sample_seconds = min_sample_seconds
+        self.early_stop = early_stop
+        self.worker = Worker()
+
+    def evaluate(self, params: KernelParams, trial: int, best_gflops: float | None) -> dict[str, Any]:
+        request = {"params": params.to_dict(), "problem": self.problem.to_dict(), "root": self.root,
+                   "samples": self.samples, "min_sample_seconds": self.min_sample_seconds,
+                   "trial": trial}
+        if self.early_stop and best_gflops:
+            request["best_gflops"] = best_gflops
+        return self.worker.run(request, self.timeout)
+
+    def remeasure(self, candidates: list[KernelParams], rounds: int = 7) -> dict[str, Any]:
+        request = {"op": "remeasure", "candidates": [c.to_dict() for c in candidates],
+                   "problem": self.problem.to_dict(), "root": self.root, "rounds": rounds}
+        return self.worker.run(request, self.timeout * (1 + len(candidates)))
+
+    def close(self, kill: bool = False) -> None:
+        """End the worker: at once with ``kill`` (after Ctrl-C), else let it exit."""
+        if kill:
+            self.worker.kill()
+        else:
+            self.worker.close()
+
+
+class TableEvaluator:
+    """Replays a table written by benchmarks/record_space.py.
+
+    A candidate missing from the table is reported failed (a replayed search over the
+    table's own space never proposes one). The early stop is simulated with the same rule
+    as the worker's.
+    """
+
+    def __init__(self, table: dict[str, Any], early_stop: bool = True):
+        self.table = table
+        self.problem = Problem.from_dict(table["problem"])
+        self.early_stop = early_stop
+        self.rows = {KernelParams.from_dict(r["params"]).key(): r for r in table["rows"]}
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, early_stop: bool = True) -> "TableEvaluator":
+        return cls(json.loads(Path(path).read_text()), early_stop)
+
+    def best_gflops(self) -> float:
+        return max(r.get("gflops", 0.0) for r in self.table["rows"] if r.get("status") == "ok")
+
+    def evaluate(self, params: KernelParams, trial: int, best_gflops: float | None) -> dict[str, Any]:
+        row = self.rows.get(params.key())
+        if row is None:
+            return {"status": "failed", "reason": f"{params.label()} is not in the table"}
+        out = {k: row[k] for k in ("status", "reason", "gflops", "gflops_iqr", "samples",
+                                   "compile_seconds", "residual") if k in row}
+        if (out.get("status") == "ok" and self.early_stop and best_gflops
+                and out["gflops"] < EARLY_STOP_RATIO * best_gflops):
+            out["status"] = "pruned"
+            out["reason"] = "stopped early (replayed)"
+        return out
+
+    def remeasure(self, candidates: list[KernelParams], rounds: int = 7) -> dict[str, Any]:
+        figures = []
+        for c in candidates:
+            row = self.rows.get(c.key())
+            figures.append({"gflops": row["gflops"], "gflops_iqr": row.get("gflops_iqr", 0.0),
+                            "samples": row.get("samples", 0), "unstable": False}
+                           if row else {"error": "not in the table"})
+        numpy = self.table.get("numpy_gflops")
+        return {"status": "ok", "numpy": {"gflops": numpy} if numpy else {}, "candidates": figures}
+
+    def close(self, kill: bool = False) -> None:
+        pass

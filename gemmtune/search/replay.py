@@ -1,0 +1,73 @@
+"""Simulation mode: replay a search over a recorded table instead of measuring.
+
+The table (benchmarks/record_space.py) holds the measured figure of every configuration of
+a small space for one shape. A replayed search uses the real study, sampler, seeds and
+objective, with a ``TableEvaluator`` in place of the worker and an in-memory storage, so it
+is deterministic for a given sampler seed and costs milliseconds per trial.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..kernels.params import KernelParams
+from .evaluators import TableEvaluator
+from .runner import Search
+from .seeds import Seed
+from .space import SearchSpace
+from .study import enqueue_seeds, make_sampler
+
+
+def load_table(path: str | os.PathLike) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
+
+
+def table_seeds(table: dict[str, Any], space: SearchSpace) -> list[Seed]:
+    """The seeds recorded with the table (computed on the machine that measured it)."""
+    return [Seed(space.snap(KernelParams.from_dict(s["params"])), s["source"])
+            for s in table.get("seeds", [])]
+
+
+def replay(table: dict[str, Any], sampler: str, seed: int, trials: int,
+           use_seeds: bool = True, early_stop: bool = True,
+           stop_at: float | None = None) -> list[float | None]:
+    """Run one simulated search; the trajectory of its evaluated candidates.
+
+    ``stop_at`` ends the search at the first candidate reaching that figure.
+
+    Returns:
+        One entry per evaluated candidate in order: its GFLOP/s from the table, or None for
+        a failed or early-stopped candidate (rejected points are not candidates).
+    """
+    import optuna
+
+    space = SearchSpace.from_dict(table["space"])
+    evaluator = TableEvaluator(table, early_stop=early_stop)
+    study = optuna.create_study(direction="maximize", sampler=make_sampler(sampler, space, seed),
+                                storage=optuna.storages.InMemoryStorage())
+    if use_seeds:
+        enqueue_seeds(study, space, table_seeds(table, space))
+    trajectory: list[float | None] = []
+
+    def record(frozen: Any) -> None:
+        if "rejected" in frozen.user_attrs:
+            return
+        ok = frozen.state == optuna.trial.TrialState.COMPLETE
+        trajectory.append(frozen.value if ok else None)
+
+    def reached() -> bool:
+        return stop_at is not None and any(v is not None and v >= stop_at for v in trajectory[-1:])
+
+    Search(study, space, evaluator).run(trials, on_trial=record, stop=reached)
+    return trajectory
+
+
+def trials_to_reach(trajectory: list[float | None], target: float) -> int | None:
+    """1-based index of the first candidate at or above ``target`` (None: never reached)."""
+    for i, v in enumerate(trajectory, 1):
+        if v is not None and v >= target:
+            return i
+    return None

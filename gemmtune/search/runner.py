@@ -1,0 +1,206 @@
+"""One search: trials through an evaluator, then the finish, then the summary document.
+
+The sampler proposes a point of the space; a point that is not a valid kernel is marked
+pruned as "rejected" without compiling (it costs nothing and does not count towards the
+trial budget, but the sampler learns it is bad). Each candidate then goes to the evaluator;
+a failed one (compile error, wrong result, crash, timeout) is a failed trial with the reason
+in its user attributes; an early-stopped one is pruned with its partial figure reported.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..kernels.params import KernelParams
+from .space import Rejected, SearchSpace
+
+# Attributes of a result copied onto its trial.
+_RESULT_ATTRS = ("compile_seconds", "gflops_iqr", "samples", "repeats", "unstable", "residual",
+                 "seconds")
+
+
+class CandidateFailed(Exception):
+    """The objective's way of marking a trial failed (caught by study.optimize)."""
+
+
+@dataclass
+class RunStats:
+    """What this run did (a resumed study also has trials from earlier runs)."""
+
+    evaluated: int = 0      # candidates sent to the evaluator
+    failed: int = 0
+    pruned: int = 0         # stopped early
+    rejected: int = 0       # invalid points, never compiled
+    compile_seconds: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    interrupted: bool = False
+
+    @property
+    def wall_seconds(self) -> float:
+        return time.monotonic() - self.started
+
+
+class Search:
+    """Drives one study with one evaluator.
+
+    Args:
+        study: the Optuna study (seeds already enqueued).
+        space: the search space the study samples.
+        evaluator: measures candidates (WorkerEvaluator or TableEvaluator).
+    """
+
+    def __init__(self, study: Any, space: SearchSpace, evaluator: Any):
+        self.study = study
+        self.space = space
+        self.evaluator = evaluator
+        self.stats = RunStats()
+        self._best: float | None = None
+
+    def best_value(self) -> float | None:
+        import optuna
+
+        if self._best is None:
+            done = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+            self._best = max((t.value for t in done), default=None)
+        return self._best
+
+    def objective(self, trial: Any) -> float:
+        import optuna
+
+        try:
+            params = self.space.suggest(trial)
+        except Rejected as e:
+            self.stats.rejected += 1
+            trial.set_user_attr("rejected", str(e))
+            raise optuna.TrialPruned(f"rejected: {e}") from None
+        trial.set_user_attr("kernel", params.to_dict())
+        res = self.evaluator.evaluate(params, trial.number, self.best_value())
+        self.stats.evaluated += 1
+        for key in _RESULT_ATTRS:
+            if key in res:
+                trial.set_user_attr(key, res[key])
+        self.stats.compile_seconds += float(res.get("compile_seconds") or 0.0)
+        status = res.get("status")
+        if status == "pruned":
+            self.stats.pruned += 1
+            trial.set_user_attr("pruned", res.get("reason", ""))
+            trial.report(float(res.get("gflops", 0.0)), 0)
+            raise optuna.TrialPruned(res.get("reason", ""))
+        if status != "ok":
+            self.stats.failed += 1
+            trial.set_user_attr("failure", res.get("reason") or "failed")
+            raise CandidateFailed(res.get("reason") or "failed")
+        value = float(res["gflops"])
+        if self._best is None or value > self._best:
+            self._best = value
+        return value
+
+    def run(self, trials: int, on_trial: Callable[[Any], None] | None = None,
+            max_attempts: int | None = None, stop: Callable[[], bool] | None = None,
+            timeout: float | None = None) -> RunStats:
+        """Evaluate ``trials`` candidates (rejected points do not count).
+
+        ``stop`` is asked after every trial; True ends the run early. With ``timeout``, no
+        candidate starts after that many seconds (the one in flight finishes).
+
+        KeyboardInterrupt ends the run cleanly: the trial in flight is marked failed, the
+        finished ones stay in the study, and ``stats.interrupted`` is set.
+        """
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        # A sampler stuck on invalid points must not loop for ever.
+        max_attempts = max_attempts if max_attempts is not None else 20 * trials + 100
+        callbacks = [lambda study, frozen: on_trial(frozen)] if on_trial else None
+        attempts = 0
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while self.stats.evaluated < trials and attempts < max_attempts:
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                sampler = self.study.sampler
+                if hasattr(sampler, "is_exhausted") and sampler.is_exhausted(self.study) \
+                        and not self._waiting():
+                    break
+                self.study.optimize(self.objective, n_trials=1, catch=(CandidateFailed,),
+                                    callbacks=callbacks, gc_after_trial=False)
+                attempts += 1
+                if stop is not None and stop():
+                    break
+        except KeyboardInterrupt:
+            self.stats.interrupted = True
+        return self.stats
+
+    def _waiting(self) -> bool:
+        import optuna
+
+        return bool(self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
+
+    def top(self, n: int) -> list[Any]:
+        """The ``n`` best finished trials with distinct kernels, best first."""
+        import optuna
+
+        done = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        out, seen = [], set()
+        for t in sorted(done, key=lambda t: (-t.value, t.number)):
+            kernel = t.user_attrs.get("kernel")
+            if kernel is None:
+                continue
+            key = KernelParams.from_dict(kernel).key()
+            if key not in seen:
+                seen.add(key)
+                out.append(t)
+            if len(out) == n:
+                break
+        return out
+
+    def finish(self, top: int = 3, rounds: int = 7, remeasure: bool = True) -> dict[str, Any] | None:
+        """Pick the winner: the top finalists re-measured interleaved with numpy.
+
+        With ``remeasure`` False (after Ctrl-C) the best search figure wins as it is.
+
+        Returns:
+            ``{"params", "gflops", "gflops_iqr", "samples", "trial", "search_gflops",
+            "numpy_gflops", "finalists"}`` or None when no trial finished.
+        """
+        finalists = self.top(top)
+        if not finalists:
+            return None
+        params = [KernelParams.from_dict(t.user_attrs["kernel"]) for t in finalists]
+        figures: list[dict[str, Any]] = []
+        numpy: float | None = None
+        if remeasure:
+            res = self.evaluator.remeasure(params, rounds)
+            if res.get("status") == "ok":
+                figures = res["candidates"]
+                numpy = res.get("numpy", {}).get("gflops")
+        rows = []
+        for i, (t, p) in enumerate(zip(finalists, params)):
+            fig = figures[i] if i < len(figures) and "gflops" in figures[i] else None
+            rows.append({"trial": t.number, "params": p.to_dict(), "label": p.label(),
+                         "search_gflops": t.value,
+                         "gflops": fig["gflops"] if fig else t.value,
+                         "gflops_iqr": fig.get("gflops_iqr") if fig else t.user_attrs.get("gflops_iqr"),
+                         "samples": fig.get("samples") if fig else t.user_attrs.get("samples"),
+                         "unstable": fig.get("unstable") if fig else t.user_attrs.get("unstable"),
+                         "remeasured": fig is not None})
+        winner = max(rows, key=lambda r: r["gflops"])
+        return {**winner, "numpy_gflops": numpy, "finalists": rows}
+
+    def counts(self) -> dict[str, int]:
+        """Trials of the whole study by outcome (rejected points apart from pruned ones)."""
+        import optuna
+
+        S = optuna.trial.TrialState
+        out = {"complete": 0, "failed": 0, "pruned": 0, "rejected": 0}
+        for t in self.study.get_trials(deepcopy=False):
+            if t.state == S.COMPLETE:
+                out["complete"] += 1
+            elif t.state == S.FAIL:
+                out["failed"] += 1
+            elif t.state == S.PRUNED:
+                out["rejected" if "rejected" in t.user_attrs else "pruned"] += 1
+        out["evaluated"] = out["complete"] + out["failed"] + out["pruned"]
+        return out

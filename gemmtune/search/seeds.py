@@ -1,0 +1,165 @@
+"""Seeds: the candidates a search measures before its sampler proposes anything.
+
+Three sources, each snapped into the search space:
+
+1. the BLIS analytical model (Low, Igual, Smith, Quintana-Orti, ACM TOMS 43(2), 2016) from
+   this machine's vector width, register count and cache geometry;
+2. the seed configuration of the machine's ISA family (``configs/seeds/``);
+3. transfer: the best configurations already cached here for the nearest shapes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..kernels.params import ITEMSIZE, MAX_MR, MAX_NC, KernelParams, lanes, normalize_dtype
+from .space import Rejected, SearchSpace
+
+# FMA latency in cycles and FMA issue per cycle: Haswell to Zen 3 and Skylake-X are all
+# 4-5 cycles and 2 per cycle; the model only needs them to bound the tile from below.
+L_FMA, N_FMA = 4, 2
+# Cache geometry to assume when a level cannot be read.
+DEFAULT_CACHES = {1: {"size": 32 << 10, "ways": 8, "line": 64, "sets": 64},
+                  2: {"size": 512 << 10, "ways": 8, "line": 64, "sets": 1024},
+                  3: {"size": 8 << 20, "ways": 16, "line": 64, "sets": 8192}}
+# Bounds on what a cache reading may mean. A hypervisor can report a 480 MiB L3; a model
+# that believed it would pick an NC far past any useful size.
+MAX_CACHE = {1: 256 << 10, 2: 8 << 20, 3: 64 << 20}
+MAX_MODEL_NC = 8192
+
+
+@dataclass(frozen=True)
+class Seed:
+    """A candidate to enqueue, and where it came from ("model", "isa:avx2", "transfer:...")."""
+
+    params: KernelParams
+    source: str
+
+
+def register_tile(vec_lanes: int, vector_registers: int, max_vecs: int = 8) -> tuple[int, int]:
+    """(MR, B vectors) of the register tile the model picks.
+
+    Candidates keep MR * nv accumulators, nv B vectors and one A broadcast in the register
+    file, and have at least L_fma * N_fma accumulators so the FMA pipelines never wait on a
+    result (MR * NR >= N_vec * L_fma * N_fma). Among those the tile with the most FMAs per
+    load (MR * nv / (MR + nv)) wins, then the one with more accumulators.
+    """
+    best: tuple[float, int, int, int] | None = None
+    for nv in range(1, max_vecs + 1):
+        mr = min(MAX_MR, (vector_registers - 1 - nv) // nv)
+        if mr < 1 or mr * nv < L_FMA * N_FMA:
+            continue
+        rank = (mr * nv / (mr + nv), mr * nv, -nv, mr)
+        if best is None or rank > best:
+            best = rank
+    if best is None:  # a tiny register file: take the largest tile that fits
+        return max(1, (vector_registers - 2)), 1
+    return best[3], -best[2]
+
+
+def _geometry(fp: dict | None, level: int) -> dict[str, int]:
+    g: dict[str, Any] | None = None
+    try:
+        from ..fingerprint import cache_level
+
+        g = cache_level(fp, level)
+    except Exception:  # an unreadable machine falls back to typical geometry
+        g = None
+    if not g or g.get("size", 0) > MAX_CACHE[level] or g.get("ways", 0) < 2:
+        return dict(DEFAULT_CACHES[level])
+    return {k: int(g[k]) for k in ("size", "ways", "line", "sets")}
+
+
+def analytical_params(dtype: str, *, vec_bits: int, vector_registers: int,
+                      caches: dict[int, dict[str, int]]) -> KernelParams:
+    """The BLIS analytical model's blocksizes.
+
+    Args:
+        dtype: "float32" or "float64".
+        vec_bits: vector register width.
+        vector_registers: vector registers in the file.
+        caches: level -> {"ways", "sets", "line"} for levels 1, 2 and 3.
+    """
+    dtype = normalize_dtype(dtype)
+    s = ITEMSIZE[dtype]
+    n_vec = lanes(vec_bits, dtype)
+    mr, nv = register_tile(n_vec, vector_registers)
+    nr = nv * n_vec
+    l1, l2, l3 = caches[1], caches[2], caches[3]
+    # KC: the B micro-panel (KC x NR) stays in L1 with one way left for C; A's sliver takes
+    # C_Ar ways.
+    c_ar = max(1, math.floor((l1["ways"] - 1) / (1 + nr / mr)))
+    kc = max(16, c_ar * l1["sets"] * l1["line"] // (mr * s))
+    # MC: the packed A block (MC x KC) fills L2 less two ways (one for B's sliver, one for C).
+    mc = max(mr, (max(1, l2["ways"] - 2) * l2["sets"] * l2["line"] // (kc * s)) // mr * mr)
+    # NC: the packed B block (KC x NC) in L3, same rule one level up.
+    nc = (max(1, l3["ways"] - 2) * l3["sets"] * l3["line"] // (kc * s)) // nr * nr
+    nc = max(nr, min(nc, MAX_MODEL_NC // nr * nr, MAX_NC // nr * nr))
+    return KernelParams(MR=mr, NR=nr, MC=mc, KC=kc, NC=nc, vec_bits=vec_bits, unroll=4,
+                        prefetch=0, parallel="ic")
+
+
+def model_params(dtype: str, fp: dict | None = None) -> KernelParams:
+    """The analytical model for this machine (or the fingerprint ``fp``)."""
+    from .. import fingerprint as fpmod
+    from .space import machine_vectors
+
+    widths, nvr = machine_vectors(fpmod, fp)
+    # The model is written for the widest vector; a searched narrower width gets its seed
+    # from the ISA configuration.
+    return analytical_params(dtype, vec_bits=max(widths), vector_registers=nvr,
+                             caches={lvl: _geometry(fp, lvl) for lvl in (1, 2, 3)})
+
+
+def transfer_params(cache: Any, fingerprint_id: str, problem: Any, limit: int = 2) -> list[tuple[KernelParams, str]]:
+    """The cached winners of the ``limit`` shapes nearest ``problem`` (same dtype and threads)."""
+    from ..cache import log_distance
+
+    try:
+        entries = cache.entries(fingerprint_id, problem.dtype, problem.threads)
+    except Exception:  # an unreadable cache only means no transfer seeds
+        return []
+    ranked = sorted((e for e in entries if e.verified),
+                    key=lambda e: (log_distance(e.problem, problem), -(e.gflops or 0.0)))
+    out = []
+    for e in ranked[:limit]:
+        try:
+            out.append((e.kernel_params, f"transfer:{e.problem.m}x{e.problem.n}x{e.problem.k}"))
+        except ValueError:
+            continue
+    return out
+
+
+def seeds_for(space: SearchSpace, problem: Any, *, fp: dict | None = None, cache: Any = None,
+              fingerprint_id: str | None = None) -> list[Seed]:
+    """Every seed for ``problem``, snapped into ``space``, without duplicates, in order:
+    transfer (an earlier winner is the strongest hint), the model, the ISA family's seed.
+    """
+    raw: list[tuple[KernelParams, str]] = []
+    if cache is not None and fingerprint_id is not None:
+        raw += transfer_params(cache, fingerprint_id, problem)
+    try:
+        raw.append((model_params(space.dtype, fp), "model"))
+    except Exception:  # the model is a hint; a machine it cannot read still gets the others
+        pass
+    try:
+        from .. import fingerprint as fpmod
+        from ..seeds import seed_params
+
+        family = fpmod.isa_family(fp)
+        raw.append((seed_params(space.dtype, family), f"isa:{family}"))
+    except Exception:
+        pass
+    out: list[Seed] = []
+    seen = set()
+    for params, source in raw:
+        try:
+            snapped = space.snap(params)
+        except Rejected:
+            continue
+        if snapped.key() not in seen:
+            seen.add(snapped.key())
+            out.append(Seed(snapped, source))
+    return out

@@ -1,0 +1,61 @@
+"""Shape suites: named lists of GEMM shapes from real workloads (``configs/shapes/*.json``).
+
+A suite file is ``{"suite": NAME, "description": ..., "shapes": [{"name", "m", "n", "k"}, ...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    m: int
+    n: int
+    k: int
+
+
+def suite_names() -> list[str]:
+    """Names of the suites shipped in ``configs/shapes``."""
+    from importlib import resources
+
+    folder = resources.files("gemmtune.configs").joinpath("shapes")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+def load_shapes(spec: str) -> tuple[str, list[Shape]]:
+    """The suite in file ``spec``, or the shipped suite named ``spec`` (e.g. "transformer").
+
+    Raises:
+        ValueError: no such file or suite, or the file is not a valid suite (one sentence).
+    """
+    path = Path(spec)
+    if path.is_file():
+        text, source = path.read_text(), str(path)
+    else:
+        from importlib import resources
+
+        name = spec[:-5] if spec.endswith(".json") else spec
+        shipped = resources.files("gemmtune.configs").joinpath("shapes", f"{name}.json")
+        if "/" in spec or not shipped.is_file():
+            raise ValueError(f"no shape file {spec!r}; give a path or one of: {', '.join(suite_names())}.")
+        text, source = shipped.read_text(), f"{name}.json"
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{source} is not valid JSON ({e.msg} at line {e.lineno}).") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list) or not doc["shapes"]:
+        raise ValueError(f"{source} must be an object with a non-empty \"shapes\" list.")
+    shapes = []
+    for i, s in enumerate(doc["shapes"]):
+        if not isinstance(s, dict):
+            raise ValueError(f"shape {i} of {source} is not an object.")
+        for key in ("m", "n", "k"):
+            v = s.get(key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"shape {i} of {source} has {key}={v!r}; sizes must be integers >= 1.")
+        shapes.append(Shape(str(s.get("name", f"shape{i}")), s["m"], s["n"], s["k"]))
+    return str(doc.get("suite", path.stem)), shapes

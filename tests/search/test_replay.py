@@ -1,0 +1,77 @@
+"""Simulation mode: searches replayed on the recorded table are deterministic and efficient.
+
+The table (tests/data/space_*.json, written by benchmarks/record_space.py) holds every
+configuration of a small space measured on this machine kind; nothing here compiles or
+times anything.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+
+from gemmtune.search.evaluators import TableEvaluator
+from gemmtune.search.replay import load_table, replay, table_seeds, trials_to_reach
+from gemmtune.search.space import SearchSpace
+from gemmtune.search.study import SAMPLERS
+
+TABLE_PATH = Path(__file__).parent.parent / "data" / "space_1024x1024x1024_f32_t1.json"
+
+
+@pytest.fixture(scope="module")
+def table():
+    return load_table(TABLE_PATH)
+
+
+def test_table_covers_its_space(table):
+    space = SearchSpace.from_dict(table["space"])
+    keys = {TableEvaluator(table).rows.keys().__len__()}
+    assert keys == {sum(1 for _ in space.valid_points())}
+    assert all(r["status"] in ("ok", "failed") for r in table["rows"])
+    assert len(table_seeds(table, space)) >= 2
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_every_sampler_replays_deterministically_and_seeds_go_first(table, sampler):
+    space = SearchSpace.from_dict(table["space"])
+    evaluator = TableEvaluator(table, early_stop=False)
+    first = replay(table, sampler, 7, 12, early_stop=False)
+    assert replay(table, sampler, 7, 12, early_stop=False) == first
+    assert len(first) == 12
+    values = {r["gflops"] for r in table["rows"] if r["status"] == "ok"}
+    assert all(v is None or v in values for v in first)
+    seeds = table_seeds(table, space)
+    assert first[:len(seeds)] == [evaluator.evaluate(s.params, 0, None).get("gflops") for s in seeds]
+
+
+def test_grid_visits_every_valid_point_once_then_stops(table):
+    trajectory = replay(table, "grid", 0, 1000, use_seeds=False, early_stop=False)
+    n_valid = len(TableEvaluator(table).rows)
+    assert len(trajectory) == n_valid
+    assert max(v for v in trajectory if v is not None) == TableEvaluator(table).best_gflops()
+
+
+def test_early_stop_prunes_hopeless_candidates(table):
+    trajectory = replay(table, "random", 1, 30)
+    assert None in trajectory  # some candidates were stopped against the best so far
+
+
+def test_seeded_tpe_gets_within_5_percent_quickly(table):
+    target = 0.95 * TableEvaluator(table).best_gflops()
+    hits = [trials_to_reach(replay(table, "tpe", s, 60, stop_at=target), target) or 60
+            for s in range(5)]
+    assert statistics.median(hits) <= 25
+
+
+def test_a_time_budget_stops_starting_candidates(table):
+    import optuna
+
+    from gemmtune.search.runner import Search
+    from gemmtune.search.study import make_sampler
+
+    space = SearchSpace.from_dict(table["space"])
+    study = optuna.create_study(direction="maximize", sampler=make_sampler("random", space, 0))
+    assert Search(study, space, TableEvaluator(table)).run(50, timeout=0).evaluated == 0
+    assert Search(study, space, TableEvaluator(table)).run(3, timeout=60).evaluated == 3

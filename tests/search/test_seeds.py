@@ -1,0 +1,80 @@
+"""Seeds: the BLIS analytical model, the ISA family's config and transfer, in the space."""
+
+from __future__ import annotations
+
+import optuna
+
+from gemmtune.cache import Entry, TuningCache, make_provenance
+from gemmtune.kernels.params import KernelParams
+from gemmtune.problem import Problem
+from gemmtune.search import seeds as seeds_mod
+from gemmtune.search.seeds import analytical_params, register_tile, seeds_for
+from gemmtune.search.space import SearchSpace
+from gemmtune.search.study import enqueue_seeds
+
+ZEN3 = {1: {"size": 32 << 10, "ways": 8, "line": 64, "sets": 64},
+        2: {"size": 512 << 10, "ways": 8, "line": 64, "sets": 1024},
+        3: {"size": 32 << 20, "ways": 16, "line": 64, "sets": 32768}}
+
+
+def test_register_tile_fits_the_file_and_hides_fma_latency():
+    for lanes_, nvr in ((8, 16), (16, 32), (4, 16), (4, 32)):
+        mr, nv = register_tile(lanes_, nvr)
+        assert mr * nv + nv + 1 <= nvr
+        assert mr * nv >= seeds_mod.L_FMA * seeds_mod.N_FMA
+
+
+def test_model_on_avx2_zen3_geometry():
+    p = analytical_params("float32", vec_bits=256, vector_registers=16, caches=ZEN3)
+    # 4 x 3 vectors: 12 accumulators, 7 loads per 12 FMAs.
+    assert (p.MR, p.NR) == (4, 24)
+    # C_Ar = floor(7 / (1 + 24/4)) = 1 way: KC = 64 sets * 64 B / (4 rows * 4 B) = 256.
+    assert p.KC == 256
+    # (8 - 2) ways * 1024 sets * 64 B / (256 * 4 B) = 384 rows of A.
+    assert p.MC == 384
+    p.validate("float32")
+
+
+def test_model_survives_an_implausible_l3_and_missing_levels():
+    odd = dict(ZEN3)
+    odd[3] = {"size": 480 << 20, "ways": 16, "line": 64, "sets": 491520}
+    p = analytical_params("float32", vec_bits=256, vector_registers=16, caches=odd)
+    assert p.NC <= seeds_mod.MAX_MODEL_NC and p.NC % p.NR == 0
+    p.validate("float32")
+    # An unreadable machine falls back to typical geometry instead of failing.
+    fake = {"identity": {"isa": ["avx", "avx2", "fma"], "caches": [
+        {"level": 3, "type": "Unified", "size": 480 << 20, "ways": 16, "line": 64, "sets": 491520}]}}
+    q = seeds_mod.model_params("float64", fake)
+    q.validate("float64")
+    assert q.NC <= seeds_mod.MAX_MODEL_NC
+
+
+def test_seeds_are_snapped_into_the_space_and_include_transfer(tmp_path):
+    from gemmtune.fingerprint import fingerprint
+
+    fp = fingerprint()
+    space = SearchSpace.for_fingerprint("float32", 1, fp)
+    cache = TuningCache(tmp_path)
+    winner = KernelParams(MR=5, NR=16, MC=80, KC=128, NC=2048)
+    cache.put(Entry(fp["id"], Problem(500, 500, 500), winner.to_dict(), {"gflops": 50.0}, make_provenance()))
+    cache.put(Entry(fp["id"], Problem(4000, 4000, 4000), KernelParams(MR=3, NR=24, MC=96, KC=128, NC=2400).to_dict(), {"gflops": 60.0},
+                    make_provenance()))
+    seeds = seeds_for(space, Problem(512, 512, 512), fp=fp, cache=cache, fingerprint_id=fp["id"])
+    sources = [s.source for s in seeds]
+    assert sources[0] == "transfer:500x500x500"  # the nearest shape comes first
+    assert "model" in sources and any(s.startswith("isa:") for s in sources)
+    assert len({s.params.key() for s in seeds}) == len(seeds)
+    for s in seeds:
+        assert space.decode(space.encode(s.params)) == s.params
+
+
+def test_resumed_studies_do_not_rerun_seeds():
+    space = SearchSpace.for_machine("float32")
+    seeds = seeds_for(space, Problem(256, 256, 256))
+    study = optuna.create_study(direction="maximize")
+    assert enqueue_seeds(study, space, seeds) == len(seeds) >= 2
+    assert enqueue_seeds(study, space, seeds) == 0
+    trial = study.ask()
+    space.suggest(trial)
+    study.tell(trial, 1.0)
+    assert enqueue_seeds(study, space, seeds) == 0

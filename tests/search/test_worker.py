@@ -1,0 +1,79 @@
+"""Isolation: a crashing, hanging or wrong candidate is a failed trial and the search goes on."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from gemmtune.kernels.params import KernelParams
+from gemmtune.problem import Problem
+from gemmtune.search.evaluators import WorkerEvaluator
+from gemmtune.search.runner import Search
+from gemmtune.search.space import SearchSpace
+from gemmtune.search.worker import Worker, fault_for
+
+from .helpers import cache_with_shared_kernels, shared_kernel_dir
+
+PROBLEM = Problem(24, 40, 16, "float32", 1)
+
+
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory):
+    root = tmp_path_factory.mktemp("search-root")
+    return str(cache_with_shared_kernels(root, shared_kernel_dir(tmp_path_factory)))
+
+
+def request(root, trial=None):
+    return {"params": KernelParams().to_dict(), "problem": PROBLEM.to_dict(), "root": root,
+            "samples": 2, "min_sample_seconds": 0.001, "trial": trial}
+
+
+def test_fault_spec_selects_trials():
+    assert fault_for(0, "crash@0,hang@1") == "crash"
+    assert fault_for(1, "crash@0,hang@1") == "hang"
+    assert fault_for(2, "crash@0,hang@1") is None
+    assert fault_for(7, "wrong") == "wrong"
+    assert fault_for(3, "") is None
+
+
+def test_crash_and_hang_are_reported_and_the_worker_restarts(kernels, monkeypatch):
+    monkeypatch.setenv("GEMMTUNE_TEST_FAULT", "crash@0,hang@1,wrong@2")
+    with Worker() as w:
+        crashed = w.run(request(kernels, 0), timeout=60)
+        assert crashed["status"] == "failed"
+        assert "worker crashed" in crashed["reason"] and "SIGSEGV" in crashed["reason"]
+        hung = w.run(request(kernels, 1), timeout=2)
+        assert hung["status"] == "failed" and "timed out after 2 s" in hung["reason"]
+        wrong = w.run(request(kernels, 2), timeout=120)
+        assert wrong["status"] == "failed" and wrong["reason"].startswith("wrong result")
+        ok = w.run(request(kernels, 3), timeout=120)
+        assert ok["status"] == "ok" and ok["gflops"] > 0 and ok["samples"] == 2
+        assert ok["compile_seconds"] >= 0 and ok["residual"] < 10
+
+
+def test_search_goes_on_past_failures_and_never_picks_a_wrong_kernel(kernels, monkeypatch):
+    monkeypatch.setenv("GEMMTUNE_TEST_FAULT", "crash@0,hang@1,wrong@2")
+    space = SearchSpace.for_machine("float32")
+    study = optuna.create_study(direction="maximize")
+    point = space.encode(KernelParams())
+    for _ in range(4):
+        study.enqueue_trial(point)
+    evaluator = WorkerEvaluator(PROBLEM, kernels, timeout=300, samples=2, min_sample_seconds=0.001)
+    try:
+        # Compile first, so the short limit below (which the hang costs in full) only has
+        # to cover a worker restart and loading the kernel from numba's disk cache.
+        assert evaluator.evaluate(KernelParams(), 99, None)["status"] == "ok"
+        evaluator.timeout = 15
+        run = Search(study, space, evaluator)
+        stats = run.run(4)
+    finally:
+        evaluator.close()
+    states = [t.state for t in study.trials]
+    S = optuna.trial.TrialState
+    assert states == [S.FAIL, S.FAIL, S.FAIL, S.COMPLETE]
+    reasons = [t.user_attrs["failure"] for t in study.trials[:3]]
+    assert "crashed" in reasons[0] and "timed out" in reasons[1] and "wrong result" in reasons[2]
+    assert stats.evaluated == 4 and stats.failed == 3
+    best = run.finish(remeasure=False)
+    assert best["trial"] == 3
+    assert [f["trial"] for f in best["finalists"]] == [3]

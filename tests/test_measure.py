@@ -1,0 +1,60 @@
+"""The timing protocol: calibrated samples, median and IQR, early stop, interleaving."""
+
+from __future__ import annotations
+
+import pytest
+
+from gemmtune.measure import (EarlyStop, Timing, calibrate, gemm_flops, gflops, interleaved, iqr,
+                              is_unstable, measure, pinned_threads)
+
+
+def test_summary_statistics():
+    assert iqr([1.0]) == 0.0
+    assert iqr([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(2.0)
+    t = Timing([1.0, 1.0, 1.1, 1.0, 0.9], repeats=3)
+    assert t.median == 1.0 and not t.unstable
+    assert is_unstable([1.0, 2.0, 3.0]) and not is_unstable([1.0])
+    assert gemm_flops(2, 3, 4) == 48 and gflops(2e9, 1.0) == 2.0 and gflops(1.0, 0.0) == 0.0
+    assert t.summary(2e9)["gflops"] == pytest.approx(2.0)
+
+
+def test_calibrated_samples_are_long_enough():
+    calls = []
+    timing = measure(lambda: calls.append(1), samples=3, min_sample_seconds=0.002)
+    assert len(timing.samples) == 3 and timing.repeats > 1
+    assert timing.repeats * timing.median >= 0.001  # each sample lasted about the target
+    assert len(calls) >= 1 + 1 + 3 * timing.repeats  # warm-up, calibration, samples
+    assert calibrate(lambda: None, 1e-9, first_call_seconds=1.0) == 1
+
+
+def test_early_stop_gives_up_after_the_first_samples():
+    seen = []
+
+    def hopeless(samples):
+        seen.append(len(samples))
+        return "too slow"
+
+    with pytest.raises(EarlyStop) as stop:
+        measure(lambda: None, samples=5, min_sample_seconds=0.0005, early_stop=hopeless)
+    assert seen == [2] and len(stop.value.timing.samples) == 2 and stop.value.reason == "too slow"
+    # A hook that lets it go on changes nothing.
+    assert len(measure(lambda: None, samples=4, min_sample_seconds=0.0005,
+                       early_stop=lambda s: None).samples) == 4
+
+
+def test_interleaved_alternates_the_callables():
+    order = []
+    timings = interleaved([lambda: order.append("a"), lambda: order.append("b")], rounds=3,
+                          min_sample_seconds=0.0, warmup=0)
+    assert len(timings) == 2 and all(len(t.samples) == 3 for t in timings)
+    # With one call per sample (no warm-up, one calibration call each): a b then (a b) x 3.
+    assert order == ["a", "b"] + ["a", "b"] * 3
+
+
+def test_pinned_threads_restores_numba():
+    import numba
+
+    before = numba.get_num_threads()
+    with pinned_threads(1):
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before

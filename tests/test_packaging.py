@@ -1,0 +1,24 @@
+"""pyproject.toml lists every package, so a non-editable install ships all of them."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_package_is_listed():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts)
+             for p in (ROOT / "gemmtune").rglob("__init__.py") if "__pycache__" not in p.parts}
+    assert found - listed == set(), f"add to [tool.setuptools] packages: {sorted(found - listed)}"
+    assert config["package-dir"]["gemmtune.configs"] == "configs"
+
+
+def test_seed_and_shape_files_are_package_data():
+    from importlib import resources
+
+    seeds = resources.files("gemmtune.configs").joinpath("seeds")
+    assert {p.name for p in seeds.iterdir() if p.name.endswith(".json")} >= {"avx2.json", "generic.json"}
