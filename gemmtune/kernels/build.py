@@ -23,6 +23,29 @@ from .template import generate_source, generator_hash
 _modules: dict[tuple[str, str, str], ModuleType] = {}
 _lock = threading.Lock()
 
+# TEST-ONLY fault injection: GEMMTUNE_TEST_FAULT_KERNEL=<label>[,<label>...] makes the kernels
+# with those labels (KernelParams.label()) compute a wrong C, as a generator or compiler bug
+# would, to prove that no wrong kernel is ever cached or used. Faulty modules get their own
+# file names, so they never replace a good kernel on disk.
+ENV_TEST_FAULT_KERNEL = "GEMMTUNE_TEST_FAULT_KERNEL"
+_FAULT = '''
+
+# TEST-ONLY FAULT (GEMMTUNE_TEST_FAULT_KERNEL): the last element of C is off by one.
+_gemm_right = gemm
+
+
+@njit(cache=True, nogil=True)
+def gemm(A, B, C, alpha, beta, nt):
+    _gemm_right(A, B, C, alpha, beta, nt)
+    C[C.shape[0] - 1, C.shape[1] - 1] += 1
+'''
+
+
+def fault_injected(params: KernelParams) -> bool:
+    """True when GEMMTUNE_TEST_FAULT_KERNEL names ``params`` (tests only)."""
+    spec = os.environ.get(ENV_TEST_FAULT_KERNEL, "")
+    return params.label() in {s.strip() for s in spec.split(",")}
+
 
 def module_name(params: KernelParams, dtype: str) -> str:
     return f"gemmtune_k_{normalize_dtype(dtype)}_{params.key()}_{generator_hash()}"
@@ -37,7 +60,8 @@ def load_module(params: KernelParams, dtype: str, root: str | os.PathLike | None
     dtype = normalize_dtype(dtype)
     params.validate(dtype)
     directory = kernel_dir(root)
-    name = module_name(params, dtype)
+    faulty = fault_injected(params)
+    name = module_name(params, dtype) + ("_testfault" if faulty else "")
     key = (str(directory), name, dtype)
     with _lock:
         mod = _modules.get(key)
@@ -45,7 +69,7 @@ def load_module(params: KernelParams, dtype: str, root: str | os.PathLike | None
             return mod
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{name}.py"
-        source = generate_source(params, dtype)
+        source = generate_source(params, dtype) + (_FAULT if faulty else "")
         if not path.exists() or path.read_text() != source:
             _atomic_write(path, source)
         spec = importlib.util.spec_from_file_location(name, path)

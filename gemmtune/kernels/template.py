@@ -26,6 +26,7 @@ _HEADER = '''\
 import numpy as np
 from numba import njit, prange  # noqa: F401 (serial kernels use no prange)
 
+from gemmtune.kernels.packing import pack_a, write_edge
 from gemmtune.kernels.ukernel import make_ukernel
 
 MR, NR, MC, KC, NC = {MR}, {NR}, {MC}, {KC}, {NC}
@@ -34,33 +35,14 @@ DTYPE = np.{dtype}
 # Micro-kernels by operand form, uk_<A><B>: p = a packed sliver, u = read in place.
 {ukernels}
 
-# Only "contract" is allowed (alpha*t + beta*c may become an FMA): the default fastmath set
-# would let LLVM assume there is no NaN or Inf, and numpy propagates both.
+# Only "contract" is allowed: the default fastmath set would let LLVM assume there is no
+# NaN or Inf, and numpy propagates both.
 FLAGS = {{"contract"}}
-
-
-@njit(cache=True, fastmath=FLAGS)
-def pack_a(A, ic, pc, mc, kc, Ap):
-    """A[ic:ic+mc, pc:pc+kc] -> MR-row slivers: sliver s at Ap[s*kc*MR:], (p, i) at p*MR+i.
-
-    Rows past mc are zero, so the micro-kernel always runs a full MR x NR tile. Each row of A
-    is read contiguously; the strided writes stay inside one sliver, which is in L1.
-    """
-    for s in range((mc + MR - 1) // MR):
-        base = s * kc * MR
-        mr = min(MR, mc - s * MR)
-        for i in range(mr):
-            row = A[ic + s * MR + i, pc:pc + kc]
-            for p in range(kc):
-                Ap[base + p * MR + i] = row[p]
-        for i in range(mr, MR):
-            for p in range(kc):
-                Ap[base + p * MR + i] = 0
 '''
 
 _BODY = '''
-@njit(cache=True, fastmath=FLAGS)
-def pack_b_rows(B, pc, jc, kc, s0, s1, nc, Bp, s_base):
+@njit(cache=True, fastmath=FLAGS, nogil=True)
+def pack_b(B, pc, jc, kc, s0, s1, nc, Bp, s_base):
     """Slivers s0..s1-1 of B[pc:pc+kc, jc:jc+nc] -> Bp: sliver s at (s-s_base)*kc*NR, (p, j) at p*NR+j.
 
     Rows of B are read contiguously (p outer); columns past nc are zero.
@@ -70,29 +52,16 @@ def pack_b_rows(B, pc, jc, kc, s0, s1, nc, Bp, s_base):
         for s in range(s0, s1):
             base = (s - s_base) * kc * NR + p * NR
             j0 = jc + s * NR
-            nr = min(NR, nc - s * NR)
-            if nr == NR:
+            if s * NR + NR <= nc:
                 # A constant trip count: LLVM turns the copy into NR/VL vector moves.
                 for j in range(NR):
                     Bp[base + j] = row[j0 + j]
             else:
+                nr = nc - s * NR
                 for j in range(nr):
                     Bp[base + j] = row[j0 + j]
                 for j in range(nr, NR):
                     Bp[base + j] = 0
-
-
-@njit(cache=True, fastmath=FLAGS)
-def write_edge(tile, C, i0, j0, mr, nr, alpha, beta):
-    """Write the valid mr x nr corner of a full MR x NR tile computed into a buffer."""
-    for i in range(mr):
-        for j in range(nr):
-            v = alpha * tile[i * NR + j]
-            if beta == 0:
-                C[i0 + i, j0 + j] = v
-            else:
-                C[i0 + i, j0 + j] = v + beta * C[i0 + i, j0 + j]
-
 
 @njit(cache=True, fastmath=FLAGS)
 def macro_kernel(A, Ap, B, Bp, C, ic, jc, j_begin, j_end, pc, mc, nc, kc, alpha, beta):
@@ -105,7 +74,7 @@ def macro_kernel(A, Ap, B, Bp, C, ic, jc, j_begin, j_end, pc, mc, nc, kc, alpha,
     if not PACK_A and mc % MR:
         # The last, cut sliver of A is packed and zero-padded: reading it in place would
         # run past the last row.
-        pack_a(A, ic + mc - mc % MR, pc, mc % MR, kc, Ae)
+        pack_a(A, ic + mc - mc % MR, pc, mc % MR, kc, Ae, MR)
     for jr in range(j_begin, j_end, NR):
         nr = min(NR, nc - jr)
         s = jr // NR
@@ -116,13 +85,8 @@ def macro_kernel(A, Ap, B, Bp, C, ic, jc, j_begin, j_end, pc, mc, nc, kc, alpha,
             else:
                 # A tile cut by the edge of C: compute the whole tile into a buffer (the
                 # packed edge slivers are zero-padded), then write only its valid part.
-                if mr < MR and nr < NR:
-                    __EDGE_AB__(kc, __A_EDGE__, __B_EDGE__, tile, 0, NR, 1.0, 0.0)
-                elif mr < MR:
-                    __EDGE_A__(kc, __A_EDGE__, __B_FULL__, tile, 0, NR, 1.0, 0.0)
-                else:
-                    __EDGE_B__(kc, __A_FULL__, __B_EDGE__, tile, 0, NR, 1.0, 0.0)
-                write_edge(tile, C, ic + ir, jc + jr, mr, nr, alpha, beta)
+__EDGE_CALLS__
+                write_edge(tile, C, ic + ir, jc + jr, mr, nr, alpha, beta, NR)
 
 
 @njit(cache=True, __DRIVER_FLAGS__fastmath=FLAGS)
@@ -151,9 +115,9 @@ def gemm(A, B, C, alpha, beta, nt):
             if PACK_B:
                 # Each thread packs a contiguous range of slivers.
                 for t in prange(nt):
-                    pack_b_rows(B, pc, jc, kc, min(ns, t * per), min(ns, (t + 1) * per), nc, Bp, 0)
+                    pack_b(B, pc, jc, kc, min(ns, t * per), min(ns, (t + 1) * per), nc, Bp, 0)
             elif nc % NR:
-                pack_b_rows(B, pc, jc, kc, ns - 1, ns, nc, Bp, ns - 1)
+                pack_b(B, pc, jc, kc, ns - 1, ns, nc, Bp, ns - 1)
 __LOOPS__
 '''
 
@@ -163,13 +127,13 @@ _LOOPS_IC = '''            # Threads split the ic loop; each packs its own block
                 mc = min(MC, M - ic)
                 Ai = np.empty(((mc + MR - 1) // MR) * MR * kc if PACK_A else 0, dtype=DTYPE)
                 if PACK_A:
-                    pack_a(A, ic, pc, mc, kc, Ai)
+                    pack_a(A, ic, pc, mc, kc, Ai, MR)
                 macro_kernel(A, Ai, B, Bp, C, ic, jc, 0, nc, pc, mc, nc, kc, alpha, b)'''
 
 _LOOPS_JR = '''            for ic in range(0, M, MC):
                 mc = min(MC, M - ic)
                 if PACK_A:
-                    pack_a(A, ic, pc, mc, kc, Ap)
+                    pack_a(A, ic, pc, mc, kc, Ap, MR)
                 # Threads split the jr loop: each takes a contiguous range of B slivers.
                 for t in prange(nt):
                     j0 = min(nc, t * per * NR)
@@ -195,10 +159,21 @@ def generate_source(params: KernelParams, dtype: str) -> str:
     b_full = "Bp, s * kc * NR, 0" if params.pack_b else "B, pc * ldb + jc + jr, ldb"
     a_edge = a_full if params.pack_a else "Ae, 0, 0"
     b_edge = b_full if params.pack_b else "Bp, 0, 0"
-    calls = {"__FULL__": fa + fb, "__EDGE_AB__": "pp", "__EDGE_A__": "p" + fb, "__EDGE_B__": fa + "p"}
-    body = _BODY
-    for marker, form in calls.items():
-        body = body.replace(marker, "uk_" + form)
+    pad = " " * 16
+    if params.pack_a and params.pack_b:
+        # Packed slivers are zero-padded already: one call site serves every edge case
+        # (each call site inlines a copy of the micro-kernel, and compile time grows with it).
+        edge = f"{pad}uk_pp(kc, __A_FULL__, __B_FULL__, tile, 0, NR, 1.0, 0.0)"
+        forms = {"pp"}
+    else:
+        edge = (f"{pad}if mr < MR and nr < NR:\n"
+                f"{pad}    uk_pp(kc, __A_EDGE__, __B_EDGE__, tile, 0, NR, 1.0, 0.0)\n"
+                f"{pad}elif mr < MR:\n"
+                f"{pad}    uk_p{fb}(kc, __A_EDGE__, __B_FULL__, tile, 0, NR, 1.0, 0.0)\n"
+                f"{pad}else:\n"
+                f"{pad}    uk_{fa}p(kc, __A_FULL__, __B_EDGE__, tile, 0, NR, 1.0, 0.0)")
+        forms = {fa + fb, "pp", "p" + fb, fa + "p"}
+    body = _BODY.replace("__EDGE_CALLS__", edge).replace("__FULL__", "uk_" + fa + fb)
     body = (body.replace("__A_FULL__", a_full).replace("__B_FULL__", b_full)
             .replace("__A_EDGE__", a_edge).replace("__B_EDGE__", b_edge)
             .replace("__LOOPS__", _LOOPS_JR if params.parallel == "jr" else _LOOPS_IC))
@@ -209,7 +184,7 @@ def generate_source(params: KernelParams, dtype: str) -> str:
     else:
         body = body.replace("__DRIVER_FLAGS__", "parallel=True, ")
     head = _HEADER.format(label=params.label(), dtype=dtype, **params.to_dict(),
-                          ukernels=_ukernel_defs(params, dtype, set(calls.values())),
+                          ukernels=_ukernel_defs(params, dtype, forms),
                           PACK_A=params.pack_a, PACK_B=params.pack_b,
                           PARALLEL_JR=params.parallel == "jr")
     return head + body
@@ -223,6 +198,6 @@ def generator_hash() -> str:
     """
     here = Path(__file__).parent
     h = hashlib.sha256()
-    for name in ("template.py", "ukernel.py"):
+    for name in ("template.py", "ukernel.py", "packing.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()[:12]
