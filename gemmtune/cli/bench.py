@@ -1,0 +1,158 @@
+"""``gemmtune bench``: tuned kernels against the seed, numpy's BLAS and the measured peak."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import GemmtuneError
+from .options import dtype_option, given_shape, shape_options
+
+DEFAULT_SIZES = (256, 512, 1024)
+
+
+def _int_list(text: str, what: str, param_hint: str) -> list[int]:
+    """Parse "256,512,1024" into distinct positive integers, in the given order."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise click.BadParameter(f"give at least one {what}, e.g. 256,512.", param_hint=param_hint)
+    out: list[int] = []
+    for item in items:
+        try:
+            value = int(item)
+        except ValueError:
+            raise click.BadParameter(f"{item!r} is not an integer.", param_hint=param_hint) from None
+        if value < 1:
+            raise click.BadParameter(f"{what}s must be >= 1, got {value}.", param_hint=param_hint)
+        if value not in out:
+            out.append(value)
+    return out
+
+
+@click.command()
+@shape_options
+@click.option("--sizes", default=None, metavar="N,N,...",
+              help="Square sizes to run, M = N = K (default: 256,512,1024).")
+@click.option("--shapes", "shapes_spec", default=None, metavar="FILE",
+              help="Run every shape of a suite: a JSON file, or a shipped suite name (transformer, mlp).")
+@dtype_option
+@click.option("--threads", "threads_text", default=None, metavar="T,T,...",
+              help="Thread counts to compare at, e.g. 1,2 (default: the usable cores).")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for the JSON and CSV (default: results/<fingerprint id>/ under "
+                   "the current directory).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also draw GFLOP/s against size into FILE (.png or .svg; needs gemmtune[plot]).")
+@click.option("--rounds", type=click.IntRange(min=1), default=7, show_default=True,
+              help="Interleaved rounds, i.e. samples per contender.")
+@click.option("--sample-seconds", type=click.FloatRange(min=0), default=0.1, show_default=True,
+              help="Minimum length of one sample (calls are repeated to fill it).")
+@click.option("--remeasure-peak", is_flag=True,
+              help="Measure the FMA peak and triad bandwidth again instead of using the ones "
+                   "remembered for this machine.")
+@click.option("--bandwidth/--no-bandwidth", default=True, show_default=True,
+              help="Measure the triad bandwidth, the ceiling of memory-bound (skinny) shapes.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.pass_obj
+def bench(app: Any, m: int | None, n: int | None, k: int | None, sizes: str | None,
+          shapes_spec: str | None, dtype: str, threads_text: str | None, output: Path | None,
+          plot_path: Path | None, rounds: int, sample_seconds: float, remeasure_peak: bool,
+          bandwidth: bool, as_json: bool) -> None:
+    """Compare the tuned kernel, the untuned seed, numpy's @ and the machine's FMA peak.
+
+    Every contender runs at the same thread count (numba's for gemmtune, threadpoolctl's
+    limit for the BLAS), in interleaved rounds, and reports the median GFLOP/s and IQR. The
+    tuned configuration is the cached one for the exact shape, else the nearest tuned shape's
+    (marked "nearest"). The table goes to stderr; a JSON with the raw samples and a CSV are
+    written to results/<fingerprint id>/ (or --output).
+    """
+    from ..bench.files import default_output_dir, ensure_writable, file_stem
+    from ..bench.run import Workload, memory_needed, workloads_from_sizes
+    from ..fingerprint import fingerprint_id, usable_cores
+
+    shape = given_shape(m, n, k)
+    if sum(x is not None for x in (shape, sizes, shapes_spec)) > 1:
+        raise click.UsageError("Give only one of -m/-n/-k, --sizes and --shapes.")
+    cores = usable_cores()
+    threads = _int_list(threads_text, "thread count", "'--threads'") if threads_text is not None else [cores]
+    too_many = [t for t in threads if t > cores]
+    if too_many:
+        raise click.BadParameter(f"{too_many[0]} threads exceed the {cores} usable cores.",
+                                 param_hint="'--threads'")
+
+    stem_args: dict[str, Any] = {}
+    if shapes_spec is not None:
+        from ..shapes import load_shapes
+
+        try:
+            suite, shapes = load_shapes(shapes_spec)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--shapes'") from None
+        workloads = [Workload(s.name, s.m, s.n, s.k) for s in shapes]
+        stem_args["suite"] = suite
+    elif shape is not None:
+        workloads = [Workload("x".join(map(str, shape)), *shape)]
+        stem_args["shape"] = shape
+    else:
+        size_list = _int_list(sizes, "size", "'--sizes'") if sizes is not None else list(DEFAULT_SIZES)
+        workloads = workloads_from_sizes(size_list)
+        stem_args["sizes"] = size_list
+
+    if plot_path is not None:
+        from ..bench.plot import check_path, require_matplotlib
+
+        try:
+            check_path(plot_path)
+        except GemmtuneError as e:
+            raise click.BadParameter(e.message, param_hint="'--plot'") from None
+        require_matplotlib()
+    _check_memory(workloads, dtype, memory_needed)
+    # Every destination is proven writable before minutes of measuring.
+    out_dir = ensure_writable(output if output is not None else default_output_dir(fingerprint_id()),
+                              "results")
+    if plot_path is not None:
+        ensure_writable(plot_path.parent if str(plot_path.parent) else Path("."), "plot")
+
+    from ..bench.run import bench as run_bench
+
+    with _progress(app.console) as step:
+        doc = run_bench(workloads, dtype, threads, app.root, rounds=rounds,
+                        sample_seconds=sample_seconds, remeasure_peak=remeasure_peak,
+                        with_bandwidth=bandwidth, on_step=step)
+    from ..bench.files import write
+
+    files = write(doc, out_dir, file_stem(dtype, threads, **stem_args))
+    if plot_path is not None:
+        from ..bench.plot import draw
+
+        files["plot"] = str(draw(doc, plot_path))
+    from ..bench.report import render
+
+    render(app.console, doc, files)
+    if as_json:
+        app.print_json({**doc, "files": files})
+
+
+def _check_memory(workloads: list[Any], dtype: str, need_fn: Any) -> None:
+    from .search import available_memory
+
+    have = available_memory()
+    for w in workloads:
+        need = need_fn(w, dtype)
+        if have is not None and need > have:
+            raise GemmtuneError(f"a {w.m}x{w.n}x{w.k} {dtype} benchmark needs about "
+                                f"{need / 2**30:.1f} GiB of memory but only "
+                                f"{have / 2**30:.1f} GiB is available.")
+
+
+@contextlib.contextmanager
+def _progress(console: Any):
+    """A one-line status on a terminal (nothing when stderr is a file or pipe)."""
+    if not console.is_terminal:
+        yield lambda text: None
+        return
+    with console.status("bench") as status:
+        yield lambda text: status.update(f"bench: {text}")

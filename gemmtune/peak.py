@@ -1,0 +1,315 @@
+"""The machine's measured ceilings: FMA peak GFLOP/s and STREAM-triad bandwidth.
+
+The peak is what a core can do when nothing but FMAs stand in the way: a loop whose body is
+``NACC`` independent vector FMAs on accumulators held in registers. An FMA has a latency of
+4-5 cycles and the core issues up to two per cycle, so one dependent chain would measure the
+latency, not the throughput; 12 independent chains (16 with 32 vector registers) are more
+than latency x issue width, so every issue slot is busy. The body is emitted as LLVM IR, as
+the GEMM micro-kernel is (``kernels/ukernel.py``), so LLVM can neither drop nor merge the
+chains. T threads run the same loop each on their own accumulators (a numba ``prange``);
+on a machine whose "cores" are SMT siblings the T-thread figure shows it.
+
+The bandwidth is a STREAM triad ``a = b + s * c`` on arrays far larger than the last-level
+cache: skinny GEMMs (a small M or N) move more bytes than they compute and are bounded by it.
+
+Both are timed with ``measure.py``'s protocol but reported as the fastest sample, not the
+median: they are ceilings, and other work on the machine can only lower a sample. They are
+remembered per hardware fingerprint in ``<cache dir>/peak.json``, so ``bench`` does not
+re-measure them every time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+FILENAME = "peak.json"
+FMAS_PER_CALL = 300_000_000  # lane FMAs per thread and call: ~10 ms at 60 GFLOP/s
+UNROLL = 4                   # FMA groups per loop iteration, so the loop branch is noise
+TRIAD_BYTES = 3 * 64 << 20   # three 64 MiB arrays: well above any last-level cache here
+
+
+def accumulators(vector_registers: int) -> int:
+    """Independent FMA chains: enough to cover latency x issue width, leaving spare registers."""
+    return 16 if vector_registers >= 32 else 12
+
+
+@lru_cache(maxsize=None)
+def _fma_loop(vl: int, nacc: int, dtype: str, fused: bool):
+    """A numba intrinsic ``fma_loop(iters, x, y) -> float`` running ``iters * UNROLL * nacc``
+    vector FMAs ``acc = acc * x + y`` of ``vl`` lanes; the sum of the accumulators is returned
+    so the work cannot be discarded."""
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.core.extending import intrinsic
+
+    i64 = ir.IntType(64)
+    flt = ir.FloatType() if dtype == "float32" else ir.DoubleType()
+    vec = ir.VectorType(flt, vl)
+    nb_flt = types.float32 if dtype == "float32" else types.float64
+
+    def splat(builder, scalar):
+        v = builder.insert_element(ir.Constant(vec, ir.Undefined), scalar, ir.Constant(ir.IntType(32), 0))
+        return builder.shuffle_vector(v, ir.Constant(vec, ir.Undefined),
+                                      ir.Constant(ir.VectorType(ir.IntType(32), vl), [0] * vl))
+
+    @intrinsic
+    def fma_loop(typingctx, iters, x, y):
+        sig = nb_flt(types.int64, nb_flt, nb_flt)
+
+        def codegen(context, builder, signature, args):
+            n = args[0]
+            xs, ys = splat(builder, args[1]), splat(builder, args[2])
+            fma = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vec, [vec, vec, vec]),
+                f"llvm.fma.v{vl}f{32 if dtype == 'float32' else 64}")
+            # Distinct starting values: identical chains could be proven equal and merged.
+            init = [ir.Constant(vec, [float(i + 1) / nacc] * vl) for i in range(nacc)]
+            pre = builder.block
+            loop = builder.append_basic_block("peak.loop")
+            done = builder.append_basic_block("peak.done")
+            builder.cbranch(builder.icmp_signed(">", n, ir.Constant(i64, 0)), loop, done)
+            builder.position_at_end(loop)
+            i = builder.phi(i64)
+            i.add_incoming(ir.Constant(i64, 0), pre)
+            phis = []
+            for v in init:
+                ph = builder.phi(vec)
+                ph.add_incoming(v, pre)
+                phis.append(ph)
+            accs = list(phis)
+            for _ in range(UNROLL):
+                if fused:
+                    accs = [builder.call(fma, [a, xs, ys]) for a in accs]
+                else:  # no FMA unit: a multiply and an add are the same two flops
+                    accs = [builder.fadd(builder.fmul(a, xs), ys) for a in accs]
+            i_next = builder.add(i, ir.Constant(i64, 1))
+            end = builder.block
+            i.add_incoming(i_next, end)
+            for ph, a in zip(phis, accs):
+                ph.add_incoming(a, end)
+            builder.cbranch(builder.icmp_signed("<", i_next, n), loop, done)
+            builder.position_at_end(done)
+            merged = []
+            for v, a in zip(init, accs):
+                ph = builder.phi(vec)
+                ph.add_incoming(v, pre)
+                ph.add_incoming(a, end)
+                merged.append(ph)
+            total = merged[0]
+            for ph in merged[1:]:
+                total = builder.fadd(total, ph)
+            s = builder.extract_element(total, ir.Constant(ir.IntType(32), 0))
+            for lane in range(1, vl):
+                s = builder.fadd(s, builder.extract_element(total, ir.Constant(ir.IntType(32), lane)))
+            return s
+
+        return sig, codegen
+
+    return fma_loop
+
+
+@lru_cache(maxsize=None)
+def _runner(vl: int, nacc: int, dtype: str, fused: bool):
+    """A jitted ``run(iters, threads_out)``: one FMA loop per slot of ``threads_out``, in parallel."""
+    import numba
+
+    fma_loop = _fma_loop(vl, nacc, dtype, fused)
+    cast = numba.float32 if dtype == "float32" else numba.float64
+
+    @numba.njit(parallel=True, nogil=True)
+    def run(iters, out):
+        # x slightly below 1 and y small: every chain converges to y / (1 - x) without
+        # overflow or denormals, which would slow the FMA units down.
+        for t in numba.prange(out.shape[0]):
+            out[t] = fma_loop(iters, cast(0.999999), cast(1e-6))
+
+    return run
+
+
+def _vector_shape(dtype: str, fp: dict[str, Any]) -> tuple[int, int, int, bool]:
+    from .fingerprint import vector_bits, vector_registers
+    from .kernels.params import lanes
+
+    bits = vector_bits(fp)
+    ident = fp.get("identity", fp)
+    fused = "fma" in ident.get("isa", ()) or ident.get("arch") in ("aarch64", "arm64")
+    return bits, lanes(bits, dtype), accumulators(vector_registers(fp)), fused
+
+
+def measure_peak(dtype: str, threads: int = 1, *, samples: int = 9,
+                 fp: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Measure the FMA peak of ``threads`` threads in GFLOP/s.
+
+    Args:
+        dtype: "float32" or "float64" (aliases accepted).
+        threads: threads running the loop at once (each on its own core).
+        samples: samples of the timing protocol.
+        fp: the fingerprint whose vector width is used (this machine's by default).
+
+    Returns:
+        ``{"gflops" (fastest sample), "gflops_median", "gflops_iqr", "per_core_gflops",
+        "threads", "vector_bits", "lanes", "accumulators", "fma", "samples_seconds",
+        "repeats", "unstable"}``.
+    """
+    import numpy as np
+
+    from .fingerprint import fingerprint
+    from .kernels.params import normalize_dtype
+    from .measure import gflops, measure, pinned_threads
+
+    dtype = normalize_dtype(dtype)
+    fp = fp or fingerprint()
+    bits, vl, nacc, fused = _vector_shape(dtype, fp)
+    run = _runner(vl, nacc, dtype, fused)
+    out = np.zeros(threads, dtype=dtype)
+    iters = max(1, FMAS_PER_CALL // (UNROLL * nacc * vl))
+    flops = 2.0 * iters * UNROLL * nacc * vl * threads
+    with pinned_threads(threads):
+        timing = measure(lambda: run(iters, out), samples=samples)
+    if not np.all(np.isfinite(out)):
+        raise RuntimeError("the peak loop produced non-finite values")
+    # A ceiling is the fastest sample, not the median: other work on the machine can only
+    # slow the loop down, nothing can make it faster than the hardware.
+    g = gflops(flops, min(timing.samples))
+    return {"gflops": g, "gflops_median": timing.gflops(flops),
+            "gflops_iqr": timing.gflops_iqr(flops), "per_core_gflops": g / threads,
+            "threads": threads, "vector_bits": bits, "lanes": vl, "accumulators": nacc,
+            "fma": fused, "samples_seconds": timing.samples, "repeats": timing.repeats,
+            "unstable": timing.unstable}
+
+
+def measure_bandwidth(threads: int = 1, *, nbytes: int = TRIAD_BYTES, samples: int = 5) -> dict[str, Any]:
+    """STREAM triad ``a = b + s * c`` in float64 on ``threads`` threads, in GB/s (1e9 bytes).
+
+    Counts 3 x 8 bytes per element (two reads, one write), as STREAM does; the
+    write-allocate read of ``a`` is not counted, so this is the figure STREAM would print.
+    """
+    import numba
+    import numpy as np
+
+    from .measure import measure, pinned_threads
+
+    n = max(1, nbytes // 24)
+    b = np.full(n, 1.0)
+    c = np.full(n, 2.0)
+    a = np.empty(n)
+    triad = _triad()
+    with pinned_threads(threads):
+        timing = measure(lambda: triad(a, b, c, 3.0), samples=samples, min_sample_seconds=0.1)
+    best = min(timing.samples)   # a ceiling, like the peak: the fastest sample
+    return {"gbs": 24.0 * n / best / 1e9 if best > 0 else 0.0,
+            "gbs_median": 24.0 * n / timing.median / 1e9 if timing.median > 0 else 0.0,
+            "threads": threads,
+            "bytes": 24 * n, "samples_seconds": timing.samples, "unstable": timing.unstable,
+            "numba_threads": numba.config.NUMBA_NUM_THREADS}
+
+
+@lru_cache(maxsize=None)
+def _triad():
+    import numba
+
+    @numba.njit(parallel=True, nogil=True)
+    def triad(a, b, c, s):
+        for i in numba.prange(a.shape[0]):
+            a[i] = b[i] + s * c[i]
+
+    return triad
+
+
+# -- memo: <root>/peak.json, per fingerprint -------------------------------------------------
+
+def _path(root: str | os.PathLike) -> Path:
+    return Path(root) / FILENAME
+
+
+def _load(root: str | os.PathLike) -> dict[str, Any]:
+    try:
+        doc = json.loads(_path(root).read_text())
+    except (OSError, ValueError):
+        return {"schema_version": SCHEMA_VERSION, "fingerprints": {}}
+    if not isinstance(doc, dict) or doc.get("schema_version") != SCHEMA_VERSION \
+            or not isinstance(doc.get("fingerprints"), dict):
+        return {"schema_version": SCHEMA_VERSION, "fingerprints": {}}
+    return doc
+
+
+def _save(root: str | os.PathLike, doc: dict[str, Any]) -> bool:
+    """Replace the memo atomically; False (and nothing damaged) when the dir is not writable."""
+    path = _path(root)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".peak-", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f, indent=2)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        return False
+
+
+def _when() -> dict[str, Any]:
+    """When a figure was measured, and the 1-minute load then: a figure taken on a busy
+    machine is low, and stays remembered until ``--remeasure-peak``."""
+    try:
+        load = round(os.getloadavg()[0], 2)
+    except OSError:
+        load = None
+    return {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "load_average": load}
+
+
+def peak(dtype: str, threads: int, root: str | os.PathLike, *, remeasure: bool = False) -> dict[str, Any]:
+    """The FMA peak of ``threads`` threads, measured once per fingerprint and remembered.
+
+    Returns:
+        :func:`measure_peak`'s figure plus ``"measured_at"`` and ``"memoized"`` (True when
+        it came from ``peak.json``).
+    """
+    from .fingerprint import fingerprint_id
+    from .kernels.params import normalize_dtype
+
+    dtype = normalize_dtype(dtype)
+    fid = fingerprint_id()
+    key = str(threads)
+    if not remeasure:
+        known = _load(root)["fingerprints"].get(fid, {}).get(dtype, {}).get(key)
+        if isinstance(known, dict) and isinstance(known.get("gflops"), (int, float)):
+            return {**known, "memoized": True}
+    fig = {**measure_peak(dtype, threads), **_when()}
+    doc = _load(root)   # re-read: another process may have added figures meanwhile
+    doc["fingerprints"].setdefault(fid, {}).setdefault(dtype, {})[key] = fig
+    _save(root, doc)
+    return {**fig, "memoized": False}
+
+
+def bandwidth(threads: int, root: str | os.PathLike, *, remeasure: bool = False) -> dict[str, Any]:
+    """The STREAM-triad bandwidth of ``threads`` threads, remembered like :func:`peak`."""
+    from .fingerprint import fingerprint_id
+
+    fid = fingerprint_id()
+    key = str(threads)
+    if not remeasure:
+        known = _load(root)["fingerprints"].get(fid, {}).get("triad", {}).get(key)
+        if isinstance(known, dict) and isinstance(known.get("gbs"), (int, float)):
+            return {**known, "memoized": True}
+    fig = {**measure_bandwidth(threads), **_when()}
+    doc = _load(root)
+    doc["fingerprints"].setdefault(fid, {}).setdefault("triad", {})[key] = fig
+    _save(root, doc)
+    return {**fig, "memoized": False}
+
+
+def roofline(flops: float, nbytes: float, peak_gflops: float, gbs: float | None) -> float:
+    """The attainable GFLOP/s: the peak, or the bandwidth times the arithmetic intensity
+    (flops per byte of the minimum traffic) when that is lower."""
+    if not gbs or nbytes <= 0:
+        return peak_gflops
+    return min(peak_gflops, gbs * flops / nbytes)

@@ -1,0 +1,200 @@
+"""``gemmtune bench``: the JSON document, the CSV, the plots, and bad input.
+
+Measuring runs on tiny sizes with few, short rounds; one cache dir is shared by the module so
+the seed and the one tuned kernel are compiled once.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gemmtune.cache import TuningCache
+from gemmtune.cli import cli
+from gemmtune.fingerprint import fingerprint, fingerprint_id, usable_cores
+from gemmtune.seeds import seed_params
+from tests.factories import make_entry
+
+FAST = ("--rounds", "2", "--sample-seconds", "0.002", "--no-bandwidth")
+TUNED = dict(MR=4, NR=16, MC=32, KC=64, NC=128, vec_bits=256, unroll=2, prefetch=0, parallel="ic")
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    """A cache dir with one tuning (32x32x32 float32, 1 thread) that differs from the seed."""
+    root = tmp_path_factory.mktemp("bench-cache")
+    entry = make_entry(fingerprint_id(), 32, 32, 32, "float32", 1, **TUNED)
+    assert entry.kernel_params != seed_params("float32")
+    TuningCache(root).put(entry)
+    return root
+
+
+def invoke(root: Path, *args: str, **kw):
+    return CliRunner(env={"NO_COLOR": "1"}).invoke(cli, ["--cache-dir", str(root), "bench", *args],
+                                                   catch_exceptions=False, **kw)
+
+
+@pytest.fixture(scope="module")
+def png_run(root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench-out")
+    threads = "1,2" if usable_cores() >= 2 else "1"
+    result = invoke(root, "--sizes", "32,48", "--threads", threads, *FAST, "--output", str(out / "res"),
+                    "--plot", str(out / "plot.png"), "--json")
+    assert result.exit_code == 0, result.stderr
+    return result, out
+
+
+def test_json_document(png_run):
+    result, out = png_run
+    doc = json.loads(result.stdout)   # exactly one document on stdout
+    fp = fingerprint()
+    assert doc["fingerprint"]["id"] == fp["id"]
+    assert doc["dtype"] == "float32"
+    assert doc["threads"] == ([1, 2] if usable_cores() >= 2 else [1])
+    assert doc["blas"] and doc["blas"][0]["vendor"] and doc["blas"][0]["used_by_numpy"]
+    assert doc["blas_label"] in result.stderr
+    assert doc["protocol"]["rounds"] == 2 and doc["protocol"]["interleaved"] is True
+    for t in doc["threads"]:
+        assert doc["peak"][str(t)]["gflops"] > 0
+    assert doc["bandwidth"] == {}
+    assert len(doc["results"]) == 2 * len(doc["threads"])
+
+    by = {(r["problem"]["m"], r["problem"]["threads"]): r for r in doc["results"]}
+    r32 = by[(32, 1)]
+    assert r32["problem"] == {"m": 32, "n": 32, "k": 32, "dtype": "float32", "threads": 1}
+    assert r32["flops"] == 2 * 32**3
+    for contender in ("numpy", "seed", "tuned"):
+        fig = r32[contender]
+        assert fig["gflops"] > 0 and fig["gflops_iqr"] >= 0
+        assert len(fig["samples_seconds"]) == 2 and fig["samples"] == 2
+        assert isinstance(fig["unstable"], bool)
+        assert fig["percent_of_peak"] == pytest.approx(100 * fig["gflops"] / r32["peak_gflops"])
+    assert r32["seed"]["params"] == seed_params("float32").to_dict()
+    assert r32["seed"]["check"]["status"] in ("PASS", "MARGINAL")
+    assert r32["tuned"]["source"] == "exact" and r32["tuned"]["params"]["MR"] == 4
+    assert r32["tuned"]["same_as_seed"] is False
+    # No tuning for 48: the 32 one is borrowed and marked as such.
+    r48 = by[(48, 1)]
+    assert r48["tuned"]["source"] == "nearest"
+    assert r48["tuned"]["tuned_problem"]["m"] == 32 and r48["tuned"]["distance"] > 0
+    if 2 in doc["threads"]:
+        assert by[(32, 2)]["tuned"] is None   # nothing tuned for 2 threads
+    assert r32["gemmtune_vs_numpy"] == pytest.approx(r32["tuned"]["gflops"] / r32["numpy"]["gflops"])
+    assert set(doc["files"]) == {"json", "csv", "plot"}
+
+
+def test_files_json_and_csv(png_run):
+    result, out = png_run
+    doc = json.loads(result.stdout)
+    threads = "-".join(str(t) for t in doc["threads"])
+    json_path = out / "res" / f"bench-float32-square-32-48-t{threads}.json"
+    assert doc["files"]["json"] == str(json_path)
+    on_disk = json.loads(json_path.read_text())
+    assert on_disk["results"] == doc["results"]   # raw samples included
+    with open(doc["files"]["csv"], newline="") as f:
+        rows = list(csv.DictReader(f))
+    tuned = [r for r in rows if r["contender"] == "tuned"]
+    assert {r["source"] for r in tuned} == {"exact", "nearest"}
+    assert {r["contender"] for r in rows} == {"numpy", "seed", "tuned", "peak"}
+    r = next(r for r in rows if r["contender"] == "numpy" and r["m"] == "48" and r["threads"] == "1")
+    fig = next(x for x in doc["results"] if x["problem"]["m"] == 48 and x["problem"]["threads"] == 1)["numpy"]
+    assert float(r["gflops"]) == pytest.approx(fig["gflops"], rel=1e-5)
+    assert r["unstable"] in ("True", "False") and r["k"] == "48"
+
+
+def test_png_is_a_valid_image(png_run):
+    result, out = png_run
+    path = out / "plot.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    import matplotlib.image
+
+    img = matplotlib.image.imread(path)
+    assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 400
+
+
+def test_table_on_stderr(png_run):
+    result, _ = png_run
+    err = result.stderr
+    for text in ("gemmtune bench, float32", "numpy", "seed", "tuned", "exact", "nearest (32x32x32)",
+                 "FMA peak", fingerprint_id()):
+        assert text in err
+    ours = [line for line in err.splitlines() if not line.startswith("warning:")]
+    assert not any("\x1b[" in line for line in ours)   # NO_COLOR
+
+
+def test_svg_shapes_suite_and_default_output_dir(root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    suite = tmp_path / "tiny.json"
+    suite.write_text(json.dumps({"suite": "tiny", "shapes": [{"name": "skinny", "m": 40, "n": 8, "k": 24},
+                                                             {"name": "wide", "m": 8, "n": 48, "k": 16}]}))
+    result = invoke(root, "--shapes", str(suite), "--dtype", "f64", "--threads", "1", "--rounds", "2",
+                    "--sample-seconds", "0.002", "--plot", "fig.svg")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""   # no --json: data files and stderr only
+    svg = (tmp_path / "fig.svg").read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    made = tmp_path / "results" / fingerprint_id()
+    doc = json.loads((made / "bench-float64-tiny-t1.json").read_text())
+    assert [r["name"] for r in doc["results"]] == ["skinny", "wide"]
+    assert doc["dtype"] == "float64" and doc["bandwidth"]["1"]["gbs"] > 0
+    assert all(r["ceiling_gflops"] <= r["peak_gflops"] for r in doc["results"])
+    assert (made / "bench-float64-tiny-t1.csv").is_file()
+
+
+@pytest.mark.parametrize("args, code, words", [
+    (("--dtype", "float16"), 2, "float16"),
+    (("--sizes", ""), 2, "at least one size"),
+    (("--sizes", " , "), 2, "at least one size"),
+    (("--sizes", "256,abc"), 2, "'abc' is not an integer"),
+    (("--sizes", "0"), 2, ">= 1"),
+    (("--threads", "0"), 2, ">= 1"),
+    (("--threads", "1,999"), 2, "usable cores"),
+    (("-m", "8"), 2, "missing -n, -k"),
+    (("-m", "8", "-n", "8", "-k", "8", "--sizes", "8"), 2, "only one of"),
+    (("--shapes", "no-such-suite"), 2, "no shape file"),
+    (("--plot", "out.jpg"), 2, ".png or .svg"),
+])
+def test_bad_input_is_one_sentence(tmp_path, monkeypatch, args, code, words):
+    monkeypatch.chdir(tmp_path)
+    result = invoke(tmp_path / "cache", *args)
+    assert result.exit_code == code
+    assert words in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "cache").exists()
+
+
+def test_shapes_file_that_does_not_parse(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"shapes": [{"m": 4, "n": 4}')
+    result = invoke(tmp_path / "cache", "--shapes", str(bad), "--output", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "not valid JSON" in result.stderr
+    bad.write_text('{"shapes": [{"m": 4, "n": 4, "k": -1}]}')
+    result = invoke(tmp_path / "cache", "--shapes", str(bad), "--output", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "k=-1" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_unwritable_output_dir(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = invoke(tmp_path / "cache", "--sizes", "8", "--output", str(blocker / "sub"))
+    assert result.exit_code == 1
+    assert "cannot write the results to" in result.stderr and "Traceback" not in result.stderr
+    result = invoke(tmp_path / "cache", "--sizes", "8", "--output", str(tmp_path / "o"),
+                    "--plot", str(blocker / "p.png"))
+    assert result.exit_code == 1 and "cannot write the plot to" in result.stderr
+
+
+def test_missing_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)   # what an absent package looks like
+    result = invoke(tmp_path / "cache", "--sizes", "8", "--output", str(tmp_path / "o"),
+                    "--plot", str(tmp_path / "p.png"))
+    assert result.exit_code == 1
+    assert "gemmtune[plot]" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()
