@@ -27,7 +27,9 @@ from .paths import cache_dir
 from .problem import Problem
 
 _kernels: dict[tuple[str, KernelParams, str], GemmKernel] = {}
-_rejected: set[tuple[str, Problem]] = set()   # unverified entries that failed verification
+# Unverified entries that failed verification, by cache dir, fingerprint, problem and params:
+# another cache dir, or a later entry for the same problem, deserves its own check.
+_rejected: set[tuple[str, str, Problem, KernelParams]] = set()
 _lock = threading.RLock()
 
 
@@ -81,8 +83,9 @@ def _tuned(fp: str, problem: Problem, root):
     entry, dist = found
     if entry.verified:
         return found
+    rejected = (str(cache_dir(root)), fp, entry.problem, entry.kernel_params)
     with _lock:
-        if (fp, entry.problem) in _rejected:
+        if rejected in _rejected:
             return None
         from .kernels.reference import verify_kernel
 
@@ -92,7 +95,7 @@ def _tuned(fp: str, problem: Problem, root):
         verdict = verify_kernel(kernel, min(p.m, 300), min(p.n, 300), min(p.k, 300), p.dtype,
                                 threads=problem.threads)
         if not verdict.ok:
-            _rejected.add((fp, entry.problem))
+            _rejected.add(rejected)
             warnings.warn(f"imported configuration for {p.label()} failed verification on this "
                           f"machine ({verdict.reason}); it will not be used.", stacklevel=3)
             return None

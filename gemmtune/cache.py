@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from . import safejson
 from .errors import GemmtuneError
 from .kernels.params import KernelParams
 from .problem import Problem
@@ -213,7 +214,7 @@ class TuningCache:
         # Stored with every KernelParams field spelled out, so the file reads the same later
         # even if a default changes.
         entries = [Entry(e.fingerprint_id, e.problem, checked_params(e.params, e.problem.dtype),
-                         dict(e.performance), dict(e.provenance), e.verified) for e in entries]
+                         _finite(e.performance), dict(e.provenance), e.verified) for e in entries]
         replaced = 0
 
         def update(c: _Contents) -> None:
@@ -293,13 +294,15 @@ class TuningCache:
             return _copy(memo[1])
         try:
             text = self.path.read_text(encoding="utf-8")
-            doc = json.loads(text)
+            doc = safejson.loads(text)
         except FileNotFoundError:
             return _Contents({}, [])
         except OSError as e:
             return self._quarantine(f"it cannot be read ({e.strerror})", locked)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            return self._quarantine(f"it is not valid JSON ({e})", locked)
+        except UnicodeDecodeError as e:
+            return self._quarantine(f"it is not UTF-8 text ({e.reason})", locked)
+        except safejson.JSONRefused as e:
+            return self._quarantine(str(e), locked)
         if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
             return self._quarantine("it is not a gemmtune tunings file", locked)
         if doc.get("schema_version") != SCHEMA_VERSION:
@@ -372,7 +375,8 @@ class TuningCache:
         doc = {"schema_version": SCHEMA_VERSION,
                "entries": [e.to_dict() for e in sorted(contents.entries.values(), key=Entry.key)]
                + contents.foreign}
-        text = json.dumps(doc, indent=1) + "\n"
+        # NaN and Infinity are not JSON: the reader would refuse the whole file.
+        text = json.dumps(doc, indent=1, allow_nan=False) + "\n"
         tmp = None
         try:
             fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{FILENAME}.", suffix=".tmp")
@@ -411,6 +415,14 @@ def _write_failure(root: Path, e: OSError) -> str:
     return f"Cannot save tunings in {root}: {why}."
 
 
+def _finite(performance: dict[str, Any]) -> dict[str, Any]:
+    """A figure that is not a finite number (a failed measurement) is stored as null."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in performance.items()}
+
+
 def _sentence(e: BaseException) -> str:
     text = str(e).strip() or type(e).__name__
+    if len(text) > 200:  # messages quote the offending value, which a hostile file makes huge
+        text = text[:197] + "..."
     return text.rstrip(".")

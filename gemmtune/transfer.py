@@ -7,9 +7,16 @@ The document (schema version 1, JSON Schema in ``gemmtune/data/export.schema.jso
      "entries": [{"problem": {...}, "params": {...}, "performance": {...},
                   "provenance": {...}, "fingerprint_id": ..., "verified": true}]}
 
-A tuning is only trusted on the hardware it was measured on, so import refuses entries of
-another fingerprint unless forced; forced entries are stored under this machine's fingerprint,
-marked unverified, and checked against the reference before their first use.
+Every entry names the fingerprint it was measured on; an entry without ``fingerprint_id``
+takes the document's. A fleet document (``gemmtune export --storage URL --all``) holds entries
+of many fingerprints, with the exporting machine's fingerprint at the top and the others'
+under ``fingerprints``.
+
+A tuning is only trusted on the hardware it was measured on, so import takes this machine's
+entries and refuses those of another fingerprint unless forced; forced entries are stored
+under this machine's fingerprint, marked unverified, and checked against the reference before
+their first use. A forced entry never displaces a tuning of this machine (in the document or
+verified in the cache), and of several machines' entries for one problem the fastest is taken.
 """
 
 from __future__ import annotations
@@ -48,10 +55,12 @@ def build_document(entries: list[Entry], fp: dict[str, Any]) -> dict[str, Any]:
 
 def parse_text(text: str, source: str) -> dict[str, Any]:
     """Parse JSON text; GemmtuneError naming ``source`` when it is not JSON."""
+    from .safejson import JSONRefused, loads
+
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise GemmtuneError(f"Cannot import {source}: it is not valid JSON ({e}).") from None
+        return loads(text)
+    except JSONRefused as e:
+        raise GemmtuneError(f"Cannot import {source}: {e}.") from None
 
 
 def validate_document(doc: Any, source: str) -> tuple[str, list[Entry]]:
@@ -84,9 +93,11 @@ def validate_document(doc: Any, source: str) -> tuple[str, list[Entry]]:
         try:
             entries.append(Entry.from_dict(raw, fingerprint_id=doc_id))
         except (ValueError, TypeError) as e:
-            label = Problem.from_dict(raw["problem"]).label()
-            raise GemmtuneError(f"Cannot import {source}: entry {i} ({label}) has "
-                                f"{_sentence(str(e))}.") from None
+            try:
+                where = f"entry {i} ({Problem.from_dict(raw['problem']).label()}) has"
+            except (ValueError, TypeError):  # the schema lets 5.0 pass as an integer
+                where = f"entry {i}:"
+            raise GemmtuneError(f"Cannot import {source}: {where} {_sentence(str(e))}.") from None
     return doc_id, entries
 
 
@@ -98,6 +109,7 @@ class ImportReport:
     foreign: list[Entry] = field(default_factory=list)  # refused: another machine, no --force
     replaced: int = 0
     forced: int = 0  # entries of another machine stored unverified (--force)
+    superseded: int = 0  # forced candidates left out: this machine's own or a faster one won
 
     @property
     def foreign_ids(self) -> list[str]:
@@ -105,30 +117,43 @@ class ImportReport:
 
 
 def plan_import(entries: list[Entry], local_id: str, force: bool = False,
-                origin: dict[str, Any] | None = None) -> ImportReport:
+                origin: dict[str, Any] | None = None,
+                protected: frozenset[Problem] | set[Problem] = frozenset()) -> ImportReport:
     """Sort entries into those to store and those refused as foreign.
 
     Args:
         entries: validated entries of a document.
         local_id: this machine's fingerprint id.
-        force: accept entries of other fingerprints, stored here unverified.
+        force: accept entries of other fingerprints, stored here unverified, for problems
+            that have no entry of this machine in ``entries`` or in ``protected``.
         origin: facts about the source (file name, exporting machine) kept in the provenance
             of forced entries.
+        protected: problems this machine already has a verified tuning for.
     """
     report = ImportReport()
+    own = {e.problem for e in entries if e.fingerprint_id == local_id}
+    chosen: dict[Problem, Entry] = {}  # the forced candidate per problem, fastest first
     for e in entries:
         if e.fingerprint_id == local_id:
             report.imported.append(e)
-        elif force:
-            provenance = dict(e.provenance)
-            provenance["imported_from"] = {"fingerprint_id": e.fingerprint_id, **(origin or {}),
-                                           "date": datetime.now(timezone.utc)
-                                           .isoformat(timespec="seconds")}
-            report.imported.append(Entry(local_id, e.problem, dict(e.params),
-                                         dict(e.performance), provenance, verified=False))
-            report.forced += 1
-        else:
+        elif not force:
             report.foreign.append(e)
+        elif e.problem in own or e.problem in protected:
+            report.superseded += 1
+        else:
+            if e.problem in chosen:
+                report.superseded += 1
+                if (e.gflops or 0.0) <= (chosen[e.problem].gflops or 0.0):
+                    continue
+            chosen[e.problem] = e
+    for e in chosen.values():
+        provenance = dict(e.provenance)
+        provenance["imported_from"] = {"fingerprint_id": e.fingerprint_id, **(origin or {}),
+                                       "date": datetime.now(timezone.utc)
+                                       .isoformat(timespec="seconds")}
+        report.imported.append(Entry(local_id, e.problem, dict(e.params),
+                                     dict(e.performance), provenance, verified=False))
+        report.forced += 1
     return report
 
 
@@ -146,7 +171,11 @@ def import_document(cache: TuningCache, doc: Any, source: str, local_id: str,
     rec = fp.get("recorded") if isinstance(fp.get("recorded"), dict) else {}
     origin = {"file": source, "exported_by": doc_id,
               "cpu_name": ident.get("cpu_name"), "brand": rec.get("brand")}
-    report = plan_import(entries, local_id, force, {k: v for k, v in origin.items() if v})
+    protected = {e.problem for e in cache.entries(local_id) if e.verified} if force else set()
+    # Only strings: the exporter's identity is free-form and goes into the cache as it is.
+    report = plan_import(entries, local_id, force,
+                         {k: v for k, v in origin.items() if v and isinstance(v, str)},
+                         protected)
     if report.imported:
         report.replaced = cache.put_many(report.imported)
     return report

@@ -81,3 +81,22 @@ def test_invalid_document_leaves_cache_untouched(cache_root, fp):
     report = import_document(store, doc, "good.json", fp["id"])
     assert len(report.imported) == 2 and report.replaced == 0
     assert len(store.entries()) == 3
+
+
+def test_forced_entries_of_a_fleet_never_displace_this_machines(fp):
+    """A fleet document holds several machines' entries per problem: this machine's own
+    entry wins, then a verified tuning already cached here, then the fastest other one."""
+    third = "cccccccccccc"
+    entries = [make_entry(fp["id"], 64, 64, 64, gflops=5.0),
+               make_entry(OTHER_ID, 64, 64, 64, gflops=50.0),      # this machine has its own
+               make_entry(OTHER_ID, 96, 96, 96, gflops=10.0),
+               make_entry(third, 96, 96, 96, gflops=30.0, MR=4),   # the faster stand-in
+               make_entry(third, 128, 128, 128, gflops=9.0)]       # cached here already
+    cached = {make_entry(fp["id"], 128, 128, 128).problem}
+    report = plan_import(entries, fp["id"], force=True, protected=cached)
+    got = {e.problem.m: e for e in report.imported}
+    assert set(got) == {64, 96} and report.forced == 1 and report.superseded == 3
+    assert got[64].verified and got[64].gflops == 5.0
+    assert not got[96].verified and got[96].params["MR"] == 4
+    assert got[96].provenance["imported_from"]["fingerprint_id"] == third
+    assert all(e.fingerprint_id == fp["id"] for e in report.imported)

@@ -60,7 +60,9 @@ def check_memory(m: int, n: int, k: int, dtype: str) -> None:
               help="How candidates are proposed after the seeds.")
 @click.option("--seed", type=int, default=None, help="Seed of the sampler (reproducible proposals).")
 @click.option("--storage", default=None, metavar="URL",
-              help="Optuna storage URL (default: sqlite:///<cache dir>/studies.db).")
+              help="Optuna storage URL (default: sqlite:///<cache dir>/studies.db); "
+                   "postgresql://USER@HOST/DB shares the study with other machines of this "
+                   "kind (needs gemmtune[postgres]).")
 @click.option("--study", "study_opt", default=None, metavar="NAME",
               help="Study name (default: gemm-<fingerprint>-<problem>); with --shapes, a prefix.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
@@ -138,14 +140,17 @@ def tune(app: Any, problem: Any, *, trials: int, timeout: float | None,
     from ..search.runner import Search
     from ..search.seeds import seeds_for
     from ..search.space import SearchSpace
-    from ..search.study import enqueue_seeds, make_sampler, open_storage, open_study, redact, study_name
+    from ..search.study import (enqueue_seeds, is_shared, make_sampler, open_storage, open_study,
+                                redact, study_name)
 
     fp = fingerprint()
     fp_id = fp["id"]
     space = SearchSpace.for_fingerprint(problem.dtype, problem.threads, fp)
     store, url = open_storage(storage, app.root)
     name = study or study_name(fp_id, problem)
-    st = open_study(store, name, problem, fp_id, make_sampler(sampler, space, seed), space)
+    st = open_study(store, name, problem, fp_id,
+                    make_sampler(sampler, space, seed, shared=is_shared(storage)), space,
+                    fingerprint=fp)
     cache = TuningCache(app.root)
     enqueue_seeds(st, space, seeds_for(space, problem, fp=fp, cache=cache, fingerprint_id=fp_id))
 
@@ -165,7 +170,7 @@ def tune(app: Any, problem: Any, *, trials: int, timeout: float | None,
     finally:
         evaluator.close(kill=run.stats.interrupted)
 
-    cached = False
+    cached, cache_error = False, None
     counts = run.counts()
     if best is not None:
         perf = {k: best.get(k) for k in ("gflops", "gflops_iqr", "samples", "unstable")}
@@ -176,8 +181,14 @@ def tune(app: Any, problem: Any, *, trials: int, timeout: float | None,
             cache.put(Entry(fp_id, problem, best["params"], perf, prov, verified=True))
             cached = True
         except GemmtuneError as e:
-            app.console.print(f"warning: the winner was not cached: {e.message}", markup=False)
+            # The result is still printed: a read-only or full cache dir costs the caching,
+            # not the search.
+            cache_error = e.message
+            app.console.print(f"warning: the winner was not cached: {e.message}", markup=False,
+                              soft_wrap=True)
     doc = build_document(problem, best, run.stats, counts, study=name, storage=redact(url),
                          sampler=sampler, seed=seed, fingerprint_id=fp_id, cached=cached)
+    if cache_error is not None:
+        doc["cache_error"] = cache_error
     render(app.console, doc)
     return doc

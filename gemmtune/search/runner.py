@@ -5,6 +5,11 @@ pruned as "rejected" without compiling (it costs nothing and does not count towa
 trial budget, but the sampler learns it is bad). Each candidate then goes to the evaluator;
 a failed one (compile error, wrong result, crash, timeout) is a failed trial with the reason
 in its user attributes; an early-stopped one is pruned with its partial figure reported.
+
+Several workers (processes or machines) may run searches on one study: each trial records
+the worker that ran it, the early stop compares against the best of every worker, and a
+seed that two workers enqueued at the same moment is measured once (the lower trial number
+runs, the other is rejected without compiling).
 """
 
 from __future__ import annotations
@@ -19,6 +24,14 @@ from .space import Rejected, SearchSpace
 # Attributes of a result copied onto its trial.
 _RESULT_ATTRS = ("compile_seconds", "gflops_iqr", "samples", "repeats", "unstable", "residual",
                  "seconds")
+
+
+def worker_name() -> str:
+    """``host:pid``: which worker ran a trial, for studies shared by several."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class CandidateFailed(Exception):
@@ -51,10 +64,11 @@ class Search:
         evaluator: measures candidates (WorkerEvaluator or TableEvaluator).
     """
 
-    def __init__(self, study: Any, space: SearchSpace, evaluator: Any):
+    def __init__(self, study: Any, space: SearchSpace, evaluator: Any, worker: str | None = None):
         self.study = study
         self.space = space
         self.evaluator = evaluator
+        self.worker = worker if worker is not None else worker_name()
         self.stats = RunStats()
         self._best: float | None = None
 
@@ -69,13 +83,17 @@ class Search:
     def objective(self, trial: Any) -> float:
         import optuna
 
+        trial.set_user_attr("worker", self.worker)
         try:
             params = self.space.suggest(trial)
+            if "seed" in trial.user_attrs:
+                self._check_seed_unique(trial.number)
         except Rejected as e:
             self.stats.rejected += 1
             trial.set_user_attr("rejected", str(e))
             raise optuna.TrialPruned(f"rejected: {e}") from None
         trial.set_user_attr("kernel", params.to_dict())
+        self._best = None  # other workers may have finished better trials since
         res = self.evaluator.evaluate(params, trial.number, self.best_value())
         self.stats.evaluated += 1
         for key in _RESULT_ATTRS:
@@ -132,6 +150,18 @@ class Search:
         except KeyboardInterrupt:
             self.stats.interrupted = True
         return self.stats
+
+    def _check_seed_unique(self, number: int) -> None:
+        """Reject seed trial ``number`` when an earlier trial holds the same enqueued point."""
+        trials = self.study.get_trials(deepcopy=False)
+        mine = next((t for t in trials if t.number == number), None)
+        point = mine.system_attrs.get("fixed_params") if mine is not None else None
+        if point is None:
+            return
+        for t in trials:
+            if t.number < number and "seed" in t.user_attrs \
+                    and t.system_attrs.get("fixed_params") == point:
+                raise Rejected(f"the same seed is trial {t.number}")
 
     def _waiting(self) -> bool:
         import optuna

@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 ENV_FAULT = "GEMMTUNE_TEST_FAULT"
+ENV_PARENT = "GEMMTUNE_WORKER_PARENT"   # the pid of the search that started the worker
 _kernels: dict[tuple, Any] = {}
 EARLY_STOP_RATIO = 0.5   # first samples below half the best so far: hopeless, stop timing
 
@@ -193,8 +194,28 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     return evaluate(request)
 
 
+def _end_with_parent() -> None:
+    """On Linux, have the kernel SIGKILL this worker when the search that started it dies,
+    even by kill -9: an orphan would go on compiling and timing a candidate next to the
+    rerun's. (The signal comes when the thread that started the worker ends; searches start
+    it from their main thread.) Elsewhere the worker ends when its stdin closes, after the
+    candidate in flight.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    parent = os.environ.get(ENV_PARENT)
+    if parent and os.getppid() != int(parent):
+        os._exit(0)  # the search died before the request above took effect
+
+
 def main() -> None:
     """Serve requests: one JSON object per line in, one per line out."""
+    _end_with_parent()
     # Anything a library prints must not corrupt the protocol: keep a private handle on
     # the real stdout and point file descriptor 1 at stderr.
     proto = os.fdopen(os.dup(1), "w", buffering=1)
@@ -233,6 +254,7 @@ class Worker:
     def _start(self) -> None:
         env = dict(os.environ)
         env.update(self.env or {})
+        env[ENV_PARENT] = str(os.getpid())
         self._log = tempfile.TemporaryFile(mode="w+b")
         self._lines = queue.Queue()
         # Its own session: Ctrl-C in the terminal reaches the search, which ends the

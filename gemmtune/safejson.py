@@ -1,0 +1,83 @@
+"""Parsing JSON from files gemmtune does not control: imported documents, the tunings cache.
+
+``json.loads`` accepts things no gemmtune document holds and that break a later step with a
+traceback or with output that is not JSON: ``NaN`` and ``Infinity`` (not JSON at all; once
+stored they would turn up in ``--json`` output), numbers beyond the float range (they become
+infinite), integers of thousands of digits (Python refuses to convert them), and nesting deep
+enough to exhaust the interpreter's recursion limit (``RecursionError``). ``loads`` refuses
+every one of them with one sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+# gemmtune's own documents nest five levels deep (export -> entries -> entry -> provenance
+# -> imported_from); anything far deeper is not one of them.
+MAX_DEPTH = 32
+MAX_INT_DIGITS = 100
+
+
+class JSONRefused(ValueError):
+    """The text is not JSON gemmtune accepts; the message completes "... because <it>"."""
+
+
+def _constant(name: str) -> Any:
+    raise JSONRefused(f"it is not valid JSON ({name} is not a JSON number)")
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise JSONRefused(f"it holds the number {text[:40]}, which is out of range")
+    return value
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise JSONRefused(f"it holds an integer of {len(text.lstrip('-'))} digits")
+    return int(text)
+
+
+def loads(text: str, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse ``text``; raise JSONRefused with one sentence when gemmtune cannot use it.
+
+    The sentence reads "it is not valid JSON (...)", "it is nested more than 32 levels
+    deep"... so callers can say ``f"Cannot import {file}: {e}."``.
+    """
+    try:
+        doc = json.loads(text, parse_constant=_constant, parse_float=_float, parse_int=_int)
+    except JSONRefused:
+        raise
+    except RecursionError:
+        raise JSONRefused(f"it is nested more than {max_depth} levels deep") from None
+    except ValueError as e:  # JSONDecodeError, and anything else the decoder refuses
+        raise JSONRefused(f"it is not valid JSON ({e})") from None
+    if depth(doc, max_depth + 1) > max_depth:
+        raise JSONRefused(f"it is nested more than {max_depth} levels deep")
+    return doc
+
+
+def depth(value: Any, limit: int) -> int:
+    """Nesting depth of a parsed JSON value (a scalar is 0), counted up to ``limit``.
+
+    Iterative, so it never recurses however deep the value is.
+    """
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        level += 1
+        deepest = max(deepest, level)
+        if deepest >= limit:
+            return deepest
+        stack.extend((child, level) for child in children)
+    return deepest
