@@ -132,10 +132,33 @@ def transfer_params(cache: Any, fingerprint_id: str, problem: Any, limit: int = 
     return out
 
 
+# A side of C at most this many register tiles long makes the product skinny: the other
+# operand is read about once, so packing it costs a full extra pass over the biggest matrix.
+SKINNY_TILES = 4
+
+
+def skinny_params(base: list[KernelParams], problem: Any) -> list[tuple[KernelParams, str]]:
+    """Variants of the other seeds for skinny shapes: the big operand read in place.
+
+    With M small (a few MR-row slivers), B is used by few slivers and packing it doubles the
+    traffic on the largest matrix; with N small, the same holds for A. Threads then split
+    the long side of C (a band each), so each thread streams its own part of the big operand.
+    """
+    out = []
+    for params in base:
+        if problem.m <= SKINNY_TILES * params.MR:
+            out.append((params.replace(pack_b=False, parallel="n" if problem.threads > 1 else "m"),
+                        "skinny-m"))
+        if problem.n <= SKINNY_TILES * params.NR:
+            out.append((params.replace(pack_a=False, parallel="m"), "skinny-n"))
+    return out
+
+
 def seeds_for(space: SearchSpace, problem: Any, *, fp: dict | None = None, cache: Any = None,
               fingerprint_id: str | None = None) -> list[Seed]:
     """Every seed for ``problem``, snapped into ``space``, without duplicates, in order:
-    transfer (an earlier winner is the strongest hint), the model, the ISA family's seed.
+    transfer (an earlier winner is the strongest hint), the model, the ISA family's seed, and
+    for skinny shapes those with the big operand read in place.
     """
     raw: list[tuple[KernelParams, str]] = []
     if cache is not None and fingerprint_id is not None:
@@ -152,6 +175,7 @@ def seeds_for(space: SearchSpace, problem: Any, *, fp: dict | None = None, cache
         raw.append((seed_params(space.dtype, family), f"isa:{family}"))
     except Exception:
         pass
+    raw += skinny_params([p for p, _ in raw], problem)
     out: list[Seed] = []
     seen = set()
     for params, source in raw:

@@ -78,3 +78,16 @@ def test_resumed_studies_do_not_rerun_seeds():
     space.suggest(trial)
     study.tell(trial, 1.0)
     assert enqueue_seeds(study, space, seeds) == 0
+
+
+def test_skinny_shapes_get_in_place_seeds():
+    from gemmtune.kernels.params import KernelParams
+    from gemmtune.problem import Problem
+    from gemmtune.search.seeds import skinny_params
+
+    base = [KernelParams()]
+    tall = skinny_params(base, Problem(16, 4096, 4096, "float32", 2))
+    assert [(p.pack_b, p.parallel, src) for p, src in tall] == [(False, "n", "skinny-m")]
+    wide = skinny_params(base, Problem(4096, 16, 4096, "float32", 1))
+    assert [(p.pack_a, p.parallel, src) for p, src in wide] == [(False, "m", "skinny-n")]
+    assert skinny_params(base, Problem(1024, 1024, 1024, "float32", 1)) == []
