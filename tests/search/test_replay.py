@@ -75,3 +75,34 @@ def test_a_time_budget_stops_starting_candidates(table):
     study = optuna.create_study(direction="maximize", sampler=make_sampler("random", space, 0))
     assert Search(study, space, TableEvaluator(table)).run(50, timeout=0).evaluated == 0
     assert Search(study, space, TableEvaluator(table)).run(3, timeout=60).evaluated == 3
+
+
+def test_a_lucky_candidate_must_beat_the_best_seed_when_remeasured(table):
+    """A non-seed candidate timed during a lucky moment leads the search; re-measured side by
+    side with the best seed it is slower, and the seed wins the finish."""
+    import optuna
+
+    from gemmtune.search.runner import Search
+    from gemmtune.search.study import enqueue_seeds, make_sampler
+
+    space = SearchSpace.from_dict(table["space"])
+    seeds = table_seeds(table, space)
+    seed_keys = {s.params.key() for s in seeds}
+
+    class Lucky(TableEvaluator):
+        def evaluate(self, params, trial, best_gflops):
+            out = super().evaluate(params, trial, None)
+            if out.get("status") == "ok" and params.key() not in seed_keys:
+                out["gflops"] *= 3.0  # the lucky moment: every non-seed looks 3x faster
+            return out
+
+    study = optuna.create_study(direction="maximize", sampler=make_sampler("random", space, 0),
+                                storage=optuna.storages.InMemoryStorage())
+    enqueue_seeds(study, space, seeds)
+    run = Search(study, space, Lucky(table, early_stop=False))
+    run.run(len(seeds) + 6)
+    winner = run.finish(top=2)
+    best_seed = max(TableEvaluator(table).rows[k]["gflops"] for k in seed_keys
+                    if TableEvaluator(table).rows.get(k, {}).get("status") == "ok")
+    assert len(winner["finalists"]) == 3
+    assert winner["gflops"] >= best_seed
