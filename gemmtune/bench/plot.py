@@ -70,7 +70,9 @@ def draw(doc: dict[str, Any], path: Path) -> Path:
     by_t = {t: [r for r in doc["results"] if r["problem"]["threads"] == t] for t in threads}
     square = all(r["problem"]["m"] == r["problem"]["n"] == r["problem"]["k"] for r in doc["results"])
     fig = Figure(figsize=(5.2 * len(threads) + 1.0, 4.8), dpi=120, layout="constrained")
-    axes = fig.subplots(1, len(threads), sharey=True, squeeze=False)[0]
+    # Each thread count on its own scale: the peak doubles with the threads, and a shared axis
+    # frozen by the first panel's limits would clip the others.
+    axes = fig.subplots(1, len(threads), squeeze=False)[0]
     for ax, t in zip(axes, threads):
         rows = by_t[t]
         if square:
