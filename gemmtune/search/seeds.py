@@ -132,9 +132,11 @@ def transfer_params(cache: Any, fingerprint_id: str, problem: Any, limit: int = 
     return out
 
 
-# A side of C at most this many register tiles long makes the product skinny: the other
-# operand is read about once, so packing it costs a full extra pass over the biggest matrix.
+# A side of C at most this many register tiles long, and at most 1/SKINNY_RATIO of each
+# other dimension, makes the product skinny: the other operand is read about once, so packing
+# it costs a full extra pass over the biggest matrix.
 SKINNY_TILES = 4
+SKINNY_RATIO = 8
 
 
 def skinny_params(base: list[KernelParams], problem: Any) -> list[tuple[KernelParams, str]]:
@@ -144,12 +146,13 @@ def skinny_params(base: list[KernelParams], problem: Any) -> list[tuple[KernelPa
     traffic on the largest matrix; with N small, the same holds for A. Threads then split
     the long side of C (a band each), so each thread streams its own part of the big operand.
     """
+    m, n, k = problem.m, problem.n, problem.k
     out = []
     for params in base:
-        if problem.m <= SKINNY_TILES * params.MR:
+        if m <= SKINNY_TILES * params.MR and SKINNY_RATIO * m <= min(n, k):
             out.append((params.replace(pack_b=False, parallel="n" if problem.threads > 1 else "m"),
                         "skinny-m"))
-        if problem.n <= SKINNY_TILES * params.NR:
+        if n <= SKINNY_TILES * params.NR and SKINNY_RATIO * n <= min(m, k):
             out.append((params.replace(pack_a=False, parallel="m"), "skinny-n"))
     return out
 

@@ -76,6 +76,11 @@ def make_sampler(name: str, space: SearchSpace, seed: int | None = None,
     if name == "grid":
         return optuna.samplers.GridSampler(space.grid(), seed=seed)
     if name == "qmc":
+        try:
+            import scipy  # noqa: F401  (optuna's QMC sampler draws its sequences with scipy)
+        except ImportError:
+            raise GemmtuneError("the qmc sampler needs scipy: pip install 'gemmtune[qmc]', or use another "
+                                "--sampler.") from None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False,

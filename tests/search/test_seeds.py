@@ -91,3 +91,4 @@ def test_skinny_shapes_get_in_place_seeds():
     wide = skinny_params(base, Problem(4096, 16, 4096, "float32", 1))
     assert [(p.pack_a, p.parallel, src) for p, src in wide] == [(False, "m", "skinny-n")]
     assert skinny_params(base, Problem(1024, 1024, 1024, "float32", 1)) == []
+    assert skinny_params(base, Problem(16, 48, 48, "float32", 1)) == []  # small, not skinny
