@@ -54,8 +54,8 @@ def module_name(params: KernelParams, dtype: str) -> str:
 def load_module(params: KernelParams, dtype: str, root: str | os.PathLike | None = None) -> ModuleType:
     """Write (once) and import the generated module for ``params`` and ``dtype``.
 
-    Importing does not compile: numba compiles ``gemm`` on its first call per argument
-    layout, or loads it from the disk cache.
+    Importing does not compile: ``GemmKernel.compile`` compiles ``gemm`` for its one
+    signature, or loads it from numba's disk cache.
     """
     dtype = normalize_dtype(dtype)
     params.validate(dtype)
