@@ -31,6 +31,7 @@ _ISA_PATTERNS = ("sse*", "ssse3", "avx*", "fma", "f16c", "amx*", "neon", "sve*")
 _SIZE_SUFFIX = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 _cached: dict[str, Any] | None = None
+_cached_identity: dict[str, Any] | None = None
 
 
 def fingerprint(refresh: bool = False) -> dict[str, Any]:
@@ -43,9 +44,10 @@ def fingerprint(refresh: bool = False) -> dict[str, Any]:
         ``{"id": str, "identity": {...}, "recorded": {...}}``; only ``identity`` is hashed into
         ``id``. The caller gets its own copy and may change it freely.
     """
-    global _cached
+    global _cached, _cached_identity
     if _cached is None or refresh:
-        identity = _identity()
+        identity = _identity() if refresh or _cached_identity is None else _cached_identity
+        _cached_identity = identity
         _cached = {"id": compute_id(identity), "identity": identity, "recorded": _recorded()}
     return copy.deepcopy(_cached)
 
@@ -57,8 +59,17 @@ def compute_id(identity: dict[str, Any]) -> str:
 
 
 def fingerprint_id() -> str:
-    """Shorthand for ``fingerprint()["id"]``."""
-    return fingerprint()["id"]
+    """``fingerprint()["id"]``, without reading the recorded fields.
+
+    The recorded fields (BLAS through threadpoolctl, package versions) take about 30 ms and
+    are not part of the id; ``gemmtune.matmul``'s first call needs only the id.
+    """
+    global _cached_identity
+    if _cached is not None:
+        return _cached["id"]
+    if _cached_identity is None:
+        _cached_identity = _identity()
+    return compute_id(_cached_identity)
 
 
 def usable_cores() -> int:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .build import load_module
+from .cached_load import load_cached
 from .params import KernelParams, normalize_dtype
 
 _threads_lock = threading.Lock()
@@ -109,8 +110,10 @@ class GemmKernel:
 
         elem = types.float32 if self.dtype == "float32" else types.float64
         arr = types.Array(elem, 2, "A")
+        sig = (arr, arr, arr, types.float64, types.float64, types.int64)
         gemm = self.module.gemm
-        gemm.compile((arr, arr, arr, types.float64, types.float64, types.int64))
+        if not load_cached(gemm, sig):
+            gemm.compile(sig)
         gemm.disable_compile()
         # Marked on the module, which every GemmKernel for these parameters shares.
         self.module.compiled = True
