@@ -22,7 +22,7 @@ from gemmtune.search.replay import load_table, replay, trials_to_reach
 from gemmtune.search.study import SAMPLERS
 
 # (label, sampler, enqueue seeds first)
-VARIANTS = [("tpe + seeds", "tpe", True), ("tpe", "tpe", False), ("random + seeds", "random", True),
+VARIANTS = [("tpe + seeds (default)", "tpe", True), ("tpe", "tpe", False), ("random + seeds", "random", True),
             ("random", "random", False), ("qmc + seeds", "qmc", True), ("grid + seeds", "grid", True)]
 
 
@@ -84,8 +84,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("table")
     ap.add_argument("--budget", type=int, default=150)
-    ap.add_argument("--seeds", type=int, default=20)
-    ap.add_argument("--within", default="0.05,0.10",
+    ap.add_argument("--seeds", type=int, default=50)
+    ap.add_argument("--within", default="0.05,0.02,0.10",
                     help="comma-separated tolerances; the first is the headline")
     ap.add_argument("--output", default="results/sampler_efficiency")
     args = ap.parse_args()

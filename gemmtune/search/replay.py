@@ -40,7 +40,8 @@ def replay(table: dict[str, Any], sampler: str, seed: int, trials: int,
 
     Returns:
         One entry per evaluated candidate in order: its GFLOP/s from the table, or None for
-        a failed or early-stopped candidate (rejected points are not candidates).
+        a failed or early-stopped candidate (rejected points and repeats of a kernel already
+        measured are not candidates: they cost nothing).
     """
     import optuna
 
@@ -53,7 +54,7 @@ def replay(table: dict[str, Any], sampler: str, seed: int, trials: int,
     trajectory: list[float | None] = []
 
     def record(frozen: Any) -> None:
-        if "rejected" in frozen.user_attrs:
+        if "rejected" in frozen.user_attrs or "duplicate_of" in frozen.user_attrs:
             return
         ok = frozen.state == optuna.trial.TrialState.COMPLETE
         trajectory.append(frozen.value if ok else None)

@@ -25,7 +25,7 @@ def build_document(problem: Problem, best: dict[str, Any] | None, stats: RunStat
         "trials": counts["evaluated"],
         "problem": problem.to_dict(),
         "run": {"trials": stats.evaluated, "failed": stats.failed, "pruned": stats.pruned,
-                "rejected": stats.rejected, "wall_seconds": wall,
+                "rejected": stats.rejected, "duplicates": stats.duplicates, "wall_seconds": wall,
                 "compile_seconds": stats.compile_seconds,
                 "compile_share": stats.compile_seconds / wall if wall > 0 else 0.0,
                 "interrupted": stats.interrupted},
@@ -62,7 +62,8 @@ def render(console: Any, doc: dict[str, Any]) -> None:
     pct = doc["percent_of_numpy"]
     table.add_row("% of numpy", f"{pct:.0f}%" if pct is not None else "-")
     table.add_row("trials (this run)", f"{run['trials']} run, {run['failed']} failed, "
-                  f"{run['pruned']} pruned, {run['rejected']} rejected before compiling")
+                  f"{run['pruned']} pruned, {run['rejected']} rejected before compiling"
+                  + (f", {run['duplicates']} repeats of a measured kernel" if run.get("duplicates") else ""))
     table.add_row("trials (study)", f"{st['evaluated']} run, {st['failed']} failed, {st['pruned']} pruned")
     table.add_row("wall time", f"{run['wall_seconds']:.1f} s, {100 * run['compile_share']:.0f}% compiling")
     table.add_row("study", st["name"])
@@ -95,7 +96,7 @@ class ProgressView:
         self.progress.stop()
 
     def on_trial(self, frozen: Any) -> None:
-        if "rejected" in frozen.user_attrs:
+        if "rejected" in frozen.user_attrs or "duplicate_of" in frozen.user_attrs:
             return
         fields = {}
         if frozen.value is not None and (self.best is None or frozen.value > self.best):

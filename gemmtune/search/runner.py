@@ -6,6 +6,12 @@ trial budget, but the sampler learns it is bad). Each candidate then goes to the
 a failed one (compile error, wrong result, crash, timeout) is a failed trial with the reason
 in its user attributes; an early-stopped one is pruned with its partial figure reported.
 
+A kernel the study has already measured is not measured again: samplers re-propose points
+(TPE does so more as it narrows in on a region, random search by chance), and in a space of
+a few hundred kernels that would spend a good share of the budget on repeats. The trial
+gets the earlier outcome at no cost ("duplicate_of" in its user attributes) and does not
+count towards the budget; the finish re-measures the best kernels anyway.
+
 Several workers (processes or machines) may run searches on one study: each trial records
 the worker that ran it, the early stop compares against the best of every worker, and a
 seed that two workers enqueued at the same moment is measured once (the lower trial number
@@ -46,6 +52,7 @@ class RunStats:
     failed: int = 0
     pruned: int = 0         # stopped early
     rejected: int = 0       # invalid points, never compiled
+    duplicates: int = 0     # kernels measured before in the study, given their outcome again
     compile_seconds: float = 0.0
     started: float = field(default_factory=time.monotonic)
     interrupted: bool = False
@@ -93,6 +100,9 @@ class Search:
             trial.set_user_attr("rejected", str(e))
             raise optuna.TrialPruned(f"rejected: {e}") from None
         trial.set_user_attr("kernel", params.to_dict())
+        earlier = self._measured_before(params, trial.number)
+        if earlier is not None:
+            return self._repeat(trial, earlier)
         self._best = None  # other workers may have finished better trials since
         res = self.evaluator.evaluate(params, trial.number, self.best_value())
         self.stats.evaluated += 1
@@ -150,6 +160,37 @@ class Search:
         except KeyboardInterrupt:
             self.stats.interrupted = True
         return self.stats
+
+    def _measured_before(self, params: KernelParams, number: int) -> Any:
+        """The earliest finished trial (complete, failed or stopped early) of the same kernel."""
+        import optuna
+
+        S = optuna.trial.TrialState
+        key = params.key()
+        for t in self.study.get_trials(deepcopy=False, states=(S.COMPLETE, S.FAIL, S.PRUNED)):
+            kernel = t.user_attrs.get("kernel")
+            if t.number != number and "duplicate_of" not in t.user_attrs and kernel is not None \
+                    and KernelParams.from_dict(kernel).key() == key:
+                return t
+        return None
+
+    def _repeat(self, trial: Any, earlier: Any) -> float:
+        """Give ``trial`` the outcome of ``earlier``, the same kernel, without measuring it."""
+        import optuna
+
+        self.stats.duplicates += 1
+        trial.set_user_attr("duplicate_of", earlier.number)
+        for key in _RESULT_ATTRS:  # so that a repeat that becomes the best trial reads as one
+            if key in earlier.user_attrs:
+                trial.set_user_attr(key, earlier.user_attrs[key])
+        if earlier.state == optuna.trial.TrialState.COMPLETE:
+            return float(earlier.value)
+        # A failed kernel fails again and one stopped early would stop again: pruned, with
+        # the earlier partial figure, so that the sampler learns it is bad (TPE ignores
+        # failed trials and would keep proposing the point).
+        step = max(earlier.intermediate_values, default=None)
+        trial.report(earlier.intermediate_values[step] if step is not None else 0.0, 0)
+        raise optuna.TrialPruned(f"same kernel as trial {earlier.number}")
 
     def _check_seed_unique(self, number: int) -> None:
         """Reject seed trial ``number`` when an earlier trial holds the same enqueued point."""
@@ -234,13 +275,16 @@ class Search:
         return {**winner, "numpy_gflops": numpy, "finalists": rows}
 
     def counts(self) -> dict[str, int]:
-        """Trials of the whole study by outcome (rejected points apart from pruned ones)."""
+        """Trials of the whole study by outcome (rejected points and repeats of a measured kernel
+        apart; neither was measured)."""
         import optuna
 
         S = optuna.trial.TrialState
-        out = {"complete": 0, "failed": 0, "pruned": 0, "rejected": 0}
+        out = {"complete": 0, "failed": 0, "pruned": 0, "rejected": 0, "duplicates": 0}
         for t in self.study.get_trials(deepcopy=False):
-            if t.state == S.COMPLETE:
+            if "duplicate_of" in t.user_attrs:
+                out["duplicates"] += 1
+            elif t.state == S.COMPLETE:
                 out["complete"] += 1
             elif t.state == S.FAIL:
                 out["failed"] += 1

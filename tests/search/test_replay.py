@@ -58,6 +58,41 @@ def test_early_stop_prunes_hopeless_candidates(table):
     assert None in trajectory  # some candidates were stopped against the best so far
 
 
+def test_a_kernel_already_measured_is_not_measured_again(table):
+    """Random search over a few hundred points repeats itself; repeats get the earlier outcome
+    without reaching the evaluator and do not count towards the budget."""
+    import optuna
+
+    from gemmtune.search.runner import Search
+    from gemmtune.search.study import make_sampler
+
+    space = SearchSpace.from_dict(table["space"])
+    measured: list[str] = []
+
+    class Counting(TableEvaluator):
+        def evaluate(self, params, trial, best_gflops):
+            measured.append(params.key())
+            return super().evaluate(params, trial, best_gflops)
+
+    study = optuna.create_study(direction="maximize", sampler=make_sampler("random", space, 3),
+                                storage=optuna.storages.InMemoryStorage())
+    search = Search(study, space, Counting(table))
+    stats = search.run(80)
+    assert stats.evaluated == len(measured) == 80
+    assert len(set(measured)) == 80
+    repeats = [t for t in study.trials if "duplicate_of" in t.user_attrs]
+    assert stats.duplicates == len(repeats) > 0
+    for t in repeats:
+        earlier = study.trials[t.user_attrs["duplicate_of"]]
+        assert earlier.user_attrs["kernel"] == t.user_attrs["kernel"]
+        if earlier.state == optuna.trial.TrialState.COMPLETE:
+            assert t.value == earlier.value
+        else:
+            assert t.state == optuna.trial.TrialState.PRUNED
+    counts = search.counts()
+    assert counts["evaluated"] == 80 and counts["duplicates"] == len(repeats)
+
+
 def test_seeded_tpe_gets_within_5_percent_quickly(table):
     target = 0.95 * TableEvaluator(table).best_gflops()
     hits = [trials_to_reach(replay(table, "tpe", s, 60, stop_at=target), target) or 60

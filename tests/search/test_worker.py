@@ -55,14 +55,18 @@ def test_search_goes_on_past_failures_and_never_picks_a_wrong_kernel(kernels, mo
     monkeypatch.setenv("GEMMTUNE_TEST_FAULT", "crash@0,hang@1,wrong@2")
     space = SearchSpace.for_machine("float32")
     study = optuna.create_study(direction="maximize")
-    point = space.encode(KernelParams())
-    for _ in range(4):
+    # Four different kernels: a kernel measured before is not measured again, so one that
+    # failed would not get another trial. The first two never get as far as compiling.
+    points = [space.encode(KernelParams(KC=kc)) for kc in (64, 96, 256, 160)]
+    assert len({str(p) for p in points}) == 4
+    for point in points:
         study.enqueue_trial(point)
     evaluator = WorkerEvaluator(PROBLEM, kernels, timeout=300, samples=2, min_sample_seconds=0.001)
     try:
         # Compile first, so the short limit below (which the hang costs in full) only has
-        # to cover a worker restart and loading the kernel from numba's disk cache.
-        assert evaluator.evaluate(KernelParams(), 99, None)["status"] == "ok"
+        # to cover a worker restart and loading the kernels from numba's disk cache.
+        for point in points[2:]:
+            assert evaluator.evaluate(space.decode(point), 99, None)["status"] == "ok"
         evaluator.timeout = 15
         run = Search(study, space, evaluator)
         stats = run.run(4)
