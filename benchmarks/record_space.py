@@ -6,6 +6,8 @@ replayed searches are deterministic and cost nothing. Each configuration is meas
 same worker and protocol as ``gemmtune search`` (compile, verify, time).
 
     python benchmarks/record_space.py -m 1024 -n 1024 -k 1024 -o tests/data/space_1024x1024x1024_f32_t1.json
+    python benchmarks/record_space.py --space packing -m 1024 -n 1024 -k 1024 \
+        -o tests/data/space_1024x1024x1024_f32_t1_packing.json
 
 The run can be interrupted and restarted: finished rows are kept in ``<output>.partial``.
 ``--retime`` measures every row of a finished table again (its kernels are compiled by then,
@@ -27,8 +29,28 @@ from gemmtune.search.space import ChoiceDim, IntDim, SearchSpace, point_key
 from gemmtune.search.worker import Worker
 
 
-def table_space(dtype: str = "float32") -> SearchSpace:
-    """A 336-point grid (224 valid kernels on 16 vector registers) around the AVX2 optimum."""
+def table_space(dtype: str = "float32", kind: str = "blocks") -> SearchSpace:
+    """A small grid around the AVX2 optimum, 224 valid kernels on 16 vector registers.
+
+    "blocks": register tile (MR, NR), MC and KC (288 points). "packing": register tile, KC,
+    and whether A and B are packed or read in place, with MC = 16 MR and the serial kernel
+    a one-thread search uses (288 points).
+    """
+    if kind == "packing":
+        dims = [
+            IntDim("mr", 2, 7),
+            IntDim("nr_vecs", 1, 3),
+            IntDim("mc_mult", 16, 16),
+            IntDim("kc_mult", 4, 16, step=4),
+            IntDim("nc_mult", 256, 256),
+            ChoiceDim("unroll", (4,)),
+            ChoiceDim("prefetch", (0,)),
+            ChoiceDim("parallel", ("m",)),
+            ChoiceDim("vec_bits", (256,)),
+            ChoiceDim("pack_a", (True, False)),
+            ChoiceDim("pack_b", (True, False)),
+        ]
+        return SearchSpace(dtype, 16, 32, {d.name: d for d in dims})
     dims = [
         IntDim("mr", 2, 7),
         IntDim("nr_vecs", 1, 3),
@@ -54,13 +76,15 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=180.0)
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--retime", action="store_true", help="measure a finished table again")
+    ap.add_argument("--space", choices=("blocks", "packing"), default="blocks",
+                    help="which grid to record (see table_space)")
     args = ap.parse_args()
     if args.retime:
         retime(Path(args.output), args.root, args.timeout)
         return
 
     problem = Problem(args.m, args.n, args.k, args.dtype, args.threads)
-    space = table_space(problem.dtype)
+    space = table_space(problem.dtype, args.space)
     out = Path(args.output)
     partial = out.with_name(out.name + ".partial")
     done = {}

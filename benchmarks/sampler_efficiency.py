@@ -48,14 +48,15 @@ def run(table: dict, budget: int, seeds: int, within: float) -> list[dict]:
     return rows
 
 
-def markdown(table: dict, rows: list[dict], budget: int, within: float, first: bool = True) -> str:
+def markdown(table: dict, rows: list[dict], budget: int, within: float, first: bool = True,
+             path: str = "tests/data/space_1024x1024x1024_f32_t1.json", output: str | None = None) -> str:
     p = table["problem"]
     best = TableEvaluator(table).best_gflops()
     n_valid = sum(1 for r in table["rows"] if r.get("status") == "ok")
     close = sum(1 for r in table["rows"] if r.get("status") == "ok" and r["gflops"] >= (1 - within) * best)
+    command = f"python benchmarks/sampler_efficiency.py {path}" + (f" --output {output}" if output else "")
     head = ["# Sampler efficiency, replayed", "",
-            "Produced by `python benchmarks/sampler_efficiency.py "
-            "tests/data/space_1024x1024x1024_f32_t1.json`: every sampler replays the recorded "
+            f"Produced by `{command}`: every sampler replays the recorded "
             f"table (simulation mode) for {rows[0]['runs']} sampler seeds.", ""] if first else []
     lines = head + [f"## Within {within:.0%} of the best ({close} of {n_valid} configurations qualify)",
              "",
@@ -92,7 +93,9 @@ def main() -> None:
     table = load_table(args.table)
     levels = [float(x) for x in args.within.split(",")]
     results = {w: run(table, args.budget, args.seeds, w) for w in levels}
-    md = "\n".join(markdown(table, results[w], args.budget, w, first=(i == 0))
+    default_output = ap.get_default("output")
+    md = "\n".join(markdown(table, results[w], args.budget, w, first=(i == 0), path=args.table,
+                            output=None if args.output == default_output else args.output)
                    for i, w in enumerate(levels))
     print(md)
     out = Path(args.output)

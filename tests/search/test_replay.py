@@ -18,6 +18,9 @@ from gemmtune.search.space import SearchSpace
 from gemmtune.search.study import SAMPLERS
 
 TABLE_PATH = Path(__file__).parent.parent / "data" / "space_1024x1024x1024_f32_t1.json"
+# The same shape over the register tile, KC, and A and B packed or read in place.
+PACKING_PATH = TABLE_PATH.with_name("space_1024x1024x1024_f32_t1_packing.json")
+TABLES = [TABLE_PATH, PACKING_PATH]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +28,9 @@ def table():
     return load_table(TABLE_PATH)
 
 
-def test_table_covers_its_space(table):
+@pytest.mark.parametrize("path", TABLES, ids=lambda p: p.stem)
+def test_table_covers_its_space(path):
+    table = load_table(path)
     space = SearchSpace.from_dict(table["space"])
     keys = {TableEvaluator(table).rows.keys().__len__()}
     assert keys == {sum(1 for _ in space.valid_points())}
@@ -93,7 +98,9 @@ def test_a_kernel_already_measured_is_not_measured_again(table):
     assert counts["evaluated"] == 80 and counts["duplicates"] == len(repeats)
 
 
-def test_seeded_tpe_gets_within_5_percent_quickly(table):
+@pytest.mark.parametrize("path", TABLES, ids=lambda p: p.stem)
+def test_seeded_tpe_gets_within_5_percent_quickly(path):
+    table = load_table(path)
     target = 0.95 * TableEvaluator(table).best_gflops()
     hits = [trials_to_reach(replay(table, "tpe", s, 60, stop_at=target), target) or 60
             for s in range(5)]
