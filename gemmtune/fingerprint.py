@@ -61,8 +61,8 @@ def compute_id(identity: dict[str, Any]) -> str:
 def fingerprint_id() -> str:
     """``fingerprint()["id"]``, without reading the recorded fields.
 
-    The recorded fields (BLAS through threadpoolctl, package versions) take about 30 ms and
-    are not part of the id; ``gemmtune.matmul``'s first call needs only the id.
+    The recorded fields (BLAS through threadpoolctl, package versions) take 6-9 ms and are
+    not part of the id; ``gemmtune.matmul``'s first call needs only the id.
     """
     global _cached_identity
     if _cached is not None:
