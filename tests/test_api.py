@@ -92,3 +92,15 @@ def test_bad_input_errors(root):
         gemmtune.matmul(np.ones((2, 3), "f4"), np.ones((3, 3), "f4"), threads=0, cache_dir=root)
     with pytest.raises(TypeError, match="dtype int64"):
         gemmtune.matmul(np.ones((2, 3), "i8"), np.ones((3, 3), "i8"), cache_dir=root)
+
+
+def test_the_library_path_imports_no_command_line_libraries():
+    """matmul's modules load without click, rich or optuna (they cost start-up time)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, gemmtune.api, gemmtune.cache, gemmtune.errors, gemmtune.kernels.gemm; "
+            "print(sorted(m for m in ('click', 'rich', 'optuna') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

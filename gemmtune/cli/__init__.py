@@ -47,6 +47,17 @@ class LazyGroup(click.Group):
             raise
         return getattr(mod, attr)
 
+    def invoke(self, ctx: click.Context):
+        from ..errors import GemmtuneError
+
+        try:
+            return super().invoke(ctx)
+        except GemmtuneError as e:
+            # click prints a ClickException as "Error: <message>" and exits with its code.
+            err = click.ClickException(e.message)
+            err.exit_code = e.exit_code
+            raise err from None
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--cache-dir", type=click.Path(file_okay=False), envvar=ENV_CACHE_DIR,
