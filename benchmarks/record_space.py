@@ -13,6 +13,13 @@ The run can be interrupted and restarted: finished rows are kept in ``<output>.p
 ``--retime`` measures every row of a finished table again (its kernels are compiled by then,
 so this is quick) and keeps the faster figure of the passes: a slowdown from another process
 sharing the machine lowers one pass, rarely both.
+
+``--paired`` times every row again against numpy instead (the protocol the tables now use):
+in one process, each kernel runs in rounds interleaved with numpy's product at the same
+thread count, and its figure is the median of the per-round ratios to numpy. A slow period
+of the host lands on both sides of a ratio, so the order of kernels no longer depends on
+when each was measured. Each call adds a pass (``ratio_passes``); the row's ``gflops`` is the
+median pass times numpy's median figure over all passes.
 """
 
 from __future__ import annotations
@@ -76,11 +83,16 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=180.0)
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--retime", action="store_true", help="measure a finished table again")
+    ap.add_argument("--paired", type=int, default=0, metavar="PASSES",
+                    help="time a finished table again, PASSES times, as ratios to numpy")
     ap.add_argument("--space", choices=("blocks", "packing"), default="blocks",
                     help="which grid to record (see table_space)")
     args = ap.parse_args()
     if args.retime:
         retime(Path(args.output), args.root, args.timeout)
+        return
+    if args.paired:
+        retime_paired(Path(args.output), args.root, args.paired)
         return
 
     problem = Problem(args.m, args.n, args.k, args.dtype, args.threads)
@@ -162,6 +174,55 @@ def retime(path: Path, root: str, timeout: float) -> None:
                     row.update(gflops=res["gflops"], gflops_iqr=res["gflops_iqr"])
             print(f"[{i + 1}/{len(doc['rows'])}] {passes}", file=sys.stderr, flush=True)
     annotate(doc)
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+
+
+PAIRED_ROUNDS = 7
+
+
+def retime_paired(path: Path, root: str, passes: int) -> None:
+    """Add ``passes`` passes of numpy-paired ratios to every valid row (see the docstring)."""
+    import statistics
+
+    import numpy as np
+
+    from gemmtune.kernels.gemm import compile_kernel
+    from gemmtune.kernels.params import KernelParams
+    from gemmtune.measure import gemm_flops, gflops, interleaved, iqr, pinned_threads
+
+    doc = json.loads(path.read_text())
+    problem = Problem.from_dict(doc["problem"])
+    flops = gemm_flops(problem.m, problem.n, problem.k)
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((problem.m, problem.k)).astype(problem.dtype)
+    B = rng.standard_normal((problem.k, problem.n)).astype(problem.dtype)
+    C = np.empty((problem.m, problem.n), problem.dtype)
+    numpy_figures = doc.setdefault("paired_numpy_gflops", [])
+    rows = [r for r in doc["rows"] if r.get("status") == "ok"]
+    with pinned_threads(problem.threads):
+        for p in range(passes):
+            for i, row in enumerate(rows):
+                kernel = compile_kernel(KernelParams.from_dict(row["params"]), problem.dtype, root)
+                kernel.compile()  # a disk-cache load: every row was compiled when it was recorded
+                ref, ker = interleaved([lambda: np.matmul(A, B, out=C),
+                                        lambda: kernel(A, B, C, threads=problem.threads)],
+                                       rounds=PAIRED_ROUNDS)
+                ratio = statistics.median(r / k for r, k in zip(ref.samples, ker.samples))
+                row.setdefault("ratio_passes", []).append(ratio)
+                numpy_figures.append(gflops(flops, ref.median))
+                print(f"pass {p + 1}/{passes} [{i + 1}/{len(rows)}] {row['params']['MR']}x"
+                      f"{row['params']['NR']} kc{row['params']['KC']}: {ratio:.3f} of numpy",
+                      file=sys.stderr, flush=True)
+            path.write_text(json.dumps(doc, indent=1) + "\n")  # a pass survives an interrupt
+    base = statistics.median(numpy_figures)
+    for row in rows:
+        row["gflops"] = statistics.median(row["ratio_passes"]) * base
+        row["gflops_iqr"] = iqr([r * base for r in row["ratio_passes"]])
+    doc["protocol"] = ("paired: the median over passes of each kernel's median per-round ratio "
+                       f"to numpy ({PAIRED_ROUNDS} interleaved rounds of >= 50 ms samples per "
+                       "pass), times numpy's median GFLOP/s over all passes")
+    annotate(doc)
+    doc["numpy_gflops"] = base  # the scale of every figure, rather than one more noisy sample
     path.write_text(json.dumps(doc, indent=1) + "\n")
 
 

@@ -6,13 +6,21 @@ it counts the candidates (compiled and measured configurations; points rejected 
 compiling cost nothing and are not counted) until one is within 5% of the table's best,
 and prints the median over the seeds.
 
+``--resample R`` also replays R redrawn tables: a table's figures are medians of a few
+measured passes per kernel, so which kernels are "within 5%" is itself uncertain. Each
+redrawn table takes, for every kernel, the median of its passes drawn with replacement (a
+bootstrap); the samplers then run on every redrawn table, and the medians cover both the
+sampler's seed and the measurement's noise.
+
     python benchmarks/sampler_efficiency.py tests/data/space_1024x1024x1024_f32_t1.json
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import random
 import statistics
 import time
 from pathlib import Path
@@ -26,35 +34,56 @@ VARIANTS = [("tpe + seeds (default)", "tpe", True), ("tpe", "tpe", False), ("ran
             ("random", "random", False), ("qmc + seeds", "qmc", True), ("grid + seeds", "grid", True)]
 
 
-def run(table: dict, budget: int, seeds: int, within: float) -> list[dict]:
-    best = TableEvaluator(table).best_gflops()
-    target = (1.0 - within) * best
-    n_valid = sum(1 for r in table["rows"] if r.get("status") == "ok")
+def passes(row: dict, table: dict) -> list[float]:
+    """The measured GFLOP/s passes of one row (numpy-paired ratios scaled, or raw figures)."""
+    if "ratio_passes" in row:
+        base = statistics.median(table["paired_numpy_gflops"])
+        return [r * base for r in row["ratio_passes"]]
+    return list(row.get("gflops_passes", [row["gflops"]]))
+
+
+def redrawn(table: dict, seed: int) -> dict:
+    """A bootstrap copy of ``table``: each kernel's figure the median of its passes resampled."""
+    rng = random.Random(seed)
+    out = copy.deepcopy(table)
+    for row in out["rows"]:
+        if row.get("status") == "ok":
+            ps = passes(row, table)
+            row["gflops"] = statistics.median(rng.choice(ps) for _ in ps)
+    return out
+
+
+def run(table: dict, budget: int, seeds: int, within: float, resample: int = 0) -> list[dict]:
+    tables = [redrawn(table, r) for r in range(resample)] if resample else [table]
     rows = []
     for label, sampler, use_seeds in VARIANTS:
         assert sampler in SAMPLERS
         t0 = time.perf_counter()
         hits, reached = [], 0
-        for s in range(seeds):
-            traj = replay(table, sampler, s, budget, use_seeds=use_seeds, stop_at=target)
-            hit = trials_to_reach(traj, target)
-            reached += hit is not None
-            # A run that never got there counts as the budget (a lower bound of its cost).
-            hits.append(hit if hit is not None else budget)
+        for t in tables:
+            target = (1.0 - within) * TableEvaluator(t).best_gflops()
+            for s in range(seeds):
+                traj = replay(t, sampler, s, budget, use_seeds=use_seeds, stop_at=target)
+                hit = trials_to_reach(traj, target)
+                reached += hit is not None
+                # A run that never got there counts as the budget (a lower bound of its cost).
+                hits.append(hit if hit is not None else budget)
         rows.append({"variant": label, "sampler": sampler, "seeds_enqueued": use_seeds,
                      "median_trials": statistics.median(hits), "mean_trials": statistics.mean(hits),
                      "worst_trials": max(hits), "reached_within_budget": reached,
-                     "runs": seeds, "seconds": time.perf_counter() - t0})
+                     "runs": len(hits), "seconds": time.perf_counter() - t0})
     return rows
 
 
 def markdown(table: dict, rows: list[dict], budget: int, within: float, first: bool = True,
-             path: str = "tests/data/space_1024x1024x1024_f32_t1.json", output: str | None = None) -> str:
+             path: str = "tests/data/space_1024x1024x1024_f32_t1.json", output: str | None = None,
+             resample: int = 0) -> str:
     p = table["problem"]
     best = TableEvaluator(table).best_gflops()
     n_valid = sum(1 for r in table["rows"] if r.get("status") == "ok")
     close = sum(1 for r in table["rows"] if r.get("status") == "ok" and r["gflops"] >= (1 - within) * best)
-    command = f"python benchmarks/sampler_efficiency.py {path}" + (f" --output {output}" if output else "")
+    command = (f"python benchmarks/sampler_efficiency.py {path}" + (f" --output {output}" if output else "")
+               + (f" --resample {resample}" if resample else ""))
     head = ["# Sampler efficiency, replayed", "",
             f"Produced by `{command}`: every sampler replays the recorded "
             f"table (simulation mode) for {rows[0]['runs']} sampler seeds.", ""] if first else []
@@ -69,9 +98,29 @@ def markdown(table: dict, rows: list[dict], budget: int, within: float, first: b
              "",
              "| variant | median candidates | mean | worst | runs that reached it |",
              "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['variant']} | {r['median_trials']:g} | {r['mean_trials']:.1f} | "
-                     f"{r['worst_trials']} | {r['reached_within_budget']}/{r['runs']} |")
+    lines += _table_lines(rows)
+    return "\n".join(lines) + "\n"
+
+
+def _table_lines(rows: list[dict]) -> list[str]:
+    return [f"| {r['variant']} | {r['median_trials']:g} | {r['mean_trials']:.1f} | "
+            f"{r['worst_trials']} | {r['reached_within_budget']}/{r['runs']} |" for r in rows]
+
+
+def markdown_resampled(table: dict, rows: list[dict], within: float, resample: int, seeds: int) -> str:
+    counts = []
+    for r in range(resample):
+        t = redrawn(table, r)
+        best = TableEvaluator(t).best_gflops()
+        counts.append(sum(1 for row in t["rows"] if row.get("status") == "ok"
+                          and row["gflops"] >= (1 - within) * best))
+    lines = [f"## Within {within:.0%}, over {resample} redrawn tables (measurement noise)", "",
+             f"Each redrawn table takes, for every kernel, the median of its measured passes drawn "
+             f"with replacement; {seeds} sampler seeds on each, {resample * seeds} runs per variant. "
+             f"Kernels within {within:.0%} of a redrawn table's best: median "
+             f"{statistics.median(counts):g} (range {min(counts)}-{max(counts)}).", "",
+             "| variant | median candidates | mean | worst | runs that reached it |",
+             "|---|---|---|---|---|"] + _table_lines(rows)
     return "\n".join(lines) + "\n"
 
 
@@ -88,6 +137,10 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=50)
     ap.add_argument("--within", default="0.05,0.02,0.10",
                     help="comma-separated tolerances; the first is the headline")
+    ap.add_argument("--resample", type=int, default=0, metavar="R",
+                    help="also replay R bootstrap redraws of the table (first tolerance only)")
+    ap.add_argument("--resample-seeds", type=int, default=10,
+                    help="sampler seeds on each redrawn table")
     ap.add_argument("--output", default="results/sampler_efficiency")
     args = ap.parse_args()
     table = load_table(args.table)
@@ -95,15 +148,23 @@ def main() -> None:
     results = {w: run(table, args.budget, args.seeds, w) for w in levels}
     default_output = ap.get_default("output")
     md = "\n".join(markdown(table, results[w], args.budget, w, first=(i == 0), path=args.table,
-                            output=None if args.output == default_output else args.output)
+                            output=None if args.output == default_output else args.output,
+                            resample=args.resample)
                    for i, w in enumerate(levels))
+    resampled = None
+    if args.resample:
+        resampled = run(table, args.budget, args.resample_seeds, levels[0], args.resample)
+        md += "\n" + markdown_resampled(table, resampled, levels[0], args.resample, args.resample_seeds)
     print(md)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(md)
     out.with_suffix(".json").write_text(json.dumps(
         {"table": args.table, "budget": args.budget, "seeds": args.seeds,
-         "results": [{"within": w, "rows": results[w]} for w in levels]}, indent=1) + "\n")
+         "results": [{"within": w, "rows": results[w]} for w in levels],
+         "resampled": resampled and {"within": levels[0], "tables": args.resample,
+                                     "seeds_per_table": args.resample_seeds, "rows": resampled}},
+        indent=1) + "\n")
 
 
 if __name__ == "__main__":
