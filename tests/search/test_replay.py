@@ -105,6 +105,10 @@ def test_seeded_tpe_gets_within_5_percent_quickly(path):
     hits = [trials_to_reach(replay(table, "tpe", s, 60, stop_at=target), target) or 60
             for s in range(5)]
     assert statistics.median(hits) <= 25
+    # The second half: at least 2x fewer candidates than random search (unseeded).
+    random_hits = [trials_to_reach(replay(table, "random", s, 60, use_seeds=False, stop_at=target),
+                                   target) or 60 for s in range(10)]
+    assert 2 * statistics.median(hits) <= statistics.median(random_hits)
 
 
 def test_a_time_budget_stops_starting_candidates(table):
