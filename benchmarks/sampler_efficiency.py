@@ -34,27 +34,25 @@ VARIANTS = [("tpe + seeds (default)", "tpe", True), ("tpe", "tpe", False), ("ran
             ("random", "random", False), ("qmc + seeds", "qmc", True), ("grid + seeds", "grid", True)]
 
 
-def passes(row: dict, table: dict) -> list[float]:
-    """The measured GFLOP/s passes of one row (numpy-paired ratios scaled, or raw figures)."""
-    if "ratio_passes" in row:
-        base = statistics.median(table["paired_numpy_gflops"])
-        return [r * base for r in row["ratio_passes"]]
-    return list(row.get("gflops_passes", [row["gflops"]]))
-
-
 def redrawn(table: dict, seed: int) -> dict:
-    """A bootstrap copy of ``table``: each kernel's figure the median of its passes resampled."""
+    """A bootstrap copy of ``table``: each kernel's figure the median of its passes resampled.
+
+    A pass is a numpy-paired ratio scaled by numpy's median figure (``--paired`` tables) or,
+    in tables timed kernel by kernel, a GFLOP/s figure.
+    """
     rng = random.Random(seed)
+    base = statistics.median(table["paired_numpy_gflops"]) if "paired_numpy_gflops" in table else None
     out = copy.deepcopy(table)
     for row in out["rows"]:
         if row.get("status") == "ok":
-            ps = passes(row, table)
+            ps = ([r * base for r in row["ratio_passes"]] if base is not None and "ratio_passes" in row
+                  else row.get("gflops_passes", [row["gflops"]]))
             row["gflops"] = statistics.median(rng.choice(ps) for _ in ps)
     return out
 
 
-def run(table: dict, budget: int, seeds: int, within: float, resample: int = 0) -> list[dict]:
-    tables = [redrawn(table, r) for r in range(resample)] if resample else [table]
+def run(tables: list[dict], budget: int, seeds: int, within: float) -> list[dict]:
+    """Replay every variant for ``seeds`` sampler seeds on each of ``tables``."""
     rows = []
     for label, sampler, use_seeds in VARIANTS:
         assert sampler in SAMPLERS
@@ -107,10 +105,10 @@ def _table_lines(rows: list[dict]) -> list[str]:
             f"{r['worst_trials']} | {r['reached_within_budget']}/{r['runs']} |" for r in rows]
 
 
-def markdown_resampled(table: dict, rows: list[dict], within: float, resample: int, seeds: int) -> str:
+def markdown_resampled(tables: list[dict], rows: list[dict], within: float, seeds: int) -> str:
+    resample = len(tables)
     counts = []
-    for r in range(resample):
-        t = redrawn(table, r)
+    for t in tables:
         best = TableEvaluator(t).best_gflops()
         counts.append(sum(1 for row in t["rows"] if row.get("status") == "ok"
                           and row["gflops"] >= (1 - within) * best))
@@ -145,7 +143,7 @@ def main() -> None:
     args = ap.parse_args()
     table = load_table(args.table)
     levels = [float(x) for x in args.within.split(",")]
-    results = {w: run(table, args.budget, args.seeds, w) for w in levels}
+    results = {w: run([table], args.budget, args.seeds, w) for w in levels}
     default_output = ap.get_default("output")
     md = "\n".join(markdown(table, results[w], args.budget, w, first=(i == 0), path=args.table,
                             output=None if args.output == default_output else args.output,
@@ -153,8 +151,9 @@ def main() -> None:
                    for i, w in enumerate(levels))
     resampled = None
     if args.resample:
-        resampled = run(table, args.budget, args.resample_seeds, levels[0], args.resample)
-        md += "\n" + markdown_resampled(table, resampled, levels[0], args.resample, args.resample_seeds)
+        tables = [redrawn(table, r) for r in range(args.resample)]
+        resampled = run(tables, args.budget, args.resample_seeds, levels[0])
+        md += "\n" + markdown_resampled(tables, resampled, levels[0], args.resample_seeds)
     print(md)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

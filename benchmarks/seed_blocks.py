@@ -1,34 +1,26 @@
 """Block sizes of the ISA family's seed, compared on shapes other than the replay tables'.
 
-    python benchmarks/seed_blocks.py [--dtype float32] [--threads 1] [--kc 256,384,512]
+    python benchmarks/seed_blocks.py [--dtype float32] [--threads 1] [--field KC --values 256,384,512]
 
 The seed of ``configs/seeds/<family>.json`` is the kernel every search measures first and
 the one ``matmul`` runs before a shape is tuned, so a change to it is checked here on a
 suite of shapes (square and the transformer / MLP layers of ``configs/shapes/``) that leaves
-out 1024^3, the shape of the replay tables in tests/data/ (``--shape`` picks others). Each variant is the seed with one
-field changed. numpy and every variant run interleaved in rounds; each sample repeats its
-call until it lasts >= 50 ms. Printed per shape: the median GFLOP/s of each variant, its
-ratio to the seed as shipped (median of the per-round ratios, and their IQR), and numpy's.
+out 1024^3, the shape of the replay tables in tests/data/ (``--shape`` picks others). Each
+variant is the seed with one field changed. numpy and every variant run interleaved in rounds
+(``gemmtune.measure.interleaved``: samples of >= 50 ms). Printed per shape: the median GFLOP/s
+of each variant, its ratio to the seed as shipped (median of the per-round ratios, and their
+IQR), and numpy's.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 
 SHAPES = [(512, 512, 512), (2048, 2048, 2048), (1536, 1536, 1536), (512, 2304, 768),
           (512, 768, 3072), (256, 1024, 784), (256, 1024, 1024)]
-MIN_SAMPLE_S = 0.05
-
-
-def sample(fn, reps: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    return (time.perf_counter() - t0) / reps
 
 
 def main() -> None:
@@ -44,10 +36,8 @@ def main() -> None:
     ap.add_argument("--cache-dir", default="/tmp/gemmtune-seed-blocks")
     args = ap.parse_args()
 
-    import numba
-    from threadpoolctl import threadpool_limits
-
     from gemmtune.kernels.gemm import compile_kernel
+    from gemmtune.measure import interleaved, pinned_threads
     from gemmtune.kernels.reference import verify_kernel
     from gemmtune.seeds import seed_params
 
@@ -65,15 +55,14 @@ def main() -> None:
         k.compile()
         v = verify_kernel(k, 257, 263, 269, dt, threads=args.threads)
         if v.status == "FAIL":
-            raise SystemExit(f"{name}: verification failed ({v.status})")
+            raise SystemExit(f"{name}: verification failed: {v.reason}")
         kernels[name] = k
     print(f"seed {seed.label()}; {dt}, "
           f"{args.threads} thread(s), {args.rounds} interleaved rounds")
     print(f"{'shape':>16s} {'variant':18s} {'GFLOP/s':>8s} {'vs seed':>8s} {'IQR':>6s}")
     rng = np.random.default_rng(0)
     summary: dict[str, list[float]] = {n: [] for n in kernels}
-    with threadpool_limits(args.threads, user_api="blas"):
-        numba.set_num_threads(args.threads)
+    with pinned_threads(args.threads):
         shapes = ([tuple(int(x) for x in s.lower().split("x")) for s in args.shape]
                   if args.shape else SHAPES)
         for m, n, kk in shapes:
@@ -82,14 +71,8 @@ def main() -> None:
             C = np.empty((m, n), dt)
             fns = {"numpy": lambda: np.matmul(A, B, out=C)}
             fns.update({name: (lambda k=k: k(A, B, C, threads=args.threads)) for name, k in kernels.items()})
-            reps = {}
-            for name, f in fns.items():  # warm-up, and calls per >= 50 ms sample
-                f()
-                reps[name] = max(1, int(MIN_SAMPLE_S / sample(f, 1)) + 1)
-            times: dict[str, list[float]] = {name: [] for name in fns}
-            for _ in range(args.rounds):
-                for name, f in fns.items():
-                    times[name].append(sample(f, reps[name]))
+            timings = interleaved(list(fns.values()), rounds=args.rounds)
+            times = {name: t.samples for name, t in zip(fns, timings)}
             flop = 2.0 * m * n * kk
             for name, ts in times.items():
                 g = statistics.median(flop / t / 1e9 for t in ts)
