@@ -107,13 +107,14 @@ def main() -> None:
     points = list(space.valid_points())
     started = time.time()
     with Worker() as worker, partial.open("a") as log:
+        reference = numpy_reference(worker, problem, args.root, args.timeout)
         for i, (point, params) in enumerate(points):
             key = point_key(point)
             if key in done:
                 continue
             res = worker.run({"params": params.to_dict(), "problem": problem.to_dict(),
-                              "root": args.root, "samples": 5, "min_sample_seconds": 0.05},
-                             args.timeout)
+                              "root": args.root, "samples": 5, "min_sample_seconds": 0.05,
+                              "reference_gflops": reference}, args.timeout)
             row = {"point": point, "params": params.to_dict(), **res}
             done[key] = row
             log.write(json.dumps(row) + "\n")
@@ -136,6 +137,14 @@ def main() -> None:
     out.write_text(json.dumps(doc, indent=1) + "\n")
     partial.unlink()
     print(f"wrote {out} ({len(rows)} configurations)", file=sys.stderr)
+
+
+def numpy_reference(worker: Worker, problem: Problem, root: str, timeout: float) -> float | None:
+    """numpy's figure, the scale the worker puts each kernel's numpy-paired timing on (as in
+    a search); None times kernels on their own."""
+    res = worker.run({"op": "remeasure", "candidates": [], "problem": problem.to_dict(),
+                      "root": root}, timeout)
+    return (res.get("numpy") or {}).get("gflops")
 
 
 def annotate(doc: dict) -> None:
@@ -162,11 +171,13 @@ def retime(path: Path, root: str, timeout: float) -> None:
     doc = json.loads(path.read_text())
     problem = Problem.from_dict(doc["problem"])
     with Worker() as worker:
+        reference = numpy_reference(worker, problem, root, timeout)
         for i, row in enumerate(doc["rows"]):
             if row.get("status") != "ok":
                 continue
             res = worker.run({"params": row["params"], "problem": problem.to_dict(), "root": root,
-                              "samples": 5, "min_sample_seconds": 0.05}, timeout)
+                              "samples": 5, "min_sample_seconds": 0.05,
+                              "reference_gflops": reference}, timeout)
             passes = row.setdefault("gflops_passes", [row["gflops"]])
             if res.get("status") == "ok":
                 passes.append(res["gflops"])

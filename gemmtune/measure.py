@@ -26,12 +26,17 @@ MAX_REPEATS = 1 << 20
 
 
 class EarlyStop(Exception):
-    """Raised by ``measure`` when the early-stop hook gave up on a candidate."""
+    """Raised by ``measure`` (or ``interleaved``) when the early-stop hook gave up on a candidate.
 
-    def __init__(self, reason: str, timing: "Timing"):
+    ``timing`` holds the samples taken so far (``timings``: one per callable, from
+    ``interleaved``).
+    """
+
+    def __init__(self, reason: str, timing: "Timing", timings: "list[Timing] | None" = None):
         super().__init__(reason)
         self.reason = reason
         self.timing = timing
+        self.timings = timings if timings is not None else [timing]
 
 
 @dataclass(frozen=True)
@@ -172,12 +177,15 @@ def measure(fn: Callable[[], Any], *, samples: int = DEFAULT_SAMPLES,
 
 
 def interleaved(fns: Sequence[Callable[[], Any]], rounds: int = DEFAULT_SAMPLES, *,
-                min_sample_seconds: float = DEFAULT_MIN_SAMPLE_SECONDS,
-                warmup: int = 1) -> list[Timing]:
+                min_sample_seconds: float = DEFAULT_MIN_SAMPLE_SECONDS, warmup: int = 1,
+                early_stop: Callable[[list[list[float]]], str | None] | None = None,
+                early_stop_after: int = 2) -> list[Timing]:
     """Time several callables in alternating rounds (A B C A B C ...).
 
     Each callable is warmed up and calibrated on its own; then every round takes one sample
     of each, so a drift of the machine during the measurement lands on all of them.
+    ``early_stop`` is called with every callable's samples after ``early_stop_after`` rounds,
+    as in ``measure``; ``EarlyStop.timings`` then holds the rounds taken.
     """
     warms = [0.0] * len(fns)
     repeats = []
@@ -191,9 +199,15 @@ def interleaved(fns: Sequence[Callable[[], Any]], rounds: int = DEFAULT_SAMPLES,
         repeats.append(calibrate(fn, min_sample_seconds,
                                  last if last is not None and last >= min_sample_seconds else None))
     taken: list[list[float]] = [[] for _ in fns]
-    for _ in range(max(rounds, 1)):
+    rounds = max(rounds, 1)
+    for done in range(1, rounds + 1):
         for i, fn in enumerate(fns):
             taken[i].append(_sample(fn, repeats[i]))
+        if early_stop is not None and done == early_stop_after < rounds:
+            reason = early_stop([list(t) for t in taken])
+            if reason:
+                timings = [Timing(list(t), r, w) for t, r, w in zip(taken, repeats, warms)]
+                raise EarlyStop(reason, timings[-1], timings)
     return [Timing(t, r, w) for t, r, w in zip(taken, repeats, warms)]
 
 

@@ -51,6 +51,21 @@ def test_interleaved_alternates_the_callables():
     assert order == ["a", "b"] + ["a", "b"] * 3
 
 
+def test_interleaved_early_stop_sees_every_callable_and_keeps_the_rounds():
+    seen = []
+
+    def hopeless(taken):
+        seen.append([len(t) for t in taken])
+        return "too slow"
+
+    with pytest.raises(EarlyStop) as stop:
+        interleaved([lambda: None, lambda: None], rounds=5, min_sample_seconds=0.0005,
+                    early_stop=hopeless)
+    assert seen == [[2, 2]] and stop.value.reason == "too slow"
+    assert [len(t.samples) for t in stop.value.timings] == [2, 2]
+    assert stop.value.timing is stop.value.timings[-1]
+
+
 def test_pinned_threads_restores_numba():
     import numba
 

@@ -140,8 +140,8 @@ def tune(app: Any, problem: Any, *, trials: int, timeout: float | None,
     from ..search.runner import Search
     from ..search.seeds import seeds_for
     from ..search.space import SearchSpace
-    from ..search.study import (enqueue_seeds, is_shared, make_sampler, open_storage, open_study,
-                                redact, study_name)
+    from ..search.study import (enqueue_seeds, is_shared, make_sampler, numpy_reference,
+                                open_storage, open_study, redact, study_name)
 
     fp = fingerprint()
     fp_id = fp["id"]
@@ -155,6 +155,7 @@ def tune(app: Any, problem: Any, *, trials: int, timeout: float | None,
     enqueue_seeds(st, space, seeds_for(space, problem, fp=fp, cache=cache, fingerprint_id=fp_id))
 
     evaluator = WorkerEvaluator(problem, app.root, candidate_timeout)
+    evaluator.reference_gflops = numpy_reference(st, evaluator.numpy_gflops)
     run = Search(st, space, evaluator)
     best = None
     try:
@@ -192,3 +193,4 @@ def tune(app: Any, problem: Any, *, trials: int, timeout: float | None,
         doc["cache_error"] = cache_error
     render(app.console, doc)
     return doc
+

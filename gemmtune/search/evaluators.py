@@ -48,16 +48,20 @@ class WorkerEvaluator:
         samples: timing samples per candidate.
         min_sample_seconds: minimum length of a sample.
         early_stop: stop timing a candidate whose first samples are hopeless.
+        reference_gflops: numpy's figure for the study; given, every candidate is timed paired
+            with numpy and reported on that scale (see ``worker.evaluate``).
     """
 
     def __init__(self, problem: Problem, root: str | os.PathLike, timeout: float | None = None,
-                 samples: int = 5, min_sample_seconds: float = 0.05, early_stop: bool = True):
+                 samples: int = 5, min_sample_seconds: float = 0.05, early_stop: bool = True,
+                 reference_gflops: float | None = None):
         self.problem = problem
         self.root = str(root)
         self.timeout = timeout if timeout is not None else default_timeout(problem)
         self.samples = samples
         self.min_sample_seconds = min_sample_seconds
         self.early_stop = early_stop
+        self.reference_gflops = reference_gflops
         self.worker = Worker()
 
     def evaluate(self, params: KernelParams, trial: int, best_gflops: float | None) -> dict[str, Any]:
@@ -66,7 +70,14 @@ class WorkerEvaluator:
                    "trial": trial}
         if self.early_stop and best_gflops:
             request["best_gflops"] = best_gflops
+        if self.reference_gflops:
+            request["reference_gflops"] = self.reference_gflops
         return self.worker.run(request, self.timeout)
+
+    def numpy_gflops(self) -> float | None:
+        """numpy's figure for the problem, measured in the worker (None if that failed)."""
+        res = self.remeasure([])
+        return (res.get("numpy") or {}).get("gflops") if res.get("status") == "ok" else None
 
     def remeasure(self, candidates: list[KernelParams], rounds: int = 7) -> dict[str, Any]:
         request = {"op": "remeasure", "candidates": [c.to_dict() for c in candidates],

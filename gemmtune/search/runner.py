@@ -29,7 +29,7 @@ from .space import Rejected, SearchSpace
 
 # Attributes of a result copied onto its trial.
 _RESULT_ATTRS = ("compile_seconds", "gflops_iqr", "samples", "repeats", "unstable", "residual",
-                 "seconds")
+                 "seconds", "numpy_gflops", "numpy_ratio")
 
 
 def worker_name() -> str:

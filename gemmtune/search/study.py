@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import GemmtuneError
 from ..problem import Problem
@@ -259,3 +259,23 @@ def _first_line(e: BaseException) -> str:
     msg = re.sub(r"^\([\w.]+\)\s*", "", msg) or type(e).__name__
     msg = msg.rstrip(".")
     return msg + "."
+
+
+REFERENCE_ATTR = "numpy_reference_gflops"
+
+
+def numpy_reference(study: Any, measure: Callable[[], float | None]) -> float | None:
+    """numpy's GFLOP/s on the study's problem: the scale of every candidate's figure.
+
+    ``measure`` is called once, when the study has no reference yet, and its figure is kept
+    in the study, so that a resumed search (or another machine of the fleet) reports its
+    candidates on the same scale. None, if numpy could not be timed, leaves candidates
+    timed on their own.
+    """
+    ref = study.user_attrs.get(REFERENCE_ATTR)
+    if ref:
+        return float(ref)
+    ref = measure()
+    if ref:
+        study.set_user_attr(REFERENCE_ATTR, ref)
+    return ref

@@ -20,6 +20,7 @@ import json
 import os
 import queue
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,17 +60,25 @@ def evaluate(request: dict[str, Any]) -> dict[str, Any]:
 
     Request keys: ``params`` (KernelParams dict), ``problem`` (Problem dict), ``root``
     (cache dir for compiled kernels), optional ``samples``, ``min_sample_seconds``,
-    ``best_gflops`` (enables the early stop), ``verify`` (default true), ``trial``.
+    ``best_gflops`` (enables the early stop), ``verify`` (default true), ``trial``, and
+    ``reference_gflops`` (numpy's figure for the study, which makes the timing paired).
+
+    Paired timing: the kernel runs in rounds interleaved with numpy's product, and each
+    round's figure is the kernel's speed relative to numpy's in that round, times
+    ``reference_gflops``. A slow period of the host lands on both sides of a round, so
+    candidates measured minutes apart are ranked on the same scale (on the replay tables
+    this halved how much two passes of one kernel differ, docs/search.md).
 
     Returns a dict with ``status`` "ok", "failed" or "pruned", ``reason`` and, as far as it
     got, ``compile_seconds``, ``residual``, ``gflops``, ``gflops_iqr``, ``samples``,
-    ``repeats``, ``unstable``.
+    ``repeats``, ``unstable``; paired, also ``numpy_gflops`` (numpy's own median in these
+    rounds) and ``numpy_ratio`` (the median per-round ratio to it).
     """
     import numpy as np
 
     from ..kernels.params import KernelParams
     from ..kernels.reference import verify_kernel
-    from ..measure import EarlyStop, gemm_flops, gflops, measure, pinned_threads
+    from ..measure import gemm_flops, iqr, is_unstable, pinned_threads
     from ..problem import Problem
 
     out: dict[str, Any] = {"status": "failed", "reason": ""}
@@ -116,27 +125,70 @@ def evaluate(request: dict[str, Any]) -> dict[str, Any]:
         B = rng.standard_normal((problem.k, problem.n)).astype(problem.dtype)
         C = np.empty((problem.m, problem.n), dtype=problem.dtype)
         flops = gemm_flops(problem.m, problem.n, problem.k)
+        run = lambda: kernel(A, B, C, threads=problem.threads)  # noqa: E731
+        samples = int(request.get("samples", 5))
+        min_sample = float(request.get("min_sample_seconds", 0.05))
+        reference = request.get("reference_gflops")
         best = request.get("best_gflops")
-
-        def hopeless(samples: list[float]) -> str | None:
-            now = gflops(flops, sorted(samples)[len(samples) // 2])
-            if best and now < EARLY_STOP_RATIO * best:
-                return f"stopped early: {now:.1f} GFLOP/s is below half the best so far ({best:.1f})"
-            return None
-
-        try:
-            timing = measure(lambda: kernel(A, B, C, threads=problem.threads),
-                             samples=int(request.get("samples", 5)),
-                             min_sample_seconds=float(request.get("min_sample_seconds", 0.05)),
-                             early_stop=hopeless if best else None)
-            out["status"] = "ok"
-        except EarlyStop as stop:
-            timing = stop.timing
-            out["status"] = "pruned"
-            out["reason"] = stop.reason
-    out.update(gflops=timing.gflops(flops), gflops_iqr=timing.gflops_iqr(flops),
-               samples=len(timing.samples), repeats=timing.repeats, unstable=timing.unstable)
+        if reference:
+            figures, stopped = _time_paired(run, lambda: np.matmul(A, B, out=C), flops,
+                                            float(reference), samples, min_sample, best, out)
+        else:
+            figures, stopped = _time_alone(run, flops, samples, min_sample, best, out)
+    out["status"] = "pruned" if stopped else "ok"
+    if stopped:
+        out["reason"] = stopped
+    out.update(gflops=statistics.median(figures), gflops_iqr=iqr(figures), samples=len(figures),
+               unstable=is_unstable(figures))
     return out
+
+
+def _hopeless(figures: list[float], best: float | None) -> str | None:
+    now = statistics.median(figures)
+    if best and now < EARLY_STOP_RATIO * best:
+        return f"stopped early: {now:.1f} GFLOP/s is below half the best so far ({best:.1f})"
+    return None
+
+
+def _time_alone(run, flops: float, samples: int, min_sample: float, best: float | None,
+                out: dict[str, Any]) -> tuple[list[float], str | None]:
+    """Per-sample GFLOP/s of ``run`` timed on its own (``measure``'s protocol), and the
+    early stop's reason if it stopped the timing."""
+    from ..measure import EarlyStop, gflops, measure
+
+    as_gflops = lambda taken: [gflops(flops, t) for t in taken]  # noqa: E731
+    stopped = None
+    try:
+        timing = measure(run, samples=samples, min_sample_seconds=min_sample,
+                         early_stop=(lambda taken: _hopeless(as_gflops(taken), best)) if best else None)
+    except EarlyStop as stop:
+        timing, stopped = stop.timing, stop.reason
+    out["repeats"] = timing.repeats
+    return as_gflops(timing.samples), stopped
+
+
+def _time_paired(run, numpy_run, flops: float, reference: float, samples: int, min_sample: float,
+                 best: float | None, out: dict[str, Any]) -> tuple[list[float], str | None]:
+    """Per-round figures of ``run`` (its speed relative to numpy's in the round, times
+    ``reference``) and the early stop's reason; numpy's own figure and the ratio go into
+    ``out``."""
+    from ..measure import EarlyStop, gflops, interleaved
+
+    def scaled(ref: list[float], mine: list[float]) -> list[float]:
+        ratios = [r / k for r, k in zip(ref, mine)]
+        out["numpy_ratio"] = statistics.median(ratios)
+        out["numpy_gflops"] = gflops(flops, statistics.median(ref))
+        return [x * reference for x in ratios]
+
+    stopped = None
+    try:
+        timings = interleaved([numpy_run, run], rounds=samples, min_sample_seconds=min_sample,
+                              early_stop=(lambda taken: _hopeless(scaled(*taken), best)) if best else None)
+    except EarlyStop as stop:
+        timings, stopped = stop.timings, stop.reason
+    ref, mine = timings
+    out["repeats"] = mine.repeats
+    return scaled(ref.samples, mine.samples), stopped
 
 
 def remeasure(request: dict[str, Any]) -> dict[str, Any]:

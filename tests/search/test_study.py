@@ -17,8 +17,8 @@ from gemmtune.search.evaluators import TableEvaluator
 from gemmtune.search.replay import load_table, table_seeds
 from gemmtune.search.runner import Search
 from gemmtune.search.space import SearchSpace
-from gemmtune.search.study import (enqueue_seeds, is_shared, make_sampler, open_storage,
-                                   open_study, redact, with_driver)
+from gemmtune.search.study import (enqueue_seeds, is_shared, make_sampler, numpy_reference,
+                                   open_storage, open_study, redact, with_driver)
 from tests.factories import OTHER_ID
 
 TABLE_PATH = Path(__file__).parent.parent / "data" / "space_1024x1024x1024_f32_t1.json"
@@ -47,6 +47,20 @@ def test_a_study_records_its_machine_and_problem(tmp_path, space):
     assert attrs["fingerprint_id"] == LOCAL_ID and attrs["fingerprint"] == fp
     assert attrs["problem"] == {"m": 1024, "n": 1024, "k": 1024, "dtype": "float32", "threads": 1}
     assert _open(tmp_path, space, LOCAL_ID).user_attrs == attrs  # the same machine rejoins
+
+
+def test_numpy_reference_is_measured_once_and_kept_in_the_study(tmp_path, space):
+    calls = []
+
+    def measure(figure):
+        calls.append(figure)
+        return figure
+
+    assert numpy_reference(_open(tmp_path, space, LOCAL_ID), lambda: measure(None)) is None
+    assert numpy_reference(_open(tmp_path, space, LOCAL_ID), lambda: measure(81.5)) == 81.5
+    # A resumed search (or another worker) reads the study's figure and measures nothing.
+    assert numpy_reference(_open(tmp_path, space, LOCAL_ID), lambda: measure(40.0)) == 81.5
+    assert calls == [None, 81.5]
 
 
 def test_a_worker_of_another_machine_is_refused(tmp_path, space):

@@ -51,6 +51,27 @@ def test_crash_and_hang_are_reported_and_the_worker_restarts(kernels, monkeypatc
         assert ok["compile_seconds"] >= 0 and ok["residual"] < 10
 
 
+def test_paired_timing_reports_the_ratio_to_numpy_on_the_reference_scale(kernels):
+    from gemmtune.search.worker import evaluate
+
+    res = evaluate({**request(kernels), "samples": 3, "reference_gflops": 50.0})
+    assert res["status"] == "ok" and res["samples"] == 3
+    assert res["numpy_gflops"] > 0 and res["numpy_ratio"] > 0
+    # The figure is the median per-round ratio on the study's scale, not this run's numpy.
+    assert res["gflops"] == pytest.approx(50.0 * res["numpy_ratio"])
+    alone = evaluate(request(kernels))
+    assert alone["status"] == "ok" and "numpy_ratio" not in alone
+
+
+def test_paired_timing_stops_a_hopeless_candidate_early(kernels):
+    from gemmtune.search.worker import evaluate
+
+    res = evaluate({**request(kernels), "samples": 5, "reference_gflops": 50.0,
+                    "best_gflops": 1e9})
+    assert res["status"] == "pruned" and res["samples"] == 2
+    assert res["reason"].startswith("stopped early")
+
+
 def test_search_goes_on_past_failures_and_never_picks_a_wrong_kernel(kernels, monkeypatch):
     monkeypatch.setenv("GEMMTUNE_TEST_FAULT", "crash@0,hang@1,wrong@2")
     space = SearchSpace.for_machine("float32")
