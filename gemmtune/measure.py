@@ -179,17 +179,24 @@ def measure(fn: Callable[[], Any], *, samples: int = DEFAULT_SAMPLES,
 def interleaved(fns: Sequence[Callable[[], Any]], rounds: int = DEFAULT_SAMPLES, *,
                 min_sample_seconds: float = DEFAULT_MIN_SAMPLE_SECONDS, warmup: int = 1,
                 early_stop: Callable[[list[list[float]]], str | None] | None = None,
-                early_stop_after: int = 2) -> list[Timing]:
+                early_stop_after: int = 2,
+                repeats: Sequence[int | None] | None = None) -> list[Timing]:
     """Time several callables in alternating rounds (A B C A B C ...).
 
     Each callable is warmed up and calibrated on its own; then every round takes one sample
     of each, so a drift of the machine during the measurement lands on all of them.
     ``early_stop`` is called with every callable's samples after ``early_stop_after`` rounds,
-    as in ``measure``; ``EarlyStop.timings`` then holds the rounds taken.
+    as in ``measure``; ``EarlyStop.timings`` then holds the rounds taken. A callable whose
+    calls per sample are given in ``repeats`` (already warm, e.g. numpy's product timed for
+    the previous candidate) skips its warm-up and calibration.
     """
     warms = [0.0] * len(fns)
+    known = list(repeats) if repeats is not None else [None] * len(fns)
     repeats = []
     for i, fn in enumerate(fns):
+        if known[i]:
+            repeats.append(int(known[i]))
+            continue
         last = None
         for _ in range(max(warmup, 0)):
             t0 = time.perf_counter()

@@ -51,6 +51,15 @@ def test_interleaved_alternates_the_callables():
     assert order == ["a", "b"] + ["a", "b"] * 3
 
 
+def test_interleaved_skips_warm_up_and_calibration_of_a_callable_with_known_repeats():
+    order = []
+    timings = interleaved([lambda: order.append("a"), lambda: order.append("b")], rounds=2,
+                          min_sample_seconds=0.0, warmup=1, repeats=[3, None])
+    assert [t.repeats for t in timings] == [3, 1]
+    # b: its warm-up call (long enough to calibrate on); then rounds of a x 3, b.
+    assert order == ["b"] + (["a"] * 3 + ["b"]) * 2
+
+
 def test_interleaved_early_stop_sees_every_callable_and_keeps_the_rounds():
     seen = []
 

@@ -31,6 +31,9 @@ from typing import Any
 ENV_FAULT = "GEMMTUNE_TEST_FAULT"
 ENV_PARENT = "GEMMTUNE_WORKER_PARENT"   # the pid of the search that started the worker
 _kernels: dict[tuple, Any] = {}
+# numpy's calls per sample for each problem, kept across the candidates a worker times:
+# numpy is warm after the first one, so its warm-up and calibration need not be repeated.
+_numpy_repeats: dict[tuple, int] = {}
 EARLY_STOP_RATIO = 0.5   # first samples below half the best so far: hopeless, stop timing
 
 
@@ -132,7 +135,8 @@ def evaluate(request: dict[str, Any]) -> dict[str, Any]:
         best = request.get("best_gflops")
         if reference:
             figures, stopped = _time_paired(run, lambda: np.matmul(A, B, out=C), flops,
-                                            float(reference), samples, min_sample, best, out)
+                                            float(reference), samples, min_sample, best, out,
+                                            numpy_key=(problem.label(), min_sample))
         else:
             figures, stopped = _time_alone(run, flops, samples, min_sample, best, out)
     out["status"] = "pruned" if stopped else "ok"
@@ -168,10 +172,12 @@ def _time_alone(run, flops: float, samples: int, min_sample: float, best: float 
 
 
 def _time_paired(run, numpy_run, flops: float, reference: float, samples: int, min_sample: float,
-                 best: float | None, out: dict[str, Any]) -> tuple[list[float], str | None]:
+                 best: float | None, out: dict[str, Any],
+                 numpy_key: tuple | None = None) -> tuple[list[float], str | None]:
     """Per-round figures of ``run`` (its speed relative to numpy's in the round, times
     ``reference``) and the early stop's reason; numpy's own figure and the ratio go into
-    ``out``."""
+    ``out``. ``numpy_key`` names the problem whose numpy calls per sample this worker keeps
+    between candidates (numpy is warm and calibrated after the first)."""
     from ..measure import EarlyStop, gflops, interleaved
 
     def scaled(ref: list[float], mine: list[float]) -> list[float]:
@@ -183,11 +189,14 @@ def _time_paired(run, numpy_run, flops: float, reference: float, samples: int, m
     stopped = None
     try:
         timings = interleaved([numpy_run, run], rounds=samples, min_sample_seconds=min_sample,
-                              early_stop=(lambda taken: _hopeless(scaled(*taken), best)) if best else None)
+                              early_stop=(lambda taken: _hopeless(scaled(*taken), best)) if best else None,
+                              repeats=[_numpy_repeats.get(numpy_key), None])
     except EarlyStop as stop:
         timings, stopped = stop.timings, stop.reason
     ref, mine = timings
     out["repeats"] = mine.repeats
+    if numpy_key is not None:
+        _numpy_repeats[numpy_key] = ref.repeats
     return scaled(ref.samples, mine.samples), stopped
 
 
