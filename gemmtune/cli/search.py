@@ -193,4 +193,3 @@ def tune(app: Any, problem: Any, *, trials: int, timeout: float | None,
         doc["cache_error"] = cache_error
     render(app.console, doc)
     return doc
-
