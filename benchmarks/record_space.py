@@ -107,7 +107,7 @@ def main() -> None:
     points = list(space.valid_points())
     started = time.time()
     with Worker() as worker, partial.open("a") as log:
-        reference = numpy_reference(worker, problem, args.root, args.timeout)
+        reference = worker.numpy_gflops(problem.to_dict(), args.root, args.timeout)
         for i, (point, params) in enumerate(points):
             key = point_key(point)
             if key in done:
@@ -139,14 +139,6 @@ def main() -> None:
     print(f"wrote {out} ({len(rows)} configurations)", file=sys.stderr)
 
 
-def numpy_reference(worker: Worker, problem: Problem, root: str, timeout: float) -> float | None:
-    """numpy's figure, the scale the worker puts each kernel's numpy-paired timing on (as in
-    a search); None times kernels on their own."""
-    res = worker.run({"op": "remeasure", "candidates": [], "problem": problem.to_dict(),
-                      "root": root}, timeout)
-    return (res.get("numpy") or {}).get("gflops")
-
-
 def annotate(doc: dict) -> None:
     """Add what a replay needs besides the rows: this machine's seeds, and numpy's figure."""
     import numpy as np
@@ -171,7 +163,7 @@ def retime(path: Path, root: str, timeout: float) -> None:
     doc = json.loads(path.read_text())
     problem = Problem.from_dict(doc["problem"])
     with Worker() as worker:
-        reference = numpy_reference(worker, problem, root, timeout)
+        reference = worker.numpy_gflops(problem.to_dict(), root, timeout)
         for i, row in enumerate(doc["rows"]):
             if row.get("status") != "ok":
                 continue

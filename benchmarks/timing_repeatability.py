@@ -47,7 +47,7 @@ def main() -> None:
     numpy: list[float] = []
     seconds = {"alone": [], "paired": []}
     with Worker() as worker:
-        numpy_ref = worker.run({"op": "remeasure", "candidates": [], **base}, 600)["numpy"]["gflops"]
+        numpy_ref = worker.numpy_gflops(base["problem"], args.root, 600)
         for i, p in enumerate(KERNELS):  # compile (or load) once, outside the rounds
             worker.run({**base, "params": p.to_dict(), "samples": 1}, 600)
         for r in range(args.rounds):

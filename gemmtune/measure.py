@@ -192,10 +192,10 @@ def interleaved(fns: Sequence[Callable[[], Any]], rounds: int = DEFAULT_SAMPLES,
     """
     warms = [0.0] * len(fns)
     known = list(repeats) if repeats is not None else [None] * len(fns)
-    repeats = []
+    calls: list[int] = []   # per callable, calls per sample
     for i, fn in enumerate(fns):
         if known[i]:
-            repeats.append(int(known[i]))
+            calls.append(int(known[i]))
             continue
         last = None
         for _ in range(max(warmup, 0)):
@@ -203,19 +203,19 @@ def interleaved(fns: Sequence[Callable[[], Any]], rounds: int = DEFAULT_SAMPLES,
             fn()
             last = time.perf_counter() - t0
             warms[i] += last
-        repeats.append(calibrate(fn, min_sample_seconds,
+        calls.append(calibrate(fn, min_sample_seconds,
                                  last if last is not None and last >= min_sample_seconds else None))
     taken: list[list[float]] = [[] for _ in fns]
     rounds = max(rounds, 1)
     for done in range(1, rounds + 1):
         for i, fn in enumerate(fns):
-            taken[i].append(_sample(fn, repeats[i]))
+            taken[i].append(_sample(fn, calls[i]))
         if early_stop is not None and done == early_stop_after < rounds:
             reason = early_stop([list(t) for t in taken])
             if reason:
-                timings = [Timing(list(t), r, w) for t, r, w in zip(taken, repeats, warms)]
+                timings = [Timing(list(t), r, w) for t, r, w in zip(taken, calls, warms)]
                 raise EarlyStop(reason, timings[-1], timings)
-    return [Timing(t, r, w) for t, r, w in zip(taken, repeats, warms)]
+    return [Timing(t, r, w) for t, r, w in zip(taken, calls, warms)]
 
 
 @contextlib.contextmanager

@@ -76,8 +76,7 @@ class WorkerEvaluator:
 
     def numpy_gflops(self) -> float | None:
         """numpy's figure for the problem, measured in the worker (None if that failed)."""
-        res = self.remeasure([])
-        return (res.get("numpy") or {}).get("gflops") if res.get("status") == "ok" else None
+        return self.worker.numpy_gflops(self.problem.to_dict(), self.root, self.timeout)
 
     def remeasure(self, candidates: list[KernelParams], rounds: int = 7) -> dict[str, Any]:
         request = {"op": "remeasure", "candidates": [c.to_dict() for c in candidates],

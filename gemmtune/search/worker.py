@@ -379,6 +379,15 @@ class Worker:
         result["seconds"] = time.monotonic() - t0
         return result
 
+    def numpy_gflops(self, problem: dict[str, Any], root: str, timeout: float) -> float | None:
+        """numpy's figure for ``problem`` (a Problem dict), timed here; None if that failed.
+
+        The scale a study's numpy-paired candidate figures are put on (``reference_gflops``).
+        """
+        res = self.run({"op": "remeasure", "candidates": [], "problem": problem, "root": root},
+                       timeout)
+        return (res.get("numpy") or {}).get("gflops") if res.get("status") == "ok" else None
+
     def kill(self) -> None:
         """End the worker process now (it is restarted on the next request)."""
         if self.proc is not None:
