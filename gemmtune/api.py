@@ -1,15 +1,18 @@
-"""``gemmtune.matmul`` and ``gemmtune.best_config``: the tuned kernels from Python.
+"""``gemmtune.matmul``, ``gemmtune.best_config`` and ``gemmtune.tune``: the kernels from Python.
 
 Which configuration runs, in order:
-1. the tuning cached for exactly this shape, dtype and thread count on this machine;
-2. else the tuned configuration of the nearest shape for this machine, dtype and thread
-   count, nearest by Euclidean distance between (log M, log N, log K): doubling one side
-   costs log 2, whatever the absolute size;
-3. else the seed configuration of this machine's ISA family (``configs/seeds/``).
+1. the tuning cached for exactly this problem (shape, dtype, thread count) on this machine;
+2. else the tuned configuration of the nearest problem of the same kind for this machine,
+   nearest by ``gemmtune.problem.log_distance`` (doubling one side costs log 2, whatever the
+   absolute size);
+3. else the kernel family's default configuration for this machine's ISA family
+   (``configs/defaults/``).
 A configuration imported from another machine (``verified: false``) is checked against the
-float64 reference on this machine before its first use; one that fails is never run and the
-next option is taken. Compiled kernels are kept for the life of the process and, through
-numba's disk cache, across processes.
+reference on this machine before its first use; one that fails is never run and the next
+option is taken. A configuration outside what the search would explore on this machine is
+never run either. Which configuration a problem gets is decided once per process and kept
+until the tunings file changes; compiled kernels are kept for the life of the process and,
+through numba's disk cache, across processes.
 """
 
 from __future__ import annotations
@@ -17,20 +20,34 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .kernels.gemm import GemmKernel, check_operands, compile_kernel
-from .kernels.params import KernelParams, normalize_dtype
 from .paths import cache_dir
 from .problem import Problem
 
-_kernels: dict[tuple[str, KernelParams, str], GemmKernel] = {}
+_lock = threading.RLock()
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What ``matmul`` runs for a problem: the family, its parameters, the compiled kernel."""
+
+    family: Any
+    params: Any
+    info: dict[str, Any]
+    kernel: Any
+
+
+# (cache dir, fingerprint, problem) -> (tunings file stamp, Choice). A call costs one stat of
+# the tunings file; the choice is made again only when the file changed.
+_choices: dict[tuple[str, str, Problem], tuple[Any, Choice]] = {}
+_kernels: dict[tuple[str, str, Any, Problem], Any] = {}
 # Unverified entries that failed verification, by cache dir, fingerprint, problem and params:
 # another cache dir, or a later entry for the same problem, deserves its own check.
-_rejected: set[tuple[str, str, Problem, KernelParams]] = set()
-_lock = threading.RLock()
+_rejected: set[tuple[str, str, Problem, str]] = set()
 
 
 def _default_threads() -> int:
@@ -47,77 +64,128 @@ def _check_threads(threads: Any) -> int:
     return int(threads)
 
 
-def _store(root: str | os.PathLike | None):
-    from .cache import TuningCache
+def _stamp(root: Any) -> Any:
+    from .cache import FILENAME
 
-    return TuningCache(cache_dir(root))
+    try:
+        st = os.stat(os.path.join(root, FILENAME))
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-def resolve(problem: Problem, root: str | os.PathLike | None = None) -> tuple[KernelParams, dict[str, Any]]:
+def choose(problem: Problem, root: str | os.PathLike | None = None) -> Choice:
+    """The configuration ``matmul`` runs for ``problem``, compiled, and where it came from."""
+    from .fingerprint import fingerprint_id
+
+    root_s = str(cache_dir(root))
+    key = (root_s, fingerprint_id(), problem)
+    stamp = _stamp(root_s)
+    hit = _choices.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    with _lock:
+        choice = _choose(problem, root_s, key[1])
+        _choices[key] = (stamp, choice)
+        return choice
+
+
+def _choose(problem: Problem, root: str, fp: str) -> Choice:
+    from .families import family_for
+
+    family = family_for(problem)
+    found = _tuned(family, fp, problem, root)
+    if found is not None:
+        entry, params, dist = found
+        info = {"source": "exact" if dist == 0 else "nearest", "problem": entry.problem.to_dict(),
+                "distance": dist, "verified": entry.verified}
+    else:
+        params, info = family.default_params(problem), {"source": "default"}
+    info["family"] = family.name
+    return Choice(family, params, info, _kernel(family, params, problem, root))
+
+
+def resolve(problem: Problem, root: str | os.PathLike | None = None) -> tuple[Any, dict[str, Any]]:
     """The parameters ``matmul`` runs for ``problem``, and where they came from.
 
     Returns:
-        ``(params, info)`` where ``info["source"]`` is "exact", "nearest" or "seed", with the
-        tuned problem and distance for tuned sources.
+        ``(params, info)`` where ``info["source"]`` is "exact", "nearest" or "default", with
+        the tuned problem and distance for tuned sources.
     """
-    from .fingerprint import fingerprint_id
-
-    fp = fingerprint_id()
-    found = _tuned(fp, problem, root)
-    if found is not None:
-        entry, dist = found
-        info = {"source": "exact" if dist == 0 else "nearest", "problem": entry.problem.to_dict(),
-                "distance": dist, "verified": entry.verified}
-        return entry.kernel_params, info
-    from .seeds import seed_params
-
-    return seed_params(problem.dtype), {"source": "seed"}
+    choice = choose(problem, root)
+    return choice.params, dict(choice.info)
 
 
-def _tuned(fp: str, problem: Problem, root):
-    """The nearest usable tuned entry, verifying an imported one on first use."""
-    store = _store(root)
-    found = store.nearest(fp, problem)
-    if found is None:
+def _tuned(family: Any, fp: str, problem: Problem, root: str):
+    """The nearest usable tuned entry as (entry, params, distance), verifying an imported one
+    on first use, or None."""
+    from .cache import TuningCache
+    from .problem import log_distance, rank_nearest
+
+    store = TuningCache(root)
+    try:
+        entries = [e for e in store.entries(fp, problem.dtype, problem.threads)
+                   if e.family == family.name]
+    except Exception as e:  # an unusable cache costs the tuning, never the product
+        warnings.warn(f"the tuning cache in {root} could not be read ({e}); using the default "
+                      "configuration.", stacklevel=4)
         return None
-    entry, dist = found
-    if entry.verified:
-        return found
-    rejected = (str(cache_dir(root)), fp, entry.problem, entry.kernel_params)
-    with _lock:
-        if rejected in _rejected:
-            return None
-        from .kernels.reference import verify_kernel
-
-        p = entry.problem
-        kernel = _kernel(entry.kernel_params, problem.dtype, root)
-        # The real shape when it is small; else a shape that still crosses every block edge.
-        verdict = verify_kernel(kernel, min(p.m, 300), min(p.n, 300), min(p.k, 300), p.dtype,
-                                threads=problem.threads)
-        if not verdict.ok:
-            _rejected.add(rejected)
-            warnings.warn(f"imported configuration for {p.label()} failed verification on this "
-                          f"machine ({verdict.reason}); it will not be used.", stacklevel=3)
-            return None
+    for entry in rank_nearest(entries, problem, lambda e: e.problem, lambda e: e.gflops):
         try:
-            store.mark_verified(fp, entry.problem)
-        except Exception as e:  # a read-only cache: still usable in this process
-            warnings.warn(f"could not record the verification in the cache: {e}", stacklevel=3)
-        return found
+            params = family.check_params(entry.params, entry.problem)
+        except ValueError as err:
+            warnings.warn(f"the tuning for {entry.problem.label()} is not used: {err}", stacklevel=4)
+            continue
+        if entry.verified or _verify_imported(family, store, fp, entry, params, problem, root):
+            return entry, params, log_distance(entry.problem, problem)
+    return None
 
 
-def _kernel(params: KernelParams, dtype: str, root) -> GemmKernel:
-    key = (str(cache_dir(root)), params, dtype)
+def _verify_imported(family, store, fp, entry, params, problem, root) -> bool:
+    rejected = (root, fp, entry.problem, params.key())
+    if rejected in _rejected:
+        return False
+    p = entry.problem
+    kernel = _kernel(family, params, problem, root)
+    # The real shape when it is small; else a shape that still crosses every block edge.
+    verdict = family.verify(kernel, problem, shape=(min(p.m, 300), min(p.n, 300), min(p.k, 300)))
+    if not verdict.ok:
+        _rejected.add(rejected)
+        warnings.warn(f"imported configuration for {p.label()} failed verification on this "
+                      f"machine ({verdict.reason}); it will not be used.", stacklevel=5)
+        return False
+    try:
+        store.mark_verified(fp, entry.problem)
+    except Exception as e:  # a read-only cache: still usable in this process
+        warnings.warn(f"could not record the verification in the cache: {e}", stacklevel=5)
+    return True
+
+
+def _kernel(family: Any, params: Any, problem: Problem, root: str) -> Any:
+    # One compiled kernel per configuration and dtype, whatever shape it serves.
+    kind = problem.replace(m=1, n=1, k=1, threads=1, batch=1)
+    key = (root, family.name, params, kind)
     with _lock:
         k = _kernels.get(key)
         if k is None:
-            k = _kernels[key] = compile_kernel(params, dtype, cache_dir(root))
+            k = _kernels[key] = family.compile(params, kind, root)
         return k
+
+
+def _operand_dtype(A: Any, B: Any) -> str:
+    from . import dtypes
+    from .kernels.gemm import check_operands
+
+    if isinstance(A, np.ndarray) and isinstance(B, np.ndarray):
+        name = dtypes.of_operands(A.dtype, B.dtype)
+        if name is not None:
+            return name
+    return check_operands(A, B).name  # raises the sentence that says what is wrong
 
 
 def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha: float = 1.0,
            beta: float = 0.0, threads: int | None = None,
-           cache_dir: str | os.PathLike | None = None) -> np.ndarray:
+           cache_dir: str | os.PathLike | None = None, **options: Any) -> np.ndarray:
     """``alpha * A @ B + beta * out`` with the best kernel known on this machine.
 
     Args:
@@ -127,6 +195,7 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
         alpha, beta: scalars of the update (BLAS semantics).
         threads: threads to run on; default the usable cores.
         cache_dir: the gemmtune cache dir (default: ``$GEMMTUNE_CACHE_DIR`` or the user cache).
+        options: passed to the kernel family's kernel (e.g. zero points for integers).
 
     Returns:
         ``out``, or a new C-ordered array.
@@ -134,31 +203,51 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
     Raises:
         TypeError, ValueError: for operands that cannot be multiplied, with the reason.
     """
-    dtype = check_operands(A, B, out)
+    dtype = _operand_dtype(A, B)
     threads = _check_threads(threads)
+    if A.ndim != 2 or B.ndim != 2:
+        from .kernels.gemm import check_operands
+
+        check_operands(A, B, out)
     M, K = A.shape
     N = B.shape[1]
-    if min(M, N, K) == 0:
-        # Nothing to tune: any kernel handles empty products the same way.
-        from .seeds import seed_params
-
-        return _kernel(seed_params(dtype.name), dtype.name, cache_dir)(
-            A, B, out, alpha=alpha, beta=beta, threads=threads)
-    params, _ = resolve(Problem(M, N, K, dtype.name, threads), cache_dir)
-    return _kernel(params, dtype.name, cache_dir)(A, B, out, alpha=alpha, beta=beta, threads=threads)
+    # An empty product needs no tuning: any kernel handles it; the smallest problem's does.
+    problem = Problem(max(M, 1), max(N, 1), max(K, 1), dtype, threads)
+    kernel = choose(problem, cache_dir).kernel
+    return kernel(A, B, out, alpha=alpha, beta=beta, threads=threads, **options)
 
 
 def best_config(m: int, n: int, k: int, dtype: str = "float32", threads: int | None = None,
-                cache_dir: str | os.PathLike | None = None) -> dict[str, Any] | None:
-    """The tuned configuration ``matmul`` would use for this problem, or None if none is tuned.
+                cache_dir: str | os.PathLike | None = None, batch: int = 1) -> dict[str, Any]:
+    """The configuration ``matmul`` runs for this problem, and where it comes from.
 
     Returns:
-        ``{"params": {...}, "source": "exact" | "nearest", "problem": {...tuned problem...},
-        "distance": float, "verified": bool}``; None when nothing is tuned for this machine,
-        dtype and thread count (``matmul`` then runs the ISA family's seed).
+        ``{"params": {...}, "source": "exact" | "nearest" | "default", "family": ...}``; a
+        tuned source also has ``"problem"`` (the tuned problem), ``"distance"`` and
+        ``"verified"``.
     """
-    problem = Problem(m, n, k, normalize_dtype(dtype), _check_threads(threads))
+    problem = Problem(m, n, k, dtype, _check_threads(threads), batch=batch)
     params, info = resolve(problem, cache_dir)
-    if info["source"] == "seed":
-        return None
     return {"params": params.to_dict(), **info}
+
+
+def tune(m: int, n: int, k: int, dtype: str = "float32", threads: int | None = None, *,
+         trials: int = 40, cache_dir: str | os.PathLike | None = None, batch: int = 1,
+         **options: Any) -> dict[str, Any]:
+    """Search the fastest configuration for this problem and cache it (``gemmtune search``).
+
+    Args:
+        options: passed to ``gemmtune.search.tune`` (timeout, candidate_timeout, sampler,
+            sampler_seed, storage, study, on_trial).
+
+    Returns:
+        The search's document, as ``gemmtune search --json`` prints it.
+    """
+    from .search.tune import tune as run_tune
+
+    problem = Problem(m, n, k, dtype, _check_threads(threads), batch=batch)
+    return run_tune(problem, root=cache_dir_path(cache_dir), trials=trials, **options)
+
+
+def cache_dir_path(root: str | os.PathLike | None) -> str:
+    return str(cache_dir(root))

@@ -16,24 +16,24 @@ import errno
 import json
 import math
 import os
-import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from . import safejson
+from .atomic import write_atomic
 from .errors import GemmtuneError
-from .kernels.params import KernelParams
-from .problem import Problem
+from .problem import Problem, log_distance, rank_nearest  # noqa: F401 (log_distance re-exported)
 
 SCHEMA_VERSION = 1
 FILENAME = "tunings.json"
 LOCK_TIMEOUT = 60.0  # seconds; a write takes milliseconds, so this only trips on a stuck process
 
-Key = tuple[str, str, int, int, int, int]
+Key = tuple[str, str, str, int, int, int, int, int]
 
 
 class CacheWarning(UserWarning):
@@ -47,12 +47,14 @@ class Entry:
     Attributes:
         fingerprint_id: the hardware fingerprint it was tuned (or is trusted) on.
         problem: the GEMM problem it is best for.
-        params: the KernelParams fields, all of them.
+        params: the kernel family's parameter fields, all of them.
         performance: measurements: ``gflops``, ``gflops_iqr``, ``samples``, ``numpy_gflops``...
         provenance: how it was found: ``gemmtune_version``, ``sampler``, ``trials``, ``date``,
             ``study``...; imported entries also name their source.
         verified: False for a configuration imported from another machine that has not yet
             been checked against the reference here.
+        family: the kernel family the parameters belong to (files written before families
+            existed have none: the family that computes the problem).
     """
 
     fingerprint_id: str
@@ -61,13 +63,23 @@ class Entry:
     performance: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     verified: bool = True
+    family: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.family:
+            from .families import family_for
+
+            self.family = family_for(self.problem).name
 
     def key(self) -> Key:
         return entry_key(self.fingerprint_id, self.problem)
 
     @property
-    def kernel_params(self) -> KernelParams:
-        return KernelParams.from_dict(self.params)
+    def kernel_params(self) -> Any:
+        """The parameters as the family's parameter type."""
+        from .families import get_family
+
+        return get_family(self.family).parse_params(self.params)
 
     @property
     def gflops(self) -> float | None:
@@ -76,7 +88,8 @@ class Entry:
     def to_dict(self) -> dict[str, Any]:
         return {"fingerprint_id": self.fingerprint_id, "problem": self.problem.to_dict(),
                 "params": dict(self.params), "performance": dict(self.performance),
-                "provenance": dict(self.provenance), "verified": self.verified}
+                "provenance": dict(self.provenance), "verified": self.verified,
+                "family": self.family}
 
     @classmethod
     def from_dict(cls, data: Any, fingerprint_id: str | None = None) -> "Entry":
@@ -92,7 +105,8 @@ class Entry:
         if not isinstance(fid, str) or not fid:
             raise ValueError("the entry has no fingerprint_id.")
         problem = Problem.from_dict(data.get("problem"))
-        params = checked_params(data.get("params"), problem.dtype)
+        family = _family_of(data.get("family"), problem)
+        params = checked_params(data.get("params"), problem, family)
         performance = data.get("performance", {})
         provenance = data.get("provenance", {})
         if not isinstance(performance, dict) or not isinstance(provenance, dict):
@@ -100,20 +114,43 @@ class Entry:
         verified = data.get("verified", True)
         if not isinstance(verified, bool):
             raise ValueError(f"verified must be true or false, got {verified!r}.")
-        return cls(fid, problem, params, dict(performance), dict(provenance), verified)
+        return cls(fid, problem, params, dict(performance), dict(provenance), verified, family)
 
 
 def entry_key(fingerprint_id: str, problem: Problem) -> Key:
-    return (fingerprint_id, problem.dtype, problem.threads, problem.m, problem.n, problem.k)
+    return (fingerprint_id, problem.op, problem.dtype, problem.threads, problem.batch,
+            problem.m, problem.n, problem.k)
 
 
-def checked_params(params: Any, dtype: str) -> dict[str, Any]:
-    """All KernelParams fields of ``params``, or ValueError naming the first broken invariant."""
-    kp = KernelParams.from_dict(params)
-    problems = kp.problems(dtype)
+def _family_of(name: Any, problem: Problem) -> str:
+    from .families import family_for, get_family
+
+    if name is None:
+        return family_for(problem).name
+    if not isinstance(name, str):
+        raise ValueError(f"family must be a string, got {name!r}.")
+    family = get_family(name)
+    if not family.accepts(problem):
+        raise ValueError(f"kernel family {name!r} does not compute {problem.op} on {problem.dtype}.")
+    return name
+
+
+def checked_params(params: Any, problem: Problem, family: str | None = None) -> dict[str, Any]:
+    """All fields of ``params`` for ``family`` (default: the one that computes ``problem``),
+    or ValueError naming the first broken invariant.
+
+    Only what holds on every machine is checked here (a file may carry other machines'
+    entries); ``matmul`` and ``import`` also check the local entries against this machine
+    (``KernelFamily.params_problems``).
+    """
+    from .families import family_for, get_family
+
+    fam = get_family(family) if family else family_for(problem)
+    parsed = fam.parse_params(params)
+    problems = parsed.problems(problem.dtype) if hasattr(parsed, "problems") else []
     if problems:
         raise ValueError(f"invalid kernel parameters: {problems[0]}")
-    return kp.to_dict()
+    return parsed.to_dict()
 
 
 def make_provenance(**fields: Any) -> dict[str, Any]:
@@ -127,12 +164,6 @@ def make_provenance(**fields: Any) -> dict[str, Any]:
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     out.update(fields)
     return out
-
-
-def log_distance(a: Problem, b: Problem) -> float:
-    """Euclidean distance of two shapes in (log m, log n, log k): 0 for the same shape."""
-    return math.sqrt(sum((math.log(x) - math.log(y)) ** 2
-                         for x, y in ((a.m, b.m), (a.n, b.n), (a.k, b.k))))
 
 
 @dataclass
@@ -171,9 +202,9 @@ class TuningCache:
                 threads: int | None = None) -> list[Entry]:
         """Entries matching every filter given, ordered by key."""
         if dtype is not None:
-            from .kernels.params import normalize_dtype
+            from .dtypes import normalize
 
-            dtype = normalize_dtype(dtype)
+            dtype = normalize(dtype)
         out = [e for e in self._read().entries.values()
                if (fingerprint_id is None or e.fingerprint_id == fingerprint_id)
                and (dtype is None or e.problem.dtype == dtype)
@@ -181,19 +212,16 @@ class TuningCache:
         return sorted(out, key=Entry.key)
 
     def nearest(self, fingerprint_id: str, problem: Problem) -> tuple[Entry, float] | None:
-        """The closest tuned shape with the same fingerprint, dtype and threads.
+        """The closest tuned problem with the same fingerprint, operation, dtype and threads.
 
         Returns:
-            ``(entry, distance)`` with the distance in (log m, log n, log k) (0 for an exact
-            match), or None when nothing comparable is stored. Ties go to the faster entry.
+            ``(entry, distance)`` with the distance of ``gemmtune.problem.log_distance`` (0 for
+            an exact match), or None when nothing comparable is stored. Ties go to the faster
+            entry.
         """
-        best: tuple[float, float, Key, Entry] | None = None
-        for e in self.entries(fingerprint_id, problem.dtype, problem.threads):
-            d = log_distance(e.problem, problem)
-            rank = (d, -(e.gflops or 0.0), e.key(), e)
-            if best is None or rank[:3] < best[:3]:
-                best = rank
-        return None if best is None else (best[3], best[0])
+        ranked = rank_nearest(self.entries(fingerprint_id, problem.dtype, problem.threads),
+                              problem, lambda e: e.problem, lambda e: e.gflops)
+        return None if not ranked else (ranked[0], log_distance(ranked[0].problem, problem))
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -213,8 +241,9 @@ class TuningCache:
         """Store several entries in one atomic update; return how many replaced old ones."""
         # Stored with every KernelParams field spelled out, so the file reads the same later
         # even if a default changes.
-        entries = [Entry(e.fingerprint_id, e.problem, checked_params(e.params, e.problem.dtype),
-                         _finite(e.performance), dict(e.provenance), e.verified) for e in entries]
+        entries = [Entry(e.fingerprint_id, e.problem, checked_params(e.params, e.problem, e.family),
+                         _finite(e.performance), dict(e.provenance), e.verified, e.family)
+                   for e in entries]
         replaced = 0
 
         def update(c: _Contents) -> None:
@@ -352,16 +381,16 @@ class TuningCache:
                       CacheWarning, stacklevel=4)
         return _Contents({}, [])
 
-    def _lock(self):
-        import filelock
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        from .atomic import LockTimeout, locked
 
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            # The returned proxy releases the lock on exit; acquiring here makes errors early.
-            return filelock.FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT).acquire()
-        except filelock.Timeout:
-            raise GemmtuneError(f"Another gemmtune process has held the lock {self.lock_path} "
-                                f"for over {LOCK_TIMEOUT:.0f} s; try again later.") from None
+            with locked(self.path, LOCK_TIMEOUT):
+                yield
+        except LockTimeout as e:
+            raise GemmtuneError(f"{str(e)[0].upper()}{str(e)[1:]}; try again later.") from None
         except OSError as e:
             raise GemmtuneError(_write_failure(self.root, e)) from None
 
@@ -377,31 +406,18 @@ class TuningCache:
                + contents.foreign}
         # NaN and Infinity are not JSON: the reader would refuse the whole file.
         text = json.dumps(doc, indent=1, allow_nan=False) + "\n"
-        tmp = None
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{FILENAME}.", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.path)
-            tmp = None
+            write_atomic(self.path, text)
         except OSError as e:
             raise GemmtuneError(_write_failure(self.root, e)) from None
-        finally:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
         _memo.pop(str(self.path), None)
 
 
 def _copy(c: _Contents) -> _Contents:
     # Callers may mutate entries (mark_verified, update functions); the memo must not change.
     return _Contents({k: Entry(e.fingerprint_id, e.problem, dict(e.params), dict(e.performance),
-                               dict(e.provenance), e.verified) for k, e in c.entries.items()},
+                               dict(e.provenance), e.verified, e.family)
+                      for k, e in c.entries.items()},
                      list(c.foreign))
 
 

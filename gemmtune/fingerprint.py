@@ -32,6 +32,7 @@ _SIZE_SUFFIX = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 _cached: dict[str, Any] | None = None
 _cached_identity: dict[str, Any] | None = None
+_cached_id: str | None = None
 
 
 def fingerprint(refresh: bool = False) -> dict[str, Any]:
@@ -44,10 +45,11 @@ def fingerprint(refresh: bool = False) -> dict[str, Any]:
         ``{"id": str, "identity": {...}, "recorded": {...}}``; only ``identity`` is hashed into
         ``id``. The caller gets its own copy and may change it freely.
     """
-    global _cached, _cached_identity
+    global _cached, _cached_identity, _cached_id
     if _cached is None or refresh:
         identity = _identity() if refresh or _cached_identity is None else _cached_identity
         _cached_identity = identity
+        _cached_id = None
         _cached = {"id": compute_id(identity), "identity": identity, "recorded": _recorded()}
     return copy.deepcopy(_cached)
 
@@ -64,12 +66,15 @@ def fingerprint_id() -> str:
     The recorded fields (BLAS through threadpoolctl, package versions) take 6-9 ms and are
     not part of the id; ``gemmtune.matmul``'s first call needs only the id.
     """
-    global _cached_identity
+    global _cached_identity, _cached_id
     if _cached is not None:
         return _cached["id"]
-    if _cached_identity is None:
-        _cached_identity = _identity()
-    return compute_id(_cached_identity)
+    if _cached_id is None:
+        if _cached_identity is None:
+            _cached_identity = _identity()
+        # Every matmul call asks: hash the identity once, not per call.
+        _cached_id = compute_id(_cached_identity)
+    return _cached_id
 
 
 def usable_cores() -> int:

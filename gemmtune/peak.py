@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -47,18 +46,13 @@ def _fma_loop(vl: int, nacc: int, dtype: str, fused: bool):
     so the work cannot be discarded."""
     from llvmlite import ir
     from numba import types
-    from numba.core import cgutils
     from numba.core.extending import intrinsic
 
-    i64 = ir.IntType(64)
-    flt = ir.FloatType() if dtype == "float32" else ir.DoubleType()
-    vec = ir.VectorType(flt, vl)
-    nb_flt = types.float32 if dtype == "float32" else types.float64
+    from .kernels.llvm_ir import counted_loop, float_type, splat, vector_fma
 
-    def splat(builder, scalar):
-        v = builder.insert_element(ir.Constant(vec, ir.Undefined), scalar, ir.Constant(ir.IntType(32), 0))
-        return builder.shuffle_vector(v, ir.Constant(vec, ir.Undefined),
-                                      ir.Constant(ir.VectorType(ir.IntType(32), vl), [0] * vl))
+    i64 = ir.IntType(64)
+    vec = ir.VectorType(float_type(dtype), vl)
+    nb_flt = getattr(types, dtype)
 
     @intrinsic
     def fma_loop(typingctx, iters, x, y):
@@ -66,43 +60,20 @@ def _fma_loop(vl: int, nacc: int, dtype: str, fused: bool):
 
         def codegen(context, builder, signature, args):
             n = args[0]
-            xs, ys = splat(builder, args[1]), splat(builder, args[2])
-            fma = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vec, [vec, vec, vec]),
-                f"llvm.fma.v{vl}f{32 if dtype == 'float32' else 64}")
+            xs, ys = splat(builder, args[1], vec), splat(builder, args[2], vec)
+            fma = vector_fma(builder, vec)
             # Distinct starting values: identical chains could be proven equal and merged.
             init = [ir.Constant(vec, [float(i + 1) / nacc] * vl) for i in range(nacc)]
-            pre = builder.block
-            loop = builder.append_basic_block("peak.loop")
-            done = builder.append_basic_block("peak.done")
-            builder.cbranch(builder.icmp_signed(">", n, ir.Constant(i64, 0)), loop, done)
-            builder.position_at_end(loop)
-            i = builder.phi(i64)
-            i.add_incoming(ir.Constant(i64, 0), pre)
-            phis = []
-            for v in init:
-                ph = builder.phi(vec)
-                ph.add_incoming(v, pre)
-                phis.append(ph)
-            accs = list(phis)
-            for _ in range(UNROLL):
-                if fused:
-                    accs = [builder.call(fma, [a, xs, ys]) for a in accs]
-                else:  # no FMA unit: a multiply and an add are the same two flops
-                    accs = [builder.fadd(builder.fmul(a, xs), ys) for a in accs]
-            i_next = builder.add(i, ir.Constant(i64, 1))
-            end = builder.block
-            i.add_incoming(i_next, end)
-            for ph, a in zip(phis, accs):
-                ph.add_incoming(a, end)
-            builder.cbranch(builder.icmp_signed("<", i_next, n), loop, done)
-            builder.position_at_end(done)
-            merged = []
-            for v, a in zip(init, accs):
-                ph = builder.phi(vec)
-                ph.add_incoming(v, pre)
-                ph.add_incoming(a, end)
-                merged.append(ph)
+
+            def body(i, accs):
+                for _ in range(UNROLL):
+                    if fused:
+                        accs = [builder.call(fma, [a, xs, ys]) for a in accs]
+                    else:  # no FMA unit: a multiply and an add are the same two flops
+                        accs = [builder.fadd(builder.fmul(a, xs), ys) for a in accs]
+                return accs
+
+            merged, _ = counted_loop(builder, "peak.loop", ir.Constant(i64, 0), n, 1, init, body)
             total = merged[0]
             for ph in merged[1:]:
                 total = builder.fadd(total, ph)
@@ -122,7 +93,7 @@ def _runner(vl: int, nacc: int, dtype: str, fused: bool):
     import numba
 
     fma_loop = _fma_loop(vl, nacc, dtype, fused)
-    cast = numba.float32 if dtype == "float32" else numba.float64
+    cast = getattr(numba, dtype)
 
     @numba.njit(parallel=True, nogil=True)
     def run(iters, out):
@@ -232,24 +203,34 @@ def _path(root: str | os.PathLike) -> Path:
 
 def _load(root: str | os.PathLike) -> dict[str, Any]:
     try:
-        doc = json.loads(_path(root).read_text())
-    except (OSError, ValueError):
-        return {"schema_version": SCHEMA_VERSION, "fingerprints": {}}
+        return _parse(_path(root).read_text())
+    except OSError:
+        return _parse(None)
+
+
+def _parse(text: str | None) -> dict[str, Any]:
+    try:
+        doc = json.loads(text) if text is not None else None
+    except ValueError:
+        doc = None
     if not isinstance(doc, dict) or doc.get("schema_version") != SCHEMA_VERSION \
             or not isinstance(doc.get("fingerprints"), dict):
         return {"schema_version": SCHEMA_VERSION, "fingerprints": {}}
     return doc
 
 
-def _save(root: str | os.PathLike, doc: dict[str, Any]) -> bool:
-    """Replace the memo atomically; False (and nothing damaged) when the dir is not writable."""
-    path = _path(root)
+def _remember(root: str | os.PathLike, fid: str, kind: str, key: str, fig: dict[str, Any]) -> bool:
+    """Add one figure to the memo under its lock (another bench may be adding its own);
+    False (and nothing damaged) when the dir is not writable."""
+    from .atomic import update_atomic
+
+    def change(old: str | None) -> str:
+        doc = _parse(old)
+        doc["fingerprints"].setdefault(fid, {}).setdefault(kind, {})[key] = fig
+        return json.dumps(doc, indent=2)
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".peak-", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=2)
-        os.replace(tmp, path)
+        update_atomic(_path(root), change)
         return True
     except OSError:
         return False
@@ -284,9 +265,7 @@ def peak(dtype: str, threads: int, root: str | os.PathLike, *, remeasure: bool =
         if isinstance(known, dict) and isinstance(known.get("gflops"), (int, float)):
             return {**known, "memoized": True}
     fig = {**measure_peak(dtype, threads), **_when()}
-    doc = _load(root)   # re-read: another process may have added figures meanwhile
-    doc["fingerprints"].setdefault(fid, {}).setdefault(dtype, {})[key] = fig
-    _save(root, doc)
+    _remember(root, fid, dtype, key, fig)
     return {**fig, "memoized": False}
 
 
@@ -301,9 +280,7 @@ def bandwidth(threads: int, root: str | os.PathLike, *, remeasure: bool = False)
         if isinstance(known, dict) and isinstance(known.get("gbs"), (int, float)):
             return {**known, "memoized": True}
     fig = {**measure_bandwidth(threads), **_when()}
-    doc = _load(root)
-    doc["fingerprints"].setdefault(fid, {}).setdefault("triad", {})[key] = fig
-    _save(root, doc)
+    _remember(root, fid, "triad", key, fig)
     return {**fig, "memoized": False}
 
 

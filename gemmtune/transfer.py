@@ -152,7 +152,8 @@ def plan_import(entries: list[Entry], local_id: str, force: bool = False,
                                        "date": datetime.now(timezone.utc)
                                        .isoformat(timespec="seconds")}
         report.imported.append(Entry(local_id, e.problem, dict(e.params),
-                                     dict(e.performance), provenance, verified=False))
+                                     dict(e.performance), provenance, verified=False,
+                                     family=e.family))
         report.forced += 1
     return report
 
@@ -176,6 +177,16 @@ def import_document(cache: TuningCache, doc: Any, source: str, local_id: str,
     report = plan_import(entries, local_id, force,
                          {k: v for k, v in origin.items() if v and isinstance(v, str)},
                          protected)
+    for e in report.imported:
+        # What lands under this machine's fingerprint must be something the search itself
+        # would explore here (a tile over the register budget compiles for minutes).
+        from .families import get_family
+
+        family = get_family(e.family)
+        problems = family.params_problems(family.parse_params(e.params), e.problem)
+        if problems:
+            raise GemmtuneError(f"Cannot import {source}: the entry for {e.problem.label()} "
+                                f"cannot run on this machine: {_sentence(problems[0])}.")
     if report.imported:
         report.replaced = cache.put_many(report.imported)
     return report

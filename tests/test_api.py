@@ -57,12 +57,12 @@ def test_nearest_config_by_log_distance(root):
 
 def test_other_threads_or_dtype_not_used(root):
     _put(root, 64, 64, 64, threads=2)
-    assert gemmtune.best_config(64, 64, 64, threads=1, cache_dir=root) is None
-    assert gemmtune.best_config(64, 64, 64, dtype="float64", threads=2, cache_dir=root) is None
+    assert gemmtune.best_config(64, 64, 64, threads=1, cache_dir=root)["source"] == "default"
+    assert gemmtune.best_config(64, 64, 64, dtype="float64", threads=2, cache_dir=root)["source"] == "default"
 
 
 def test_seed_fallback_is_exact(root):
-    assert gemmtune.best_config(33, 35, 31, threads=1, cache_dir=root) is None
+    assert gemmtune.best_config(33, 35, 31, threads=1, cache_dir=root)["source"] == "default"
     assert _product_ok(root, 33, 35, 31)
 
 

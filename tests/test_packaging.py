@@ -17,8 +17,8 @@ def test_every_package_is_listed():
     assert config["package-dir"]["gemmtune.configs"] == "configs"
 
 
-def test_seed_and_shape_files_are_package_data():
+def test_default_and_shape_files_are_package_data():
     from importlib import resources
 
-    seeds = resources.files("gemmtune.configs").joinpath("seeds")
-    assert {p.name for p in seeds.iterdir() if p.name.endswith(".json")} >= {"avx2.json", "generic.json"}
+    defaults = resources.files("gemmtune.configs").joinpath("defaults")
+    assert {p.name for p in defaults.iterdir() if p.name.endswith(".json")} >= {"avx2.json", "generic.json"}

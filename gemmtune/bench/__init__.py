@@ -1,4 +1,4 @@
-"""``gemmtune bench``: the tuned kernel against the seed, numpy's BLAS and the machine's peak.
+"""``gemmtune bench``: the tuned kernel against the default configuration, numpy's BLAS and the machine's peak.
 
 ``run`` measures and builds the document, ``report`` draws the table, ``files`` writes the
 JSON and CSV, ``plot`` the figure. The timing protocol is ``gemmtune.measure``'s, the peak

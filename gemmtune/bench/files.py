@@ -12,10 +12,10 @@ import csv
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..atomic import write_atomic
 from ..errors import GemmtuneError
 
 RESULTS_DIR = "results"
@@ -62,33 +62,19 @@ def ensure_writable(directory: Path, what: str) -> Path:
     return directory
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def csv_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per shape, thread count and contender (numpy, seed, tuned, peak)."""
+    """One row per shape, thread count and contender (numpy, default, tuned, peak)."""
     rows = []
     for r in doc["results"]:
         p = r["problem"]
         base = {"name": r["name"], "m": p["m"], "n": p["n"], "k": p["k"], "dtype": p["dtype"],
                 "threads": p["threads"], "peak_gflops": r["peak_gflops"],
                 "ceiling_gflops": r["ceiling_gflops"]}
-        for contender in ("numpy", "seed", "tuned"):
+        for contender in ("numpy", "default", "tuned"):
             fig = r[contender]
             if fig is None:
                 continue
-            source = {"numpy": doc.get("blas_label"), "seed": "seed"}.get(contender, fig.get("source"))
+            source = {"numpy": doc.get("blas_label"), "default": "default"}.get(contender, fig.get("source"))
             rows.append({**base, "contender": contender, "config": fig.get("label", ""),
                          "source": source,
                          **{k: fig.get(k) for k in ("gflops", "gflops_iqr", "median_seconds",
@@ -123,8 +109,8 @@ def write(doc: dict[str, Any], directory: Path, stem: str) -> dict[str, str]:
     """
     paths = {"json": directory / f"{stem}.json", "csv": directory / f"{stem}.csv"}
     try:
-        _atomic_write(paths["json"], json.dumps(doc, indent=2) + "\n")
-        _atomic_write(paths["csv"], to_csv(doc))
+        write_atomic(paths["json"], json.dumps(doc, indent=2) + "\n")
+        write_atomic(paths["csv"], to_csv(doc))
     except OSError as e:
         raise GemmtuneError(f"cannot write the results to {directory}: {e.strerror or e}.") from None
     return {k: str(v) for k, v in paths.items()}

@@ -17,7 +17,7 @@ INSTALL_HINT = "pip install 'gemmtune[plot]'"
 
 _STYLE = {  # contender -> (label, colour, marker)
     "numpy": ("numpy @", "#1f77b4", "o"),
-    "seed": ("gemmtune seed (untuned)", "#7f7f7f", "s"),
+    "default": ("gemmtune default (untuned)", "#7f7f7f", "s"),
     "tuned": ("gemmtune tuned", "#d62728", "D"),
 }
 
@@ -40,7 +40,7 @@ def _legend(ax: Any, rows: list[dict[str, Any]]) -> None:
     """One legend per panel (the peak differs per thread count), with a key for the
     unstable-figure rings when the panel has any."""
     handles, labels = ax.get_legend_handles_labels()
-    if any(r[c] and r[c].get("unstable") for r in rows for c in ("numpy", "seed", "tuned")):
+    if any(r[c] and r[c].get("unstable") for r in rows for c in ("numpy", "default", "tuned")):
         from matplotlib.lines import Line2D
 
         handles.append(Line2D([], [], linestyle="none", marker="o", markersize=10,

@@ -22,7 +22,7 @@ def _source(fig: dict[str, Any] | None) -> str:
         text = f"nearest ({p.get('m')}x{p.get('n')}x{p.get('k')})"
     else:
         text = "exact"
-    return text + (", = seed" if fig.get("same_as_seed") else "")
+    return text + (", = default" if fig.get("same_as_default") else "")
 
 
 def _pct(value: float | None) -> str:
@@ -48,12 +48,12 @@ def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = Non
     fp = doc["fingerprint"]
     table = Table(title=f"gemmtune bench, {doc['dtype']}", title_justify="left")
     for name, justify in (("shape", "left"), ("thr", "right"), ("numpy", "right"),
-                          ("seed", "right"), ("tuned", "right"), ("tuned from", "left"),
+                          ("default", "right"), ("tuned", "right"), ("tuned from", "left"),
                           ("peak", "right"), ("best % peak", "right"), ("best / numpy", "right")):
         table.add_column(name, justify=justify, no_wrap=name in ("shape", "tuned from"))
     for r in doc["results"]:
         p = r["problem"]
-        best = r["tuned"] or r["seed"]
+        best = r["tuned"] or r["default"]
         peak = f"{r['peak_gflops']:.1f}" if r["peak_gflops"] else "-"
         if r["memory_bound"]:
             peak += f" (mem {r['ceiling_gflops']:.1f})"
@@ -61,14 +61,14 @@ def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = Non
         shape = f"{p['m']}x{p['n']}x{p['k']}"
         if r["name"] not in (shape, str(p["m"])):
             shape = f"{r['name']} {shape}"
-        table.add_row(shape, str(p["threads"]), _cell(r["numpy"]), _cell(r["seed"]),
+        table.add_row(shape, str(p["threads"]), _cell(r["numpy"]), _cell(r["default"]),
                       _cell(r["tuned"]), _source(r["tuned"]), peak, _pct(best["percent_of_peak"]),
                       f"{ratio:.2f}x" if ratio else "-")
     _wide(console).print(table)
     console.print(f"GFLOP/s: median of {doc['protocol']['rounds']} interleaved rounds ± half the "
                   f"IQR; {UNSTABLE_MARK} marks an IQR above "
                   f"{100 * doc['protocol']['unstable_iqr_ratio']:.0f}% of the median. "
-                  "best = tuned if any, else seed.", markup=False, soft_wrap=True)
+                  "best = tuned if any, else default.", markup=False, soft_wrap=True)
     console.print(f"machine: {fp.get('brand') or '?'} ({fp.get('cpu_name')}, {fp.get('cores')} "
                   f"usable cores), fingerprint {fp['id']}; numpy {doc.get('numpy_version')} with "
                   f"{doc['blas_label']}.", markup=False, soft_wrap=True)

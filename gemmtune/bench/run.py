@@ -3,7 +3,8 @@
 Contenders, all at the same thread count (numba's for gemmtune, threadpoolctl's limit for
 the BLAS):
 - ``numpy``: ``np.matmul`` with ``out=``, i.e. the BLAS numpy links (named in the document);
-- ``seed``: the ISA family's seed configuration, what ``matmul`` runs before any tuning;
+- ``default``: the kernel family's ISA default configuration, what ``matmul`` runs before
+  any tuning;
 - ``tuned``: the cached tuning for exactly this shape or, failing that, the nearest tuned
   shape's (marked "nearest"); absent when nothing is tuned for this dtype and thread count.
 They are timed in alternating rounds (``measure.interleaved``), so a change of load during
@@ -90,20 +91,16 @@ def blas_label(libs: Sequence[dict[str, Any]]) -> str:
 
 
 class _Kernels:
-    """Compiled kernels of this run, one per (params, dtype)."""
+    """Compiled kernels of this run, one per (family, params, dtype)."""
 
     def __init__(self, root: Any):
         self.root = root
         self.made: dict[Any, Any] = {}
 
-    def get(self, params: Any, dtype: str) -> Any:
-        from ..kernels.gemm import compile_kernel
-
-        key = (params, dtype)
+    def get(self, family: Any, params: Any, problem: Any) -> Any:
+        key = (family.name, params, problem.dtype)
         if key not in self.made:
-            kernel = compile_kernel(params, dtype, self.root)
-            kernel.compile()
-            self.made[key] = kernel
+            self.made[key] = family.compile(params, problem, self.root)
         return self.made[key]
 
 
@@ -117,7 +114,7 @@ def _figure(timing: Any, flops: float, peak_gflops: float | None) -> dict[str, A
 def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: float | None = None,
             bandwidth_gbs: float | None = None, rounds: int = DEFAULT_ROUNDS,
             sample_seconds: float = DEFAULT_SAMPLE_SECONDS, kernels: Any = None) -> dict[str, Any]:
-    """Time numpy, the seed and the tuned configuration on one shape and thread count.
+    """Time numpy, the default and the tuned configuration on one shape and thread count.
 
     Args:
         w: the shape.
@@ -131,7 +128,7 @@ def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: fl
         kernels: a compiled-kernel memo shared across calls (made here when None).
 
     Returns:
-        The result row: ``problem``, ``flops``, ``numpy``, ``seed``, ``tuned`` (None when
+        The result row: ``problem``, ``flops``, ``numpy``, ``default``, ``tuned`` (None when
         nothing is tuned), ``peak_gflops``, ``ceiling_gflops``, ``memory_bound``, ratios.
     """
     import numpy as np
@@ -141,14 +138,15 @@ def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: fl
     from ..kernels.reference import check
     from ..measure import gemm_flops, interleaved, pinned_threads
     from ..peak import roofline
+    from ..families import family_for
     from ..problem import Problem
-    from ..seeds import seed_params
 
     kernels = kernels or _Kernels(root)
     problem = Problem(w.m, w.n, w.k, dtype, threads)
-    seed = seed_params(dtype)
+    family = family_for(problem)
+    default = family.default_params(problem)
     tuned, info = resolve(problem, root)
-    has_tuned = info["source"] != "seed"
+    has_tuned = info["source"] != "default"
 
     rng = np.random.default_rng(0)
     A = rng.standard_normal((w.m, w.k)).astype(dtype)
@@ -156,10 +154,10 @@ def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: fl
     outs = [np.empty((w.m, w.n), dtype) for _ in range(3)]
     contenders: list[tuple[str, Callable[[], Any]]] = [("numpy", lambda: np.matmul(A, B, out=outs[0]))]
     verdicts: dict[str, Any] = {}
-    for role, params in (("seed", seed), ("tuned", tuned if has_tuned else None)):
-        if params is None or (role == "tuned" and params == seed):
+    for role, params in (("default", default), ("tuned", tuned if has_tuned else None)):
+        if params is None or (role == "tuned" and params == default):
             continue  # the same kernel twice would only measure noise
-        kernel = kernels.get(params, dtype)
+        kernel = kernels.get(family, params, problem)
         C = outs[len(contenders)]
         kernel(A, B, C, threads=threads)
         verdict = check(C, A, B)
@@ -175,27 +173,27 @@ def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: fl
     figs = {role: _figure(t, flops, peak_gflops) for (role, _), t in zip(contenders, timings)}
 
     def kernel_figure(role: str, params: Any) -> dict[str, Any]:
-        fig = dict(figs.get(role) or figs["seed"])
+        fig = dict(figs.get(role) or figs["default"])
+        verdict = verdicts.get(role, verdicts.get("default"))
         fig.update(params=params.to_dict(), label=params.label(),
-                   check={"status": verdicts.get(role, verdicts.get("seed")).status,
-                          "residual": verdicts.get(role, verdicts.get("seed")).residual})
+                   check={"status": verdict.status, "residual": verdict.residual})
         return fig
 
     tuned_fig = None
     if has_tuned:
         tuned_fig = kernel_figure("tuned", tuned)
         tuned_fig.update(source=info["source"], tuned_problem=info.get("problem"),
-                         distance=info.get("distance"), same_as_seed=tuned == seed)
+                         distance=info.get("distance"), same_as_default=tuned == default)
     ceiling = roofline(flops, min_traffic_bytes(w, dtype), peak_gflops, bandwidth_gbs) \
         if peak_gflops else None
     numpy_g = figs["numpy"]["gflops"]
-    best = tuned_fig or kernel_figure("seed", seed)
+    best = tuned_fig or kernel_figure("default", default)
     return {
         "name": w.name,
         "problem": problem.to_dict(),
         "flops": flops,
         "numpy": figs["numpy"],
-        "seed": kernel_figure("seed", seed),
+        "default": kernel_figure("default", default),
         "tuned": tuned_fig,
         "peak_gflops": peak_gflops,
         "ceiling_gflops": ceiling,

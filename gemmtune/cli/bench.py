@@ -1,4 +1,4 @@
-"""``gemmtune bench``: tuned kernels against the seed, numpy's BLAS and the measured peak."""
+"""``gemmtune bench``: tuned kernels against the default configuration, numpy's BLAS and the measured peak."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def bench(app: Any, m: int | None, n: int | None, k: int | None, sizes: str | No
           shapes_spec: str | None, dtype: str, threads_text: str | None, output: Path | None,
           plot_path: Path | None, rounds: int, sample_seconds: float, remeasure_peak: bool,
           bandwidth: bool, as_json: bool) -> None:
-    """Compare the tuned kernel, the untuned seed, numpy's @ and the machine's FMA peak.
+    """Compare the tuned kernel, the untuned default configuration, numpy's @ and the machine's FMA peak.
 
     Every contender runs at the same thread count (numba's for gemmtune, threadpoolctl's
     limit for the BLAS), in interleaved rounds, and reports the median GFLOP/s and IQR. The

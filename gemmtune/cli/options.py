@@ -6,18 +6,29 @@ from typing import Any, Callable
 
 import click
 
-from ..kernels.params import DTYPE_ALIASES, normalize_dtype
+from ..dtypes import DTYPES
 
 
 def _dtype(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    return normalize_dtype(value)
+    from ..dtypes import normalize
+    from ..families import family_for
+    from ..problem import Problem
+
+    name = normalize(value.lower())
+    try:
+        family_for(Problem(1, 1, 1, name))
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    return name
 
 
 def dtype_option(f: Callable) -> Callable:
-    """``--dtype float32|float64|f32|f64``, normalised to float32 or float64."""
-    return click.option("--dtype", type=click.Choice(list(DTYPE_ALIASES), case_sensitive=False),
+    """``--dtype``: float32, float64 (f32, f64), or an 8-bit pair (u8s8: A uint8, B int8, ...)."""
+    names = [n for d in DTYPES.values() for n in (d.name, *d.aliases)]
+    return click.option("--dtype", type=click.Choice(names, case_sensitive=False),
                         default="float32", show_default=True, callback=_dtype,
-                        help="Element type (f32 and f64 are aliases).")(f)
+                        help="Element type: float32, float64 (f32, f64), or an 8-bit pair "
+                             "u8s8, s8s8, u8u8, s8u8 (A's type, then B's; C is int32).")(f)
 
 
 def threads_option(f: Callable) -> Callable:

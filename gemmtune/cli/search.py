@@ -16,10 +16,10 @@ EXIT_INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
 def memory_needed(m: int, n: int, k: int, dtype: str) -> int:
     """Bytes a candidate's worker holds at once: A, B, C for timing, the same again for the
     check, and the float64 copies and reference product the check makes."""
-    from ..kernels.params import ITEMSIZE
+    from ..dtypes import spec
 
     elems = m * k + k * n + m * n
-    return elems * (2 * ITEMSIZE[dtype] + 3 * 8)
+    return elems * (2 * spec(dtype).itemsize + 3 * 8)
 
 
 def available_memory() -> int | None:
@@ -57,7 +57,7 @@ def check_memory(m: int, n: int, k: int, dtype: str) -> None:
               help="Seconds one candidate may take before its worker is killed and the trial "
                    "marked failed (default: scaled with the problem size).")
 @click.option("--sampler", type=click.Choice(SAMPLERS), default="tpe", show_default=True,
-              help="How candidates are proposed after the seeds.")
+              help="How candidates are proposed after the starting points.")
 @click.option("--seed", type=int, default=None, help="Seed of the sampler (reproducible proposals).")
 @click.option("--storage", default=None, metavar="URL",
               help="Optuna storage URL (default: sqlite:///<cache dir>/studies.db); "
@@ -73,7 +73,7 @@ def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, shap
            seed: int | None, storage: str | None, study_opt: str | None, as_json: bool) -> None:
     """Search block sizes for C(m x n) = A(m x k) @ B(k x n) and cache the fastest kernel.
 
-    Seeds (the BLIS analytical model, the ISA family's config, winners of nearby shapes)
+    Starting points (winners of nearby shapes, the BLIS analytical model, the ISA default)
     run first; then the sampler proposes. Each candidate is compiled, checked against a
     reference and timed in a worker process. Rerunning the same command continues the
     study; Ctrl-C stops cleanly and caches the best so far.
@@ -132,64 +132,17 @@ def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, shap
 def tune(app: Any, problem: Any, *, trials: int, timeout: float | None,
          candidate_timeout: float | None, sampler: str, seed: int | None, storage: str | None,
          study: str | None) -> dict[str, Any]:
-    """Search one problem: seeds, trials, finish, cache; the ``--json`` document."""
-    from ..cache import Entry, TuningCache, make_provenance
-    from ..fingerprint import fingerprint
-    from ..search.evaluators import WorkerEvaluator
-    from ..search.report import ProgressView, build_document, render
-    from ..search.runner import Search
-    from ..search.seeds import seeds_for
-    from ..search.space import SearchSpace
-    from ..search.study import (enqueue_seeds, is_shared, make_sampler, numpy_reference,
-                                open_storage, open_study, redact, study_name)
+    """Search one problem through ``gemmtune.search.tune`` with a progress bar; render it."""
+    from ..families import family_for
+    from ..search.tune import tune as run_tune
+    from .search_view import ProgressView, render
 
-    fp = fingerprint()
-    fp_id = fp["id"]
-    space = SearchSpace.for_fingerprint(problem.dtype, problem.threads, fp)
-    store, url = open_storage(storage, app.root)
-    name = study or study_name(fp_id, problem)
-    st = open_study(store, name, problem, fp_id,
-                    make_sampler(sampler, space, seed, shared=is_shared(storage)), space,
-                    fingerprint=fp)
-    cache = TuningCache(app.root)
-    enqueue_seeds(st, space, seeds_for(space, problem, fp=fp, cache=cache, fingerprint_id=fp_id))
-
-    evaluator = WorkerEvaluator(problem, app.root, candidate_timeout)
-    evaluator.reference_gflops = numpy_reference(st, evaluator.numpy_gflops)
-    run = Search(st, space, evaluator)
-    best = None
-    try:
-        with ProgressView(app.console, trials, f"search {problem.label()}") as view:
-            run.run(trials, on_trial=view.on_trial, timeout=timeout)
-        if not run.stats.interrupted:
-            try:
-                best = run.finish(top=3, rounds=7)
-            except KeyboardInterrupt:
-                run.stats.interrupted = True
-        if best is None:
-            best = run.finish(remeasure=False)
-    finally:
-        evaluator.close(kill=run.stats.interrupted)
-
-    cached, cache_error = False, None
-    counts = run.counts()
-    if best is not None:
-        perf = {k: best.get(k) for k in ("gflops", "gflops_iqr", "samples", "unstable")}
-        perf["numpy_gflops"] = best.get("numpy_gflops")
-        prov = make_provenance(sampler=sampler, seed=seed, trials=counts["evaluated"], study=name,
-                               interrupted=run.stats.interrupted, remeasured=best["remeasured"])
-        try:
-            cache.put(Entry(fp_id, problem, best["params"], perf, prov, verified=True))
-            cached = True
-        except GemmtuneError as e:
-            # The result is still printed: a read-only or full cache dir costs the caching,
-            # not the search.
-            cache_error = e.message
-            app.console.print(f"warning: the winner was not cached: {e.message}", markup=False,
-                              soft_wrap=True)
-    doc = build_document(problem, best, run.stats, counts, study=name, storage=redact(url),
-                         sampler=sampler, seed=seed, fingerprint_id=fp_id, cached=cached)
-    if cache_error is not None:
-        doc["cache_error"] = cache_error
+    view = ProgressView(app.console, trials, f"search {problem.label()}", family_for(problem))
+    doc = run_tune(problem, root=app.root, trials=trials, timeout=timeout,
+                   candidate_timeout=candidate_timeout, sampler=sampler, sampler_seed=seed,
+                   storage=storage, study=study, on_trial=view.on_trial, progress=view)
+    if "cache_error" in doc:
+        app.console.print(f"warning: the winner was not cached: {doc['cache_error']}", markup=False,
+                          soft_wrap=True)
     render(app.console, doc)
     return doc

@@ -11,11 +11,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from types import ModuleType
 
+from ..atomic import write_atomic
 from ..paths import kernel_dir
 from .params import KernelParams, normalize_dtype
 from .template import generate_source, generator_hash
@@ -23,14 +23,10 @@ from .template import generate_source, generator_hash
 _modules: dict[tuple[str, str, str], ModuleType] = {}
 _lock = threading.Lock()
 
-# TEST-ONLY fault injection: GEMMTUNE_TEST_FAULT_KERNEL=<label>[,<label>...] makes the kernels
-# with those labels (KernelParams.label()) compute a wrong C, as a generator or compiler bug
-# would, to prove that no wrong kernel is ever cached or used. Faulty modules get their own
-# file names, so they never replace a good kernel on disk.
-ENV_TEST_FAULT_KERNEL = "GEMMTUNE_TEST_FAULT_KERNEL"
+# The corruption ``gemmtune.faults`` asks for with ``wrong:<label>`` (tests only).
 _FAULT = '''
 
-# TEST-ONLY FAULT (GEMMTUNE_TEST_FAULT_KERNEL): the last element of C is off by one.
+# TEST-ONLY FAULT (GEMMTUNE_TEST_FAULT=wrong:<label>): the last element of C is off by one.
 _gemm_right = gemm
 
 
@@ -42,9 +38,10 @@ def gemm(A, B, C, alpha, beta, nt):
 
 
 def fault_injected(params: KernelParams) -> bool:
-    """True when GEMMTUNE_TEST_FAULT_KERNEL names ``params`` (tests only)."""
-    spec = os.environ.get(ENV_TEST_FAULT_KERNEL, "")
-    return params.label() in {s.strip() for s in spec.split(",")}
+    """True when the tests ask for ``params`` to compute a wrong C (``gemmtune.faults``)."""
+    from ..faults import corrupted
+
+    return corrupted(params.label())
 
 
 def module_name(params: KernelParams, dtype: str) -> str:
@@ -71,7 +68,8 @@ def load_module(params: KernelParams, dtype: str, root: str | os.PathLike | None
         path = directory / f"{name}.py"
         source = generate_source(params, dtype) + (_FAULT if faulty else "")
         if not path.exists() or path.read_text() != source:
-            _atomic_write(path, source)
+            # A rename never leaves a half-written module for a concurrent process to import.
+            write_atomic(path, source, fsync=False)
         spec = importlib.util.spec_from_file_location(name, path)
         assert spec is not None and spec.loader is not None
         mod = importlib.util.module_from_spec(spec)
@@ -80,15 +78,3 @@ def load_module(params: KernelParams, dtype: str, root: str | os.PathLike | None
         spec.loader.exec_module(mod)
         _modules[key] = mod
         return mod
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    # A rename never leaves a half-written module for a concurrent process to import.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

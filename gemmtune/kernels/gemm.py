@@ -108,7 +108,7 @@ class GemmKernel:
     def _compile_driver(self) -> None:
         from numba import types
 
-        elem = types.float32 if self.dtype == "float32" else types.float64
+        elem = getattr(types, self.dtype)
         arr = types.Array(elem, 2, "A")
         sig = (arr, arr, arr, types.float64, types.float64, types.int64)
         gemm = self.module.gemm

@@ -11,9 +11,9 @@ has none (or the reverse) is a failure outright.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+
+from ..families.base import Verdict
 
 PASS_THRESHOLD = 10.0       # r below this: PASS
 MARGINAL_THRESHOLD = 100.0  # r below this: MARGINAL (reported, accepted); above: FAIL
@@ -41,17 +41,6 @@ def reference(A: np.ndarray, B: np.ndarray, alpha: float = 1.0, beta: float = 0.
         if beta != 0 and C0 is not None:
             ref = ref + beta * C0.astype(np.float64)
     return ref
-
-
-@dataclass(frozen=True)
-class Verdict:
-    residual: float
-    status: str        # "PASS", "MARGINAL" or "FAIL"
-    reason: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status != "FAIL"
 
 
 def check(C: np.ndarray, A: np.ndarray, B: np.ndarray, alpha: float = 1.0, beta: float = 0.0,

@@ -198,6 +198,6 @@ def generator_hash() -> str:
     """
     here = Path(__file__).parent
     h = hashlib.sha256()
-    for name in ("template.py", "ukernel.py", "packing.py"):
+    for name in ("template.py", "ukernel.py", "packing.py", "llvm_ir.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()[:12]

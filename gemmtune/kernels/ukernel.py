@@ -17,15 +17,12 @@ from functools import lru_cache
 
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
 from numba.core.extending import intrinsic
 
-_I64 = ir.IntType(64)
-_I32 = ir.IntType(32)
-
-
-def _llvm_float(dtype: str) -> ir.Type:
-    return ir.FloatType() if dtype == "float32" else ir.DoubleType()
+from .params import ITEMSIZE
+from .llvm_ir import I32 as _I32
+from .llvm_ir import I64 as _I64
+from .llvm_ir import counted_loop, declare, float_type, splat, vector_fma
 
 
 @lru_cache(maxsize=None)
@@ -57,14 +54,9 @@ def make_ukernel(mr: int, nr: int, vl: int, dtype: str, unroll: int = 1, prefetc
     if nr % vl:
         raise ValueError(f"NR={nr} is not a multiple of the vector length {vl}.")
     nv = nr // vl
-    flt = _llvm_float(dtype)
+    flt = float_type(dtype)
     vec = ir.VectorType(flt, vl)
-    esize = 4 if dtype == "float32" else 8
-
-    def splat(builder, scalar):
-        v = builder.insert_element(ir.Constant(vec, ir.Undefined), scalar, ir.Constant(_I32, 0))
-        return builder.shuffle_vector(v, ir.Constant(vec, ir.Undefined),
-                                      ir.Constant(ir.VectorType(_I32, vl), [0] * vl))
+    esize = ITEMSIZE[dtype]
 
     def k_step(builder, fma, prefetch_fn, a_rows, bp, ldb, p, accs):
         # One rank-1 update of the tile: NR/VL vector loads of B, MR broadcasts of A.
@@ -86,43 +78,10 @@ def make_ukernel(mr: int, nr: int, vl: int, dtype: str, unroll: int = 1, prefetc
                 aptr = builder.gep(a_rows[0], [builder.add(abase, ir.Constant(_I64, i))], source_etype=flt)
             else:
                 aptr = builder.gep(a_rows[i], [abase], source_etype=flt)
-            a = splat(builder, builder.load(aptr))
+            a = splat(builder, builder.load(aptr), vec)
             for jv in range(nv):
                 out[i * nv + jv] = builder.call(fma, [a, bvec[jv], out[i * nv + jv]])
         return out
-
-    def emit_loop(builder, name, start, stop, step, accs, body):
-        """for p in range(start, stop, step): accs = body(p, accs); returns (accs, p_end)."""
-        pre = builder.block
-        loop = builder.append_basic_block(name)
-        done = builder.append_basic_block(name + ".done")
-        builder.cbranch(builder.icmp_signed("<", start, stop), loop, done)
-        builder.position_at_end(loop)
-        p = builder.phi(_I64)
-        p.add_incoming(start, pre)
-        phis = []
-        for acc in accs:
-            ph = builder.phi(vec)
-            ph.add_incoming(acc, pre)
-            phis.append(ph)
-        new = body(p, phis)
-        p_next = builder.add(p, ir.Constant(_I64, step))
-        end = builder.block
-        p.add_incoming(p_next, end)
-        for ph, v in zip(phis, new):
-            ph.add_incoming(v, end)
-        builder.cbranch(builder.icmp_signed("<", p_next, stop), loop, done)
-        builder.position_at_end(done)
-        merged = []
-        for acc, v in zip(accs, new):
-            ph = builder.phi(vec)
-            ph.add_incoming(acc, pre)
-            ph.add_incoming(v, end)
-            merged.append(ph)
-        p_out = builder.phi(_I64)
-        p_out.add_incoming(start, pre)
-        p_out.add_incoming(p_next, end)
-        return merged, p_out
 
     @intrinsic
     def ukernel(typingctx, kc, ap, a_off, lda, bp, b_off, ldb, c, c_off, ldc, alpha, beta):
@@ -132,7 +91,7 @@ def make_ukernel(mr: int, nr: int, vl: int, dtype: str, unroll: int = 1, prefetc
             st = signature.args
             as_i64 = [context.cast(builder, args[i], st[i], types.int64) for i in (0, 2, 3, 5, 6, 8, 9)]
             kc_v, a_off_v, lda_v, b_off_v, ldb_v, c_off_v, ldc_v = as_i64
-            nb_flt = types.float32 if dtype == "float32" else types.float64
+            nb_flt = getattr(types, dtype)
             alpha_v = context.cast(builder, args[10], st[10], nb_flt)
             beta_v = context.cast(builder, args[11], st[11], nb_flt)
             ap_d = context.make_array(st[1])(context, builder, args[1]).data
@@ -147,13 +106,9 @@ def make_ukernel(mr: int, nr: int, vl: int, dtype: str, unroll: int = 1, prefetc
             bp_p = builder.gep(bp_d, [b_off_v], source_etype=flt)
             c_p = builder.gep(c_d, [c_off_v], source_etype=flt)
 
-            module = builder.module
-            suffix = f"v{vl}f{esize * 8}"
-            fma = cgutils.get_or_insert_function(
-                module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.{suffix}")
+            fma = vector_fma(builder, vec)
             i8p = ir.IntType(8).as_pointer()
-            prefetch_decl = cgutils.get_or_insert_function(
-                module, ir.FunctionType(ir.VoidType(), [i8p, _I32, _I32, _I32]), "llvm.prefetch.p0")
+            prefetch_decl = declare(builder, "llvm.prefetch.p0", ir.VoidType(), [i8p, _I32, _I32, _I32])
             prefetch_fn = prefetch_decl if prefetch else None
 
             # Prefetch the C tile for writing before the k loop, as BLIS's kernels do: its MR
@@ -179,14 +134,14 @@ def make_ukernel(mr: int, nr: int, vl: int, dtype: str, unroll: int = 1, prefetc
                                    builder.add(p, ir.Constant(_I64, s)), a)
                     return a
 
-                accs, p_end = emit_loop(builder, "uk.main", ir.Constant(_I64, 0), main_stop, u, accs, body_u)
+                accs, p_end = counted_loop(builder, "uk.main", ir.Constant(_I64, 0), main_stop, u, accs, body_u)
             else:
                 p_end = ir.Constant(_I64, 0)
-            accs, _ = emit_loop(builder, "uk.rest", p_end, kc_v, 1, accs,
+            accs, _ = counted_loop(builder, "uk.rest", p_end, kc_v, 1, accs,
                                 lambda p, a: k_step(builder, fma, prefetch_fn, a_rows, bp_p, ldb_v, p, a))
 
-            alpha_s = splat(builder, alpha_v)
-            beta_s = splat(builder, beta_v)
+            alpha_s = splat(builder, alpha_v, vec)
+            beta_s = splat(builder, beta_v, vec)
             is_zero = builder.fcmp_ordered("==", beta_v, ir.Constant(flt, 0.0))
 
             def c_ptr(i, jv):

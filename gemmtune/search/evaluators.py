@@ -1,11 +1,13 @@
-"""Runners that measure candidates for a search; the search itself never times anything.
+"""Evaluators measure candidates for a search; the search itself never times anything.
 
 ``WorkerEvaluator`` compiles, verifies and times in a worker process (see worker.py).
+``InProcessEvaluator`` does the same in this process (no isolation from a crashing kernel:
+for benchmarks and for families registered only in this process).
 ``TableEvaluator`` replays a recorded table of measurements (simulation mode): no compiling,
 no timing noise, so replayed searches are deterministic and instant.
 
-Both return result dicts shaped like ``worker.evaluate``'s: ``status`` ("ok", "failed",
-"pruned"), ``reason``, ``gflops``, ``gflops_iqr``, ``samples``, ``compile_seconds``...
+All return ``messages.Outcome`` from ``evaluate`` and ``messages.RemeasureOutcome`` from
+``remeasure``; ``tests/search/test_evaluator_contract.py`` holds every one to that.
 """
 
 from __future__ import annotations
@@ -15,19 +17,23 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..kernels.params import KernelParams
 from ..problem import Problem
-from .worker import EARLY_STOP_RATIO, Worker
+from .messages import EvaluateRequest, Outcome, RemeasureOutcome, RemeasureRequest
+from .worker import EARLY_STOP_RATIO
+from .worker_client import Worker
 
 
 class Evaluator(Protocol):
     problem: Problem
 
-    def evaluate(self, params: KernelParams, trial: int, best_gflops: float | None) -> dict[str, Any]:
+    def evaluate(self, params: Any, trial: int, best_gflops: float | None) -> Outcome:
         """Measure one candidate; ``best_gflops`` (the best so far) enables the early stop."""
 
-    def remeasure(self, candidates: list[KernelParams], rounds: int) -> dict[str, Any]:
+    def remeasure(self, candidates: list[Any], rounds: int) -> RemeasureOutcome:
         """Finalists and numpy, interleaved, with more samples (see worker.remeasure)."""
+
+    def numpy_gflops(self) -> float | None:
+        """numpy's figure for the problem (the study's reference scale), or None."""
 
     def close(self, kill: bool = False) -> None: ...
 
@@ -54,8 +60,9 @@ class WorkerEvaluator:
 
     def __init__(self, problem: Problem, root: str | os.PathLike, timeout: float | None = None,
                  samples: int = 5, min_sample_seconds: float = 0.05, early_stop: bool = True,
-                 reference_gflops: float | None = None):
+                 reference_gflops: float | None = None, family: str = ""):
         self.problem = problem
+        self.family = family
         self.root = str(root)
         self.timeout = timeout if timeout is not None else default_timeout(problem)
         self.samples = samples
@@ -64,24 +71,28 @@ class WorkerEvaluator:
         self.reference_gflops = reference_gflops
         self.worker = Worker()
 
-    def evaluate(self, params: KernelParams, trial: int, best_gflops: float | None) -> dict[str, Any]:
-        request = {"params": params.to_dict(), "problem": self.problem.to_dict(), "root": self.root,
-                   "samples": self.samples, "min_sample_seconds": self.min_sample_seconds,
-                   "trial": trial}
-        if self.early_stop and best_gflops:
-            request["best_gflops"] = best_gflops
-        if self.reference_gflops:
-            request["reference_gflops"] = self.reference_gflops
-        return self.worker.run(request, self.timeout)
+    def request(self, params: Any, trial: int | None, best_gflops: float | None) -> EvaluateRequest:
+        return EvaluateRequest(params=params.to_dict(), problem=self.problem.to_dict(),
+                               family=self.family, root=self.root, samples=self.samples,
+                               min_sample_seconds=self.min_sample_seconds, trial=trial,
+                               best_gflops=best_gflops if self.early_stop and best_gflops else None,
+                               reference_gflops=self.reference_gflops or None)
+
+    def evaluate(self, params: Any, trial: int, best_gflops: float | None) -> Outcome:
+        return self.worker.run(self.request(params, trial, best_gflops), self.timeout)
 
     def numpy_gflops(self) -> float | None:
         """numpy's figure for the problem, measured in the worker (None if that failed)."""
-        return self.worker.numpy_gflops(self.problem.to_dict(), self.root, self.timeout)
+        return self.worker.numpy_gflops(self.problem.to_dict(), self.root, self.timeout, self.family)
 
-    def remeasure(self, candidates: list[KernelParams], rounds: int = 7) -> dict[str, Any]:
-        request = {"op": "remeasure", "candidates": [c.to_dict() for c in candidates],
-                   "problem": self.problem.to_dict(), "root": self.root, "rounds": rounds}
-        return self.worker.run(request, self.timeout * (1 + len(candidates)))
+    def remeasure_request(self, candidates: list[Any], rounds: int) -> RemeasureRequest:
+        return RemeasureRequest(candidates=[c.to_dict() for c in candidates],
+                                problem=self.problem.to_dict(), family=self.family,
+                                root=self.root, rounds=rounds)
+
+    def remeasure(self, candidates: list[Any], rounds: int = 7) -> RemeasureOutcome:
+        return self.worker.run(self.remeasure_request(candidates, rounds),
+                               self.timeout * (1 + len(candidates)))
 
     def close(self, kill: bool = False) -> None:
         """End the worker: at once with ``kill`` (after Ctrl-C), else let it exit."""
@@ -89,6 +100,36 @@ class WorkerEvaluator:
             self.worker.kill()
         else:
             self.worker.close()
+
+
+class InProcessEvaluator(WorkerEvaluator):
+    """Measures in this process: no time limit and no isolation from a crashing kernel.
+
+    For benchmarks, and for kernel families registered only in this process (a worker
+    process would not know them).
+    """
+
+    def __init__(self, problem: Problem, root: str | os.PathLike, **kwargs: Any):
+        kwargs.pop("timeout", None)
+        super().__init__(problem, root, **kwargs)
+        self.worker = None  # type: ignore[assignment]
+
+    def evaluate(self, params: Any, trial: int, best_gflops: float | None) -> Outcome:
+        from .worker import evaluate
+
+        return evaluate(self.request(params, trial, best_gflops))
+
+    def numpy_gflops(self) -> float | None:
+        res = self.remeasure([], 7)
+        return res.numpy.get("gflops") if res.status == "ok" else None
+
+    def remeasure(self, candidates: list[Any], rounds: int = 7) -> RemeasureOutcome:
+        from .worker import remeasure
+
+        return remeasure(self.remeasure_request(candidates, rounds))
+
+    def close(self, kill: bool = False) -> None:
+        pass
 
 
 class TableEvaluator:
@@ -100,10 +141,14 @@ class TableEvaluator:
     """
 
     def __init__(self, table: dict[str, Any], early_stop: bool = True):
+        from ..families import family_for
+
         self.table = table
         self.problem = Problem.from_dict(table["problem"])
+        self.family = family_for(self.problem).name
         self.early_stop = early_stop
-        self.rows = {KernelParams.from_dict(r["params"]).key(): r for r in table["rows"]}
+        parse = family_for(self.problem).parse_params
+        self.rows = {parse(r["params"]).key(): r for r in table["rows"]}
 
     @classmethod
     def load(cls, path: str | os.PathLike, early_stop: bool = True) -> "TableEvaluator":
@@ -112,19 +157,22 @@ class TableEvaluator:
     def best_gflops(self) -> float:
         return max(r.get("gflops", 0.0) for r in self.table["rows"] if r.get("status") == "ok")
 
-    def evaluate(self, params: KernelParams, trial: int, best_gflops: float | None) -> dict[str, Any]:
+    def evaluate(self, params: Any, trial: int, best_gflops: float | None) -> Outcome:
         row = self.rows.get(params.key())
         if row is None:
-            return {"status": "failed", "reason": f"{params.label()} is not in the table"}
-        out = {k: row[k] for k in ("status", "reason", "gflops", "gflops_iqr", "samples",
-                                   "compile_seconds", "residual") if k in row}
-        if (out.get("status") == "ok" and self.early_stop and best_gflops
-                and out["gflops"] < EARLY_STOP_RATIO * best_gflops):
-            out["status"] = "pruned"
-            out["reason"] = "stopped early (replayed)"
+            return Outcome(status="failed", reason=f"{params.label()} is not in the table")
+        out = Outcome(**{k: row[k] for k in ("status", "reason", "gflops", "gflops_iqr", "samples",
+                                             "compile_seconds", "residual") if k in row})
+        if (out.status == "ok" and self.early_stop and best_gflops
+                and out.gflops < EARLY_STOP_RATIO * best_gflops):
+            out.status = "pruned"
+            out.reason = "stopped early (replayed)"
         return out
 
-    def remeasure(self, candidates: list[KernelParams], rounds: int = 7) -> dict[str, Any]:
+    def numpy_gflops(self) -> float | None:
+        return self.table.get("numpy_gflops")
+
+    def remeasure(self, candidates: list[Any], rounds: int = 7) -> RemeasureOutcome:
         figures = []
         for c in candidates:
             row = self.rows.get(c.key())
@@ -132,7 +180,7 @@ class TableEvaluator:
                             "samples": row.get("samples", 0), "unstable": False}
                            if row else {"error": "not in the table"})
         numpy = self.table.get("numpy_gflops")
-        return {"status": "ok", "numpy": {"gflops": numpy} if numpy else {}, "candidates": figures}
+        return RemeasureOutcome(numpy={"gflops": numpy} if numpy else {}, candidates=figures)
 
     def close(self, kill: bool = False) -> None:
         pass

@@ -78,11 +78,11 @@ def read_fleet(storage: Any) -> Fleet:
 
 def _entry(fingerprint_id: str, problem: Problem, study: str, trial: Any) -> Entry:
     ua = trial.user_attrs
-    params = checked_params(ua["kernel"], problem.dtype)
+    params = checked_params(ua["kernel"], problem)
     performance = {"gflops": float(trial.value), "gflops_iqr": ua.get("gflops_iqr"),
                    "samples": ua.get("samples"), "unstable": ua.get("unstable")}
     provenance = {"study": study, "trial": trial.number, "worker": ua.get("worker"),
-                  "seed": ua.get("seed"),
+                  "start": ua.get("start", ua.get("seed")),
                   "date": trial.datetime_complete.isoformat(timespec="seconds")
                   if trial.datetime_complete else None}
     # Every finished trial passed the reference check on a machine of this fingerprint.

@@ -14,7 +14,7 @@ count towards the budget; the finish re-measures the best kernels anyway.
 
 Several workers (processes or machines) may run searches on one study: each trial records
 the worker that ran it, the early stop compares against the best of every worker, and a
-seed that two workers enqueued at the same moment is measured once (the lower trial number
+starting point that two workers enqueued at the same moment is measured once (the lower trial number
 runs, the other is rejected without compiling).
 """
 
@@ -24,10 +24,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..kernels.params import KernelParams
-from .space import Rejected, SearchSpace
+from .space import Rejected
+from .study import is_start
 
-# Attributes of a result copied onto its trial.
+# Attributes of an outcome copied onto its trial.
 _RESULT_ATTRS = ("compile_seconds", "gflops_iqr", "samples", "repeats", "unstable", "residual",
                  "seconds", "numpy_gflops", "numpy_ratio")
 
@@ -66,15 +66,20 @@ class Search:
     """Drives one study with one evaluator.
 
     Args:
-        study: the Optuna study (seeds already enqueued).
+        study: the Optuna study (starting points already enqueued).
         space: the search space the study samples.
-        evaluator: measures candidates (WorkerEvaluator or TableEvaluator).
+        evaluator: measures candidates (``evaluators.py``).
+        family: the kernel family (default: the one that computes the evaluator's problem).
     """
 
-    def __init__(self, study: Any, space: SearchSpace, evaluator: Any, worker: str | None = None):
+    def __init__(self, study: Any, space: Any, evaluator: Any, worker: str | None = None,
+                 family: Any = None):
+        from ..families import family_for
+
         self.study = study
         self.space = space
         self.evaluator = evaluator
+        self.family = family if family is not None else family_for(evaluator.problem)
         self.worker = worker if worker is not None else worker_name()
         self.stats = RunStats()
         self._best: float | None = None
@@ -93,8 +98,8 @@ class Search:
         trial.set_user_attr("worker", self.worker)
         try:
             params = self.space.suggest(trial)
-            if "seed" in trial.user_attrs:
-                self._check_seed_unique(trial.number)
+            if is_start(trial):
+                self._check_start_unique(trial.number)
         except Rejected as e:
             self.stats.rejected += 1
             trial.set_user_attr("rejected", str(e))
@@ -106,21 +111,20 @@ class Search:
         self._best = None  # other workers may have finished better trials since
         res = self.evaluator.evaluate(params, trial.number, self.best_value())
         self.stats.evaluated += 1
-        for key in _RESULT_ATTRS:
-            if key in res:
-                trial.set_user_attr(key, res[key])
-        self.stats.compile_seconds += float(res.get("compile_seconds") or 0.0)
-        status = res.get("status")
-        if status == "pruned":
+        for key, value in res.attrs().items():
+            if key in _RESULT_ATTRS:
+                trial.set_user_attr(key, value)
+        self.stats.compile_seconds += float(res.compile_seconds or 0.0)
+        if res.status == "pruned":
             self.stats.pruned += 1
-            trial.set_user_attr("pruned", res.get("reason", ""))
-            trial.report(float(res.get("gflops", 0.0)), 0)
-            raise optuna.TrialPruned(res.get("reason", ""))
-        if status != "ok":
+            trial.set_user_attr("pruned", res.reason or "")
+            trial.report(float(res.gflops or 0.0), 0)
+            raise optuna.TrialPruned(res.reason or "")
+        if res.status != "ok":
             self.stats.failed += 1
-            trial.set_user_attr("failure", res.get("reason") or "failed")
-            raise CandidateFailed(res.get("reason") or "failed")
-        value = float(res["gflops"])
+            trial.set_user_attr("failure", res.reason or "failed")
+            raise CandidateFailed(res.reason or "failed")
+        value = float(res.gflops)
         if self._best is None or value > self._best:
             self._best = value
         return value
@@ -161,7 +165,10 @@ class Search:
             self.stats.interrupted = True
         return self.stats
 
-    def _measured_before(self, params: KernelParams, number: int) -> Any:
+    def _key(self, kernel: dict[str, Any]) -> str:
+        return self.family.parse_params(kernel).key()
+
+    def _measured_before(self, params: Any, number: int) -> Any:
         """The earliest finished trial (complete, failed or stopped early) of the same kernel."""
         import optuna
 
@@ -170,7 +177,7 @@ class Search:
         for t in self.study.get_trials(deepcopy=False, states=(S.COMPLETE, S.FAIL, S.PRUNED)):
             kernel = t.user_attrs.get("kernel")
             if t.number != number and "duplicate_of" not in t.user_attrs and kernel is not None \
-                    and KernelParams.from_dict(kernel).key() == key:
+                    and self._key(kernel) == key:
                 return t
         return None
 
@@ -192,17 +199,18 @@ class Search:
         trial.report(earlier.intermediate_values[step] if step is not None else 0.0, 0)
         raise optuna.TrialPruned(f"same kernel as trial {earlier.number}")
 
-    def _check_seed_unique(self, number: int) -> None:
-        """Reject seed trial ``number`` when an earlier trial holds the same enqueued point."""
+    def _check_start_unique(self, number: int) -> None:
+        """Reject starting-point trial ``number`` when an earlier trial holds the same
+        enqueued point (two workers enqueued it at the same moment)."""
         trials = self.study.get_trials(deepcopy=False)
         mine = next((t for t in trials if t.number == number), None)
         point = mine.system_attrs.get("fixed_params") if mine is not None else None
         if point is None:
             return
         for t in trials:
-            if t.number < number and "seed" in t.user_attrs \
+            if t.number < number and is_start(t) \
                     and t.system_attrs.get("fixed_params") == point:
-                raise Rejected(f"the same seed is trial {t.number}")
+                raise Rejected(f"the same starting point is trial {t.number}")
 
     def _waiting(self) -> bool:
         import optuna
@@ -219,7 +227,7 @@ class Search:
             kernel = t.user_attrs.get("kernel")
             if kernel is None:
                 continue
-            key = KernelParams.from_dict(kernel).key()
+            key = self._key(kernel)
             if key not in seen:
                 seen.add(key)
                 out.append(t)
@@ -227,13 +235,13 @@ class Search:
                 break
         return out
 
-    def _best_seed(self) -> Any:
-        """The best finished trial among the enqueued seeds, or None."""
+    def _best_start(self) -> Any:
+        """The best finished trial among the enqueued starting points, or None."""
         import optuna
 
         done = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        seeds = [t for t in done if "fixed_params" in t.system_attrs and "kernel" in t.user_attrs]
-        return max(seeds, key=lambda t: (t.value, -t.number), default=None)
+        starts = [t for t in done if "fixed_params" in t.system_attrs and "kernel" in t.user_attrs]
+        return max(starts, key=lambda t: (t.value, -t.number), default=None)
 
     def finish(self, top: int = 3, rounds: int = 7, remeasure: bool = True) -> dict[str, Any] | None:
         """Pick the winner: the top finalists re-measured interleaved with numpy.
@@ -247,20 +255,20 @@ class Search:
         finalists = self.top(top)
         if not finalists:
             return None
-        # The best seed is always a finalist: on a noisy machine a candidate can top the
-        # search by luck, and re-measured side by side it must still beat the seed to win.
-        seed = self._best_seed()
-        keys = {KernelParams.from_dict(t.user_attrs["kernel"]).key() for t in finalists}
-        if seed is not None and KernelParams.from_dict(seed.user_attrs["kernel"]).key() not in keys:
-            finalists.append(seed)
-        params = [KernelParams.from_dict(t.user_attrs["kernel"]) for t in finalists]
+        # The best starting point is always a finalist: on a noisy machine a candidate can top
+        # the search by luck, and re-measured side by side it must still beat it to win.
+        start = self._best_start()
+        keys = {self._key(t.user_attrs["kernel"]) for t in finalists}
+        if start is not None and self._key(start.user_attrs["kernel"]) not in keys:
+            finalists.append(start)
+        params = [self.family.parse_params(t.user_attrs["kernel"]) for t in finalists]
         figures: list[dict[str, Any]] = []
         numpy: float | None = None
         if remeasure:
             res = self.evaluator.remeasure(params, rounds)
-            if res.get("status") == "ok":
-                figures = res["candidates"]
-                numpy = res.get("numpy", {}).get("gflops")
+            if res.status == "ok":
+                figures = res.candidates
+                numpy = res.numpy.get("gflops")
         rows = []
         for i, (t, p) in enumerate(zip(finalists, params)):
             fig = figures[i] if i < len(figures) and "gflops" in figures[i] else None

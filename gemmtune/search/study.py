@@ -21,13 +21,12 @@ from typing import Any, Callable
 
 from ..errors import GemmtuneError
 from ..problem import Problem
-from .space import SearchSpace
 
 SAMPLERS = ("tpe", "random", "grid", "qmc")
 STUDIES_FILE = "studies.db"
 HEARTBEAT_SECONDS = 30
 GRACE_SECONDS = 120
-# TPE models after this many finished trials; the seeds run first, so few random ones are
+# TPE models after this many finished trials; the starting points run first, so few random ones are
 # needed before it (tuned on the replay table, see benchmarks/sampler_efficiency.py).
 TPE_STARTUP_TRIALS = 5
 # Seconds to wait for a database server before giving up (an unreachable host would
@@ -52,7 +51,7 @@ def is_shared(url: str | None) -> bool:
     return url is not None
 
 
-def make_sampler(name: str, space: SearchSpace, seed: int | None = None,
+def make_sampler(name: str, space: Any, seed: int | None = None,
                  shared: bool = False) -> Any:
     """The Optuna sampler called ``name`` (one of SAMPLERS), seeded with ``seed``.
 
@@ -175,7 +174,7 @@ def _is_creation_race(e: BaseException) -> bool:
 
 
 def open_study(storage: Any, name: str, problem: Problem, fingerprint_id: str, sampler: Any,
-               space: SearchSpace, fingerprint: dict[str, Any] | None = None) -> Any:
+               space: Any, fingerprint: dict[str, Any] | None = None) -> Any:
     """Create or load the study ``name`` and record what it is about.
 
     The study's user attributes say what its timings mean, and optuna-dashboard shows them:
@@ -216,24 +215,30 @@ def open_study(storage: Any, name: str, problem: Problem, fingerprint_id: str, s
     return study
 
 
-def enqueue_seeds(study: Any, space: SearchSpace, seeds: list) -> int:
-    """Enqueue each seed not already in the study (a resumed search does not rerun them).
+def enqueue_starts(study: Any, space: Any, starts: list) -> int:
+    """Enqueue each starting point not already in the study (a resumed search does not rerun
+    them); each trial records its source in the ``start`` user attribute.
 
     Returns:
-        How many seeds were enqueued.
+        How many points were enqueued.
     """
     # A waiting (enqueued, not yet run) trial keeps its point in its fixed params.
     done = {_point_key(t.params or t.system_attrs.get("fixed_params", {}))
             for t in study.get_trials(deepcopy=False)}
     n = 0
-    for seed in seeds:
-        point = space.encode(seed.params)
+    for start in starts:
+        point = space.encode(start.params)
         if _point_key(point) in done:
             continue
         done.add(_point_key(point))
-        study.enqueue_trial(point, user_attrs={"seed": seed.source})
+        study.enqueue_trial(point, user_attrs={"start": start.source})
         n += 1
     return n
+
+
+def is_start(trial: Any) -> bool:
+    """True for a trial enqueued as a starting point ("seed" in studies of earlier releases)."""
+    return "start" in trial.user_attrs or "seed" in trial.user_attrs
 
 
 def _point_key(point: dict[str, Any]) -> tuple:

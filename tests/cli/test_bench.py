@@ -1,7 +1,7 @@
 """``gemmtune bench``: the JSON document, the CSV, the plots, and bad input.
 
 Measuring runs on tiny sizes with few, short rounds; one cache dir is shared by the module so
-the seed and the one tuned kernel are compiled once.
+the default and the one tuned kernel are compiled once.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from gemmtune.cache import TuningCache
 from gemmtune.cli import cli
 from gemmtune.fingerprint import fingerprint, fingerprint_id, usable_cores
-from gemmtune.seeds import seed_params
+from gemmtune.defaults import default_params
 from tests.factories import make_entry
 
 FAST = ("--rounds", "2", "--sample-seconds", "0.002", "--no-bandwidth")
@@ -25,10 +25,10 @@ TUNED = dict(MR=4, NR=16, MC=32, KC=64, NC=128, vec_bits=256, unroll=2, prefetch
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
-    """A cache dir with one tuning (32x32x32 float32, 1 thread) that differs from the seed."""
+    """A cache dir with one tuning (32x32x32 float32, 1 thread) that differs from the default."""
     root = tmp_path_factory.mktemp("bench-cache")
     entry = make_entry(fingerprint_id(), 32, 32, 32, "float32", 1, **TUNED)
-    assert entry.kernel_params != seed_params("float32")
+    assert entry.kernel_params != default_params("float32")
     TuningCache(root).put(entry)
     return root
 
@@ -67,16 +67,16 @@ def test_json_document(png_run):
     r32 = by[(32, 1)]
     assert r32["problem"] == {"m": 32, "n": 32, "k": 32, "dtype": "float32", "threads": 1}
     assert r32["flops"] == 2 * 32**3
-    for contender in ("numpy", "seed", "tuned"):
+    for contender in ("numpy", "default", "tuned"):
         fig = r32[contender]
         assert fig["gflops"] > 0 and fig["gflops_iqr"] >= 0
         assert len(fig["samples_seconds"]) == 2 and fig["samples"] == 2
         assert isinstance(fig["unstable"], bool)
         assert fig["percent_of_peak"] == pytest.approx(100 * fig["gflops"] / r32["peak_gflops"])
-    assert r32["seed"]["params"] == seed_params("float32").to_dict()
-    assert r32["seed"]["check"]["status"] in ("PASS", "MARGINAL")
+    assert r32["default"]["params"] == default_params("float32").to_dict()
+    assert r32["default"]["check"]["status"] in ("PASS", "MARGINAL")
     assert r32["tuned"]["source"] == "exact" and r32["tuned"]["params"]["MR"] == 4
-    assert r32["tuned"]["same_as_seed"] is False
+    assert r32["tuned"]["same_as_default"] is False
     # No tuning for 48: the 32 one is borrowed and marked as such.
     r48 = by[(48, 1)]
     assert r48["tuned"]["source"] == "nearest"
@@ -99,7 +99,7 @@ def test_files_json_and_csv(png_run):
         rows = list(csv.DictReader(f))
     tuned = [r for r in rows if r["contender"] == "tuned"]
     assert {r["source"] for r in tuned} == {"exact", "nearest"}
-    assert {r["contender"] for r in rows} == {"numpy", "seed", "tuned", "peak"}
+    assert {r["contender"] for r in rows} == {"numpy", "default", "tuned", "peak"}
     r = next(r for r in rows if r["contender"] == "numpy" and r["m"] == "48" and r["threads"] == "1")
     fig = next(x for x in doc["results"] if x["problem"]["m"] == 48 and x["problem"]["threads"] == 1)["numpy"]
     assert float(r["gflops"]) == pytest.approx(fig["gflops"], rel=1e-5)
@@ -119,7 +119,7 @@ def test_png_is_a_valid_image(png_run):
 def test_table_on_stderr(png_run):
     result, _ = png_run
     err = result.stderr
-    for text in ("gemmtune bench, float32", "numpy", "seed", "tuned", "exact", "nearest (32x32x32)",
+    for text in ("gemmtune bench, float32", "numpy", "default", "tuned", "exact", "nearest (32x32x32)",
                  "FMA peak", fingerprint_id()):
         assert text in err
     ours = [line for line in err.splitlines() if not line.startswith("warning:")]

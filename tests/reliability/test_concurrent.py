@@ -46,7 +46,10 @@ def test_concurrent_searches_into_one_cache_dir_keep_every_winner(tmp_path, tmp_
         entry = store.get(fingerprint_id(), Problem(*shape, "float32", 1))
         assert entry is not None and entry.params == doc["best"]["params"]
         trials = load_trials(storage_url(root), default_study(*shape))
-        states = [t.state for t in trials]
+        # Points rejected before compiling (over the register budget) cost nothing and are
+        # not candidates; how many the sampler proposes depends on the machine's space.
+        states = [t.state for t in trials if "rejected" not in t.user_attrs
+                  and "duplicate_of" not in t.user_attrs]
         # Two candidates measured in each; one may be stopped early (slow next to the best).
         assert len(states) == 2 and S.COMPLETE in states and set(states) <= {S.COMPLETE, S.PRUNED}
     assert len(store.entries()) == len(SHAPES)

@@ -1,7 +1,7 @@
 """No wrong configuration is ever cached or run.
 
 A kernel that computes a wrong C is planted with the test-only generator fault
-GEMMTUNE_TEST_FAULT_KERNEL=<label> (kernels/build.py): the module generated for that label
+GEMMTUNE_TEST_FAULT=wrong:<label> (gemmtune/faults.py): the module generated for that label
 adds 1 to the last element of C, as a generator or compiler bug would. Then:
 - a search marks the candidate failed (its reference check fails) and never picks it;
 - import refuses it as another machine's, and with --force stores it unverified;
@@ -20,11 +20,12 @@ import pytest
 import gemmtune
 from gemmtune.cache import TuningCache
 from gemmtune.fingerprint import fingerprint, fingerprint_id
-from gemmtune.kernels.build import ENV_TEST_FAULT_KERNEL
+from gemmtune.faults import ENV as ENV_TEST_FAULT
 from gemmtune.kernels.params import KernelParams
 from gemmtune.kernels.reference import check
 from gemmtune.problem import Problem
-from gemmtune.search.seeds import seeds_for
+from gemmtune.families import family_for
+from gemmtune.search.starts import starting_points
 from gemmtune.search.space import SearchSpace
 from gemmtune.transfer import build_document
 from tests.factories import OTHER_ID, make_entry
@@ -42,8 +43,8 @@ def root(cache_root, tmp_path_factory):
 def _seed_labels() -> list[str]:
     fp = fingerprint()
     space = SearchSpace.for_fingerprint("float32", 1, fp)
-    seeds = seeds_for(space, Problem(*SHAPE, "float32", 1), fp=fp, cache=None,
-                      fingerprint_id=fp["id"])
+    p = Problem(*SHAPE, "float32", 1)
+    seeds = starting_points(family_for(p), space, p, fp=fp, cache=None, fingerprint_id=fp["id"])
     return [space.decode(space.encode(s.params)).label() for s in seeds]
 
 
@@ -52,7 +53,7 @@ def test_search_marks_a_wrong_kernel_failed_and_never_caches_it(run_cli, root, m
     if len(labels) < 2:
         pytest.skip("this machine has a single seed configuration")
     bad = labels[0]   # the first candidate of the search
-    monkeypatch.setenv(ENV_TEST_FAULT_KERNEL, bad)
+    monkeypatch.setenv(ENV_TEST_FAULT, f"wrong:{bad}")
     result = run_cli("search", *search_args(*SHAPE, "--trials", "2"))
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
@@ -85,7 +86,7 @@ def test_import_and_matmul_never_run_a_wrong_kernel(run_cli, root, tmp_path, mon
     assert forced.exit_code == 0, forced.stderr
     assert store.get(fingerprint_id(), problem).verified is False
 
-    monkeypatch.setenv(ENV_TEST_FAULT_KERNEL, bad.label())
+    monkeypatch.setenv(ENV_TEST_FAULT, f"wrong:{bad.label()}")
     rng = np.random.default_rng(9)
     A = rng.standard_normal((m, k)).astype("f4")
     B = rng.standard_normal((k, n)).astype("f4")
@@ -94,7 +95,7 @@ def test_import_and_matmul_never_run_a_wrong_kernel(run_cli, root, tmp_path, mon
     assert check(C, A, B).status == "PASS"   # computed by the seed, not the planted kernel
     with warnings.catch_warnings():
         warnings.simplefilter("error")       # rejected once, skipped silently afterwards
-        assert gemmtune.best_config(m, n, k, threads=1, cache_dir=root) is None
+        assert gemmtune.best_config(m, n, k, threads=1, cache_dir=root)["source"] == "default"
         C = gemmtune.matmul(A, B, threads=1, cache_dir=root)
     assert check(C, A, B).status == "PASS"
     assert store.get(fingerprint_id(), problem).verified is False   # never marked good

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gemmtune.search.evaluators import TableEvaluator
-from gemmtune.search.replay import load_table, replay, table_seeds, trials_to_reach
+from gemmtune.search.replay import load_table, replay, table_starts as table_seeds, trials_to_reach
 from gemmtune.search.space import SearchSpace
 from gemmtune.search.study import SAMPLERS
 
@@ -48,11 +48,11 @@ def test_every_sampler_replays_deterministically_and_seeds_go_first(table, sampl
     values = {r["gflops"] for r in table["rows"] if r["status"] == "ok"}
     assert all(v is None or v in values for v in first)
     seeds = table_seeds(table, space)
-    assert first[:len(seeds)] == [evaluator.evaluate(s.params, 0, None).get("gflops") for s in seeds]
+    assert first[:len(seeds)] == [evaluator.evaluate(s.params, 0, None).gflops for s in seeds]
 
 
 def test_grid_visits_every_valid_point_once_then_stops(table):
-    trajectory = replay(table, "grid", 0, 1000, use_seeds=False, early_stop=False)
+    trajectory = replay(table, "grid", 0, 1000, use_starts=False, early_stop=False)
     n_valid = len(TableEvaluator(table).rows)
     assert len(trajectory) == n_valid
     assert max(v for v in trajectory if v is not None) == TableEvaluator(table).best_gflops()
@@ -106,7 +106,7 @@ def test_seeded_tpe_gets_within_5_percent_quickly(path):
             for s in range(5)]
     assert statistics.median(hits) <= 25
     # The second half: at least 2x fewer candidates than random search (unseeded).
-    random_hits = [trials_to_reach(replay(table, "random", s, 60, use_seeds=False, stop_at=target),
+    random_hits = [trials_to_reach(replay(table, "random", s, 60, use_starts=False, stop_at=target),
                                    target) or 60 for s in range(10)]
     assert 2 * statistics.median(hits) <= statistics.median(random_hits)
 
@@ -129,7 +129,7 @@ def test_a_lucky_candidate_must_beat_the_best_seed_when_remeasured(table):
     import optuna
 
     from gemmtune.search.runner import Search
-    from gemmtune.search.study import enqueue_seeds, make_sampler
+    from gemmtune.search.study import enqueue_starts as enqueue_seeds, make_sampler
 
     space = SearchSpace.from_dict(table["space"])
     seeds = table_seeds(table, space)
@@ -138,8 +138,8 @@ def test_a_lucky_candidate_must_beat_the_best_seed_when_remeasured(table):
     class Lucky(TableEvaluator):
         def evaluate(self, params, trial, best_gflops):
             out = super().evaluate(params, trial, None)
-            if out.get("status") == "ok" and params.key() not in seed_keys:
-                out["gflops"] *= 3.0  # the lucky moment: every non-seed looks 3x faster
+            if out.status == "ok" and params.key() not in seed_keys:
+                out.gflops *= 3.0  # the lucky moment: every non-seed looks 3x faster
             return out
 
     study = optuna.create_study(direction="maximize", sampler=make_sampler("random", space, 0),

@@ -14,10 +14,10 @@ import pytest
 from gemmtune.errors import GemmtuneError
 from gemmtune.problem import Problem
 from gemmtune.search.evaluators import TableEvaluator
-from gemmtune.search.replay import load_table, table_seeds
+from gemmtune.search.replay import load_table, table_starts as table_seeds
 from gemmtune.search.runner import Search
 from gemmtune.search.space import SearchSpace
-from gemmtune.search.study import (enqueue_seeds, is_shared, make_sampler, numpy_reference,
+from gemmtune.search.study import (enqueue_starts as enqueue_seeds, is_shared, make_sampler, numpy_reference,
                                    open_storage, open_study, redact, with_driver)
 from tests.factories import OTHER_ID
 
@@ -92,7 +92,7 @@ def test_seeds_enqueued_twice_by_racing_workers_are_measured_once(table, space):
     seeds = table_seeds(table, space)
     assert enqueue_seeds(study, space, seeds) == len(seeds)
     for seed in seeds:  # the second worker, which read the study before the first wrote
-        study.enqueue_trial(space.encode(seed.params), user_attrs={"seed": seed.source})
+        study.enqueue_trial(space.encode(seed.params), user_attrs={"start": seed.source})
     evaluated = []
 
     class Counting(TableEvaluator):
@@ -104,7 +104,7 @@ def test_seeds_enqueued_twice_by_racing_workers_are_measured_once(table, space):
     run.run(len(seeds) + 2)
     assert len(evaluated) == len(seeds) + 2
     assert len(set(evaluated[:len(seeds)])) == len(seeds)  # every seed once, first
-    dupes = [t for t in study.trials if "same seed" in t.user_attrs.get("rejected", "")]
+    dupes = [t for t in study.trials if "same starting point" in t.user_attrs.get("rejected", "")]
     assert len(dupes) == len(seeds) and run.stats.rejected >= len(seeds)
     assert all(t.user_attrs["worker"] == "test:1" for t in study.trials)
 

@@ -10,7 +10,9 @@ from gemmtune.problem import Problem
 from gemmtune.search.evaluators import WorkerEvaluator
 from gemmtune.search.runner import Search
 from gemmtune.search.space import SearchSpace
-from gemmtune.search.worker import Worker, fault_for
+from gemmtune.faults import trial_fault as fault_for
+from gemmtune.search.messages import EvaluateRequest
+from gemmtune.search.worker_client import Worker
 
 from .helpers import cache_with_shared_kernels, shared_kernel_dir
 
@@ -23,9 +25,9 @@ def kernels(tmp_path_factory):
     return str(cache_with_shared_kernels(root, shared_kernel_dir(tmp_path_factory)))
 
 
-def request(root, trial=None):
-    return {"params": KernelParams().to_dict(), "problem": PROBLEM.to_dict(), "root": root,
-            "samples": 2, "min_sample_seconds": 0.001, "trial": trial}
+def request(root, trial=None, **fields):
+    return EvaluateRequest(params=KernelParams().to_dict(), problem=PROBLEM.to_dict(), root=root,
+                           samples=2, min_sample_seconds=0.001, trial=trial, **fields)
 
 
 def test_fault_spec_selects_trials():
@@ -40,36 +42,39 @@ def test_crash_and_hang_are_reported_and_the_worker_restarts(kernels, monkeypatc
     monkeypatch.setenv("GEMMTUNE_TEST_FAULT", "crash@0,hang@1,wrong@2")
     with Worker() as w:
         crashed = w.run(request(kernels, 0), timeout=60)
-        assert crashed["status"] == "failed"
-        assert "worker crashed" in crashed["reason"] and "SIGSEGV" in crashed["reason"]
+        assert crashed.status == "failed"
+        assert "worker crashed" in crashed.reason and "SIGSEGV" in crashed.reason
         hung = w.run(request(kernels, 1), timeout=2)
-        assert hung["status"] == "failed" and "timed out after 2 s" in hung["reason"]
+        assert hung.status == "failed" and "timed out after 2 s" in hung.reason
         wrong = w.run(request(kernels, 2), timeout=120)
-        assert wrong["status"] == "failed" and wrong["reason"].startswith("wrong result")
+        assert wrong.status == "failed" and wrong.reason.startswith("wrong result")
         ok = w.run(request(kernels, 3), timeout=120)
-        assert ok["status"] == "ok" and ok["gflops"] > 0 and ok["samples"] == 2
-        assert ok["compile_seconds"] >= 0 and ok["residual"] < 10
+        assert ok.status == "ok" and ok.gflops > 0 and ok.samples == 2
+        assert ok.compile_seconds >= 0 and ok.residual < 10
 
 
 def test_paired_timing_reports_the_ratio_to_numpy_on_the_reference_scale(kernels):
     from gemmtune.search.worker import evaluate
 
-    res = evaluate({**request(kernels), "samples": 3, "reference_gflops": 50.0})
-    assert res["status"] == "ok" and res["samples"] == 3
-    assert res["numpy_gflops"] > 0 and res["numpy_ratio"] > 0
+    req = request(kernels, reference_gflops=50.0)
+    req.samples = 3
+    res = evaluate(req)
+    assert res.status == "ok" and res.samples == 3
+    assert res.numpy_gflops > 0 and res.numpy_ratio > 0
     # The figure is the median per-round ratio on the study's scale, not this run's numpy.
-    assert res["gflops"] == pytest.approx(50.0 * res["numpy_ratio"])
+    assert res.gflops == pytest.approx(50.0 * res.numpy_ratio)
     alone = evaluate(request(kernels))
-    assert alone["status"] == "ok" and "numpy_ratio" not in alone
+    assert alone.status == "ok" and alone.numpy_ratio is None
 
 
 def test_paired_timing_stops_a_hopeless_candidate_early(kernels):
     from gemmtune.search.worker import evaluate
 
-    res = evaluate({**request(kernels), "samples": 5, "reference_gflops": 50.0,
-                    "best_gflops": 1e9})
-    assert res["status"] == "pruned" and res["samples"] == 2
-    assert res["reason"].startswith("stopped early")
+    req = request(kernels, reference_gflops=50.0, best_gflops=1e9)
+    req.samples = 5
+    res = evaluate(req)
+    assert res.status == "pruned" and res.samples == 2
+    assert res.reason.startswith("stopped early")
 
 
 def test_search_goes_on_past_failures_and_never_picks_a_wrong_kernel(kernels, monkeypatch):
@@ -87,7 +92,7 @@ def test_search_goes_on_past_failures_and_never_picks_a_wrong_kernel(kernels, mo
         # Compile first, so the short limit below (which the hang costs in full) only has
         # to cover a worker restart and loading the kernels from numba's disk cache.
         for point in points[2:]:
-            assert evaluator.evaluate(space.decode(point), 99, None)["status"] == "ok"
+            assert evaluator.evaluate(space.decode(point), 99, None).status == "ok"
         evaluator.timeout = 15
         run = Search(study, space, evaluator)
         stats = run.run(4)

@@ -1,21 +1,17 @@
-"""Seeds: the candidates a search measures before its sampler proposes anything.
+"""The float GEMM family's own starting points: the BLIS analytical model and skinny variants.
 
-Three sources, each snapped into the search space:
-
-1. the BLIS analytical model (Low, Igual, Smith, Quintana-Orti, ACM TOMS 43(2), 2016) from
-   this machine's vector width, register count and cache geometry;
-2. the seed configuration of the machine's ISA family (``configs/seeds/``);
-3. transfer: the best configurations already cached here for the nearest shapes.
+The model (Low, Igual, Smith, Quintana-Orti, ACM TOMS 43(2), 2016) derives the register tile
+and cache blocksizes from this machine's vector width, register count and cache geometry.
+For skinny shapes the variants read the big operand in place. ``gemmtune/search/starts.py``
+puts these after the transfer points and before the ISA default.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
-from ..kernels.params import ITEMSIZE, MAX_MR, MAX_NC, KernelParams, lanes, normalize_dtype
-from .space import Rejected, SearchSpace
+from .params import ITEMSIZE, MAX_MR, MAX_NC, KernelParams, lanes, normalize_dtype
 
 # FMA latency in cycles and FMA issue per cycle: Haswell to Zen 3 and Skylake-X are all
 # 4-5 cycles and 2 per cycle; the model only needs them to bound the tile from below.
@@ -28,14 +24,6 @@ DEFAULT_CACHES = {1: {"size": 32 << 10, "ways": 8, "line": 64, "sets": 64},
 # that believed it would pick an NC far past any useful size.
 MAX_CACHE = {1: 256 << 10, 2: 8 << 20, 3: 64 << 20}
 MAX_MODEL_NC = 8192
-
-
-@dataclass(frozen=True)
-class Seed:
-    """A candidate to enqueue, and where it came from ("model", "isa:avx2", "transfer:...")."""
-
-    params: KernelParams
-    source: str
 
 
 def register_tile(vec_lanes: int, vector_registers: int, max_vecs: int = 8) -> tuple[int, int]:
@@ -104,32 +92,13 @@ def analytical_params(dtype: str, *, vec_bits: int, vector_registers: int,
 def model_params(dtype: str, fp: dict | None = None) -> KernelParams:
     """The analytical model for this machine (or the fingerprint ``fp``)."""
     from .. import fingerprint as fpmod
-    from .space import machine_vectors
+    from ..search.space import machine_vectors
 
     widths, nvr = machine_vectors(fpmod, fp)
     # The model is written for the widest vector; a searched narrower width gets its seed
     # from the ISA configuration.
     return analytical_params(dtype, vec_bits=max(widths), vector_registers=nvr,
                              caches={lvl: _geometry(fp, lvl) for lvl in (1, 2, 3)})
-
-
-def transfer_params(cache: Any, fingerprint_id: str, problem: Any, limit: int = 2) -> list[tuple[KernelParams, str]]:
-    """The cached winners of the ``limit`` shapes nearest ``problem`` (same dtype and threads)."""
-    from ..cache import log_distance
-
-    try:
-        entries = cache.entries(fingerprint_id, problem.dtype, problem.threads)
-    except Exception:  # an unreadable cache only means no transfer seeds
-        return []
-    ranked = sorted((e for e in entries if e.verified),
-                    key=lambda e: (log_distance(e.problem, problem), -(e.gflops or 0.0)))
-    out = []
-    for e in ranked[:limit]:
-        try:
-            out.append((e.kernel_params, f"transfer:{e.problem.m}x{e.problem.n}x{e.problem.k}"))
-        except ValueError:
-            continue
-    return out
 
 
 # A side of C at most this many register tiles long, and at most 1/SKINNY_RATIO of each
@@ -154,39 +123,4 @@ def skinny_params(base: list[KernelParams], problem: Any) -> list[tuple[KernelPa
                         "skinny-m"))
         if n <= SKINNY_TILES * params.NR and SKINNY_RATIO * n <= min(m, k):
             out.append((params.replace(pack_a=False, parallel="m"), "skinny-n"))
-    return out
-
-
-def seeds_for(space: SearchSpace, problem: Any, *, fp: dict | None = None, cache: Any = None,
-              fingerprint_id: str | None = None) -> list[Seed]:
-    """Every seed for ``problem``, snapped into ``space``, without duplicates, in order:
-    transfer (an earlier winner is the strongest hint), the model, the ISA family's seed, and
-    for skinny shapes those with the big operand read in place.
-    """
-    raw: list[tuple[KernelParams, str]] = []
-    if cache is not None and fingerprint_id is not None:
-        raw += transfer_params(cache, fingerprint_id, problem)
-    try:
-        raw.append((model_params(space.dtype, fp), "model"))
-    except Exception:  # the model is a hint; a machine it cannot read still gets the others
-        pass
-    try:
-        from .. import fingerprint as fpmod
-        from ..seeds import seed_params
-
-        family = fpmod.isa_family(fp)
-        raw.append((seed_params(space.dtype, family), f"isa:{family}"))
-    except Exception:
-        pass
-    raw += skinny_params([p for p, _ in raw], problem)
-    out: list[Seed] = []
-    seen = set()
-    for params, source in raw:
-        try:
-            snapped = space.snap(params)
-        except Rejected:
-            continue
-        if snapped.key() not in seen:
-            seen.add(snapped.key())
-            out.append(Seed(snapped, source))
     return out

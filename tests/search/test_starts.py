@@ -1,4 +1,4 @@
-"""Seeds: the BLIS analytical model, the ISA family's config and transfer, in the space."""
+"""Starting points: the BLIS analytical model, the ISA default and transfer, in the space."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import optuna
 from gemmtune.cache import Entry, TuningCache, make_provenance
 from gemmtune.kernels.params import KernelParams
 from gemmtune.problem import Problem
-from gemmtune.search import seeds as seeds_mod
-from gemmtune.search.seeds import analytical_params, register_tile, seeds_for
+from gemmtune.families import family_for
+from gemmtune.kernels import model as seeds_mod
+from gemmtune.kernels.model import analytical_params, register_tile
+from gemmtune.search.starts import starting_points
 from gemmtune.search.space import SearchSpace
-from gemmtune.search.study import enqueue_seeds
+from gemmtune.search.study import enqueue_starts as enqueue_seeds
 
 ZEN3 = {1: {"size": 32 << 10, "ways": 8, "line": 64, "sets": 64},
         2: {"size": 512 << 10, "ways": 8, "line": 64, "sets": 1024},
@@ -59,10 +61,11 @@ def test_seeds_are_snapped_into_the_space_and_include_transfer(tmp_path):
     cache.put(Entry(fp["id"], Problem(500, 500, 500), winner.to_dict(), {"gflops": 50.0}, make_provenance()))
     cache.put(Entry(fp["id"], Problem(4000, 4000, 4000), KernelParams(MR=3, NR=24, MC=96, KC=128, NC=2400).to_dict(), {"gflops": 60.0},
                     make_provenance()))
-    seeds = seeds_for(space, Problem(512, 512, 512), fp=fp, cache=cache, fingerprint_id=fp["id"])
+    p = Problem(512, 512, 512)
+    seeds = starting_points(family_for(p), space, p, fp=fp, cache=cache, fingerprint_id=fp["id"])
     sources = [s.source for s in seeds]
     assert sources[0] == "transfer:500x500x500"  # the nearest shape comes first
-    assert "model" in sources and any(s.startswith("isa:") for s in sources)
+    assert "model" in sources and any(s.startswith("default:") for s in sources)
     assert len({s.params.key() for s in seeds}) == len(seeds)
     for s in seeds:
         assert space.decode(space.encode(s.params)) == s.params
@@ -70,7 +73,8 @@ def test_seeds_are_snapped_into_the_space_and_include_transfer(tmp_path):
 
 def test_resumed_studies_do_not_rerun_seeds():
     space = SearchSpace.for_machine("float32")
-    seeds = seeds_for(space, Problem(256, 256, 256))
+    p = Problem(256, 256, 256)
+    seeds = starting_points(family_for(p), space, p)
     study = optuna.create_study(direction="maximize")
     assert enqueue_seeds(study, space, seeds) == len(seeds) >= 2
     assert enqueue_seeds(study, space, seeds) == 0
@@ -83,7 +87,7 @@ def test_resumed_studies_do_not_rerun_seeds():
 def test_skinny_shapes_get_in_place_seeds():
     from gemmtune.kernels.params import KernelParams
     from gemmtune.problem import Problem
-    from gemmtune.search.seeds import skinny_params
+    from gemmtune.kernels.model import skinny_params
 
     base = [KernelParams()]
     tall = skinny_params(base, Problem(16, 4096, 4096, "float32", 2))

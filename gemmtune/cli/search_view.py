@@ -1,0 +1,76 @@
+"""How ``gemmtune search`` shows a search to people: a progress bar, then a summary table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..problem import Problem
+
+
+def render(console: Any, doc: dict[str, Any]) -> None:
+    """The summary table on ``console`` (stderr)."""
+    from rich.table import Table
+
+    p = Problem.from_dict(doc["problem"])
+    run, st = doc["run"], doc["study"]
+    title = f"gemmtune search {p.label()}" + (" (interrupted)" if run["interrupted"] else "")
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    best = doc["best"]
+    if best:
+        iqr = f" ± {best['gflops_iqr'] / 2:.1f}" if best.get("gflops_iqr") is not None else ""
+        table.add_row("best config", best["label"])
+        table.add_row("GFLOP/s", f"{best['gflops']:.1f}{iqr}"
+                      + ("" if best["remeasured"] else " (search figure, not re-measured)"))
+    else:
+        table.add_row("best config", "none: no candidate passed")
+    numpy = doc["numpy_gflops"]
+    table.add_row("numpy GFLOP/s", f"{numpy:.1f}" if numpy else "-")
+    pct = doc["percent_of_numpy"]
+    table.add_row("% of numpy", f"{pct:.0f}%" if pct is not None else "-")
+    table.add_row("trials (this run)", f"{run['trials']} run, {run['failed']} failed, "
+                  f"{run['pruned']} pruned, {run['rejected']} rejected before compiling"
+                  + (f", {run['duplicates']} repeats of a measured kernel" if run.get("duplicates") else ""))
+    table.add_row("trials (study)", f"{st['evaluated']} run, {st['failed']} failed, {st['pruned']} pruned")
+    table.add_row("wall time", f"{run['wall_seconds']:.1f} s, {100 * run['compile_share']:.0f}% compiling")
+    table.add_row("study", st["name"])
+    table.add_row("cached", "yes" if doc["cached"] else "no")
+    console.print(table)
+
+
+class ProgressView:
+    """A rich progress bar on stderr: trial i of N, best so far, elapsed and remaining time.
+
+    Silent when stderr is not a terminal.
+    """
+
+    def __init__(self, console: Any, total: int, label: str, family: Any = None):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        self.best: float | None = None
+        self.family = family
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[best]}"), TimeElapsedColumn(),
+                                 TimeRemainingColumn(), console=console,
+                                 disable=not console.is_terminal, transient=False)
+        self.task = self.progress.add_task(label, total=total, best="")
+
+    def __enter__(self) -> "ProgressView":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def on_trial(self, frozen: Any) -> None:
+        if "rejected" in frozen.user_attrs or "duplicate_of" in frozen.user_attrs:
+            return
+        fields = {}
+        if frozen.value is not None and (self.best is None or frozen.value > self.best):
+            self.best = frozen.value
+            label = self.family.parse_params(frozen.user_attrs["kernel"]).label() if self.family \
+                else ""
+            fields["best"] = f"best {self.best:.1f} GFLOP/s {label}"
+        self.progress.update(self.task, advance=1, **fields)

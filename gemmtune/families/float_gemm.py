@@ -1,0 +1,101 @@
+"""The float GEMM family: BLIS-style numba kernels for float32 and float64 (``gemmtune/kernels/``)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from ..problem import Problem
+from .base import KernelFamily, StartingPoint, Verdict, Workload, snap_unique
+
+
+class FloatGemmFamily(KernelFamily):
+    """Five loops in numba around an MR x NR LLVM IR micro-kernel; KernelParams."""
+
+    name = "numba-gemm"
+    handles = (("gemm", "float32"), ("gemm", "float64"))
+
+    def parse_params(self, data: Mapping[str, Any]) -> Any:
+        from ..kernels.params import KernelParams
+
+        if isinstance(data, KernelParams):
+            return data
+        return KernelParams.from_dict(dict(data) if isinstance(data, Mapping) else data)
+
+    def params_problems(self, params: Any, problem: Problem) -> list[str]:
+        from ..kernels.params import lanes
+
+        out = params.problems(problem.dtype)
+        if out:
+            return out
+        # The register budget of the search space (search/space.py): a tile that does not
+        # fit the register file spills, and a huge one takes minutes to compile.
+        from .. import fingerprint as fpmod
+        from ..search.space import machine_vectors
+
+        widths, nvr = machine_vectors(fpmod)
+        if params.vec_bits > max(widths):
+            return [f"vec_bits={params.vec_bits} is wider than this machine's {max(widths)}-bit vectors."]
+        nv = params.NR // lanes(params.vec_bits, problem.dtype)
+        need = params.MR * nv + nv + 1
+        if need > nvr:
+            return [f"a {params.MR} x {nv}-vector tile needs {need} vector registers; "
+                    f"this machine has {nvr}."]
+        return []
+
+    def space(self, problem: Problem, fp: dict[str, Any] | None = None) -> Any:
+        from ..search.space import SearchSpace
+
+        return SearchSpace.for_fingerprint(problem.dtype, problem.threads, fp)
+
+    def default_params(self, problem: Problem, isa: str | None = None) -> Any:
+        from ..defaults import default_params
+
+        return default_params(problem.dtype, isa)
+
+    def starting_points(self, space: Any, problem: Problem, *, fp: dict[str, Any] | None = None,
+                        tuned: list[tuple[Any, str]] = ()) -> list[StartingPoint]:
+        from .. import fingerprint as fpmod
+        from ..defaults import default_params
+        from ..kernels.model import model_params, skinny_params
+
+        raw = list(tuned)
+        try:
+            raw.append((model_params(problem.dtype, fp), "model"))
+        except Exception:  # the model is a hint; a machine it cannot read still gets the others
+            pass
+        try:
+            isa = fpmod.isa_family(fp)
+            raw.append((default_params(problem.dtype, isa), f"default:{isa}"))
+        except Exception:
+            pass
+        raw += skinny_params([p for p, _ in raw], problem)
+        return snap_unique(space, raw)
+
+    def compile(self, params: Any, problem: Problem, root: Any = None) -> Callable[..., Any]:
+        from ..kernels.gemm import compile_kernel
+
+        kernel = compile_kernel(params, problem.dtype, root)
+        kernel.compile()
+        return kernel
+
+    def verify(self, kernel: Callable[..., Any], problem: Problem, *,
+               shape: tuple[int, int, int] | None = None) -> Verdict:
+        from ..kernels.reference import verify_kernel
+
+        m, n, k = shape or problem.shape()
+        return verify_kernel(kernel, m, n, k, problem.dtype, threads=problem.threads)
+
+    def workload(self, problem: Problem, seed: int = 1) -> Workload:
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        A = rng.standard_normal((problem.m, problem.k)).astype(problem.dtype)
+        B = rng.standard_normal((problem.k, problem.n)).astype(problem.dtype)
+        C = np.empty((problem.m, problem.n), dtype=problem.dtype)
+        return Workload(run=lambda kernel: (lambda: kernel(A, B, C, threads=problem.threads)),
+                        peer=lambda: np.matmul(A, B, out=C), flops=problem.flops)
+
+    def generator_hash(self) -> str:
+        from ..kernels.template import generator_hash
+
+        return generator_hash()
