@@ -33,7 +33,8 @@ from pathlib import Path
 
 from gemmtune.problem import Problem
 from gemmtune.search.space import ChoiceDim, IntDim, SearchSpace, point_key
-from gemmtune.search.worker import Worker
+from gemmtune.search.messages import EvaluateRequest
+from gemmtune.search.worker_client import Worker
 
 
 def table_space(dtype: str = "float32", kind: str = "blocks") -> SearchSpace:
@@ -112,16 +113,17 @@ def main() -> None:
             key = point_key(point)
             if key in done:
                 continue
-            res = worker.run({"params": params.to_dict(), "problem": problem.to_dict(),
-                              "root": args.root, "samples": 5, "min_sample_seconds": 0.05,
-                              "reference_gflops": reference}, args.timeout)
-            row = {"point": point, "params": params.to_dict(), **res}
+            res = worker.run(EvaluateRequest(params=params.to_dict(), problem=problem.to_dict(),
+                                             root=args.root, samples=5, min_sample_seconds=0.05,
+                                             reference_gflops=reference), args.timeout)
+            row = {"point": point, "params": params.to_dict(), "status": res.status,
+                   "reason": res.reason, **res.attrs()}
             done[key] = row
             log.write(json.dumps(row) + "\n")
             log.flush()
-            print(f"[{i + 1}/{len(points)}] {params.label()}: {res.get('status')} "
-                  f"{res.get('gflops', 0):.1f} GFLOP/s compile {res.get('compile_seconds', 0):.1f}s "
-                  f"{res.get('reason', '')}", file=sys.stderr, flush=True)
+            print(f"[{i + 1}/{len(points)}] {params.label()}: {res.status} "
+                  f"{res.gflops or 0:.1f} GFLOP/s compile {res.compile_seconds or 0:.1f}s "
+                  f"{res.reason}", file=sys.stderr, flush=True)
     rows = [done[point_key(p)] for p, _ in points]
     doc = {"problem": problem.to_dict(), "space": space.to_dict(),
            "machine": {"python": platform.python_version(), "processor": platform.processor()},
@@ -140,16 +142,18 @@ def main() -> None:
 
 
 def annotate(doc: dict) -> None:
-    """Add what a replay needs besides the rows: this machine's seeds, and numpy's figure."""
+    """Add what a replay needs besides the rows: this machine's starting points, and numpy's
+    figure."""
     import numpy as np
 
+    from gemmtune.families import family_for
     from gemmtune.measure import gemm_flops, measure, pinned_threads
-    from gemmtune.search.seeds import seeds_for
+    from gemmtune.search.starts import starting_points
 
     problem = Problem.from_dict(doc["problem"])
     space = SearchSpace.from_dict(doc["space"])
-    doc["seeds"] = [{"params": s.params.to_dict(), "source": s.source}
-                    for s in seeds_for(space, problem)]
+    doc["starts"] = [{"params": s.params.to_dict(), "source": s.source}
+                     for s in starting_points(family_for(problem), space, problem)]
     rng = np.random.default_rng(0)
     A = rng.standard_normal((problem.m, problem.k)).astype(problem.dtype)
     B = rng.standard_normal((problem.k, problem.n)).astype(problem.dtype)
@@ -167,14 +171,14 @@ def retime(path: Path, root: str, timeout: float) -> None:
         for i, row in enumerate(doc["rows"]):
             if row.get("status") != "ok":
                 continue
-            res = worker.run({"params": row["params"], "problem": problem.to_dict(), "root": root,
-                              "samples": 5, "min_sample_seconds": 0.05,
-                              "reference_gflops": reference}, timeout)
+            res = worker.run(EvaluateRequest(params=row["params"], problem=problem.to_dict(),
+                                             root=root, samples=5, min_sample_seconds=0.05,
+                                             reference_gflops=reference), timeout)
             passes = row.setdefault("gflops_passes", [row["gflops"]])
-            if res.get("status") == "ok":
-                passes.append(res["gflops"])
-                if res["gflops"] > row["gflops"]:
-                    row.update(gflops=res["gflops"], gflops_iqr=res["gflops_iqr"])
+            if res.status == "ok":
+                passes.append(res.gflops)
+                if res.gflops > row["gflops"]:
+                    row.update(gflops=res.gflops, gflops_iqr=res.gflops_iqr)
             print(f"[{i + 1}/{len(doc['rows'])}] {passes}", file=sys.stderr, flush=True)
     annotate(doc)
     path.write_text(json.dumps(doc, indent=1) + "\n")

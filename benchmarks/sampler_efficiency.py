@@ -61,7 +61,7 @@ def run(tables: list[dict], budget: int, seeds: int, within: float) -> list[dict
         for t in tables:
             target = (1.0 - within) * TableEvaluator(t).best_gflops()
             for s in range(seeds):
-                traj = replay(t, sampler, s, budget, use_seeds=use_seeds, stop_at=target)
+                traj = replay(t, sampler, s, budget, use_starts=use_seeds, stop_at=target)
                 hit = trials_to_reach(traj, target)
                 reached += hit is not None
                 # A run that never got there counts as the budget (a lower bound of its cost).

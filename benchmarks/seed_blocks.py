@@ -1,8 +1,8 @@
-"""Block sizes of the ISA family's seed, compared on shapes other than the replay tables'.
+"""Block sizes of the ISA default configuration, compared on shapes other than the replay tables'.
 
     python benchmarks/seed_blocks.py [--dtype float32] [--threads 1] [--field KC --values 256,384,512]
 
-The seed of ``configs/seeds/<family>.json`` is the kernel every search measures first and
+The seed of ``configs/defaults/<family>.json`` is the kernel every search measures first and
 the one ``matmul`` runs before a shape is tuned, so a change to it is checked here on a
 suite of shapes (square and the transformer / MLP layers of ``configs/shapes/``) that leaves
 out 1024^3, the shape of the replay tables in tests/data/ (``--shape`` picks others). Each
@@ -39,10 +39,10 @@ def main() -> None:
     from gemmtune.kernels.gemm import compile_kernel
     from gemmtune.measure import interleaved, pinned_threads
     from gemmtune.kernels.reference import verify_kernel
-    from gemmtune.seeds import seed_params
+    from gemmtune.defaults import default_params
 
     dt = args.dtype
-    seed = seed_params(dt, args.family)
+    seed = default_params(dt, args.family)
     values = [int(v) for v in args.values.split(",")]
     variants = {f"{args.field} {v}" + (" (seed)" if getattr(seed, args.field) == v else ""):
                 seed.replace(**{args.field: v}) for v in values}

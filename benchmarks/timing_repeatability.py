@@ -19,7 +19,8 @@ import time
 
 from gemmtune.kernels.params import KernelParams
 from gemmtune.problem import Problem
-from gemmtune.search.worker import Worker
+from gemmtune.search.messages import EvaluateRequest
+from gemmtune.search.worker_client import Worker
 
 KERNELS = [KernelParams(MR=6, NR=16, MC=96, KC=256, NC=4080),
            KernelParams(MR=4, NR=24, MC=128, KC=256, NC=6144),
@@ -42,6 +43,7 @@ def main() -> None:
     problem = Problem(args.m, args.n, args.k, "float32", args.threads)
     base = {"problem": problem.to_dict(), "root": args.root, "samples": 5,
             "min_sample_seconds": 0.05, "verify": False}
+    request = lambda **kw: EvaluateRequest(**{**base, **kw})  # noqa: E731
     figures = {(mode, i): [] for mode in ("alone", "paired") for i in range(len(KERNELS))}
     ratios: dict[int, list[float]] = {i: [] for i in range(len(KERNELS))}
     numpy: list[float] = []
@@ -49,20 +51,19 @@ def main() -> None:
     with Worker() as worker:
         numpy_ref = worker.numpy_gflops(base["problem"], args.root, 600)
         for i, p in enumerate(KERNELS):  # compile (or load) once, outside the rounds
-            worker.run({**base, "params": p.to_dict(), "samples": 1}, 600)
+            worker.run(request(params=p.to_dict(), samples=1), 600)
         for r in range(args.rounds):
             for mode in ("alone", "paired"):
                 for i, p in enumerate(KERNELS):
-                    req = {**base, "params": p.to_dict()}
-                    if mode == "paired":
-                        req["reference_gflops"] = numpy_ref
+                    req = request(params=p.to_dict(),
+                                  reference_gflops=numpy_ref if mode == "paired" else None)
                     t0 = time.perf_counter()
                     res = worker.run(req, 600)
                     seconds[mode].append(time.perf_counter() - t0)
-                    figures[(mode, i)].append(res["gflops"])
+                    figures[(mode, i)].append(res.gflops)
                     if mode == "paired":
-                        ratios[i].append(res["numpy_ratio"])
-                        numpy.append(res["numpy_gflops"])
+                        ratios[i].append(res.numpy_ratio)
+                        numpy.append(res.numpy_gflops)
             print(f"round {r + 1}/{args.rounds}", flush=True)
     scale = statistics.median(numpy)
     print(f"\n{problem.label()}, {args.rounds} rounds; numpy during the run: median {scale:.1f}, "
