@@ -33,12 +33,20 @@ _lock = threading.RLock()
 
 @dataclass(frozen=True)
 class Choice:
-    """What ``matmul`` runs for a problem: the family, its parameters, the compiled kernel."""
+    """What ``matmul`` runs for a problem: the family, its parameters, the compiled kernel,
+    and the threads it runs on (``threads`` of the call is a maximum, see ``_fit_threads``)."""
 
     family: Any
     params: Any
     info: dict[str, Any]
     kernel: Any
+    threads: int
+
+
+# Below this many flops a product with no tuning of its own runs on one thread: starting
+# and joining a second thread costs more than it saves (as OpenBLAS does for small sizes).
+# 2 * 128^3: about 40 us of work at 100 GFLOP/s.
+SPLIT_MIN_FLOPS = 2 * 128 ** 3
 
 
 # (cache dir, fingerprint, problem) -> (tunings file stamp, Choice). A call costs one stat of
@@ -95,14 +103,26 @@ def _choose(problem: Problem, root: str, fp: str) -> Choice:
 
     family = family_for(problem)
     found = _tuned(family, fp, problem, root)
+    threads = problem.threads
+    if (found is None or found[2] > 0) and _fit_threads(problem) < threads:
+        # No tuning measured this size on these threads: a small product runs on one.
+        threads = _fit_threads(problem)
+        found = _tuned(family, fp, problem.replace(threads=threads), root)
     if found is not None:
         entry, params, dist = found
         info = {"source": "exact" if dist == 0 else "nearest", "problem": entry.problem.to_dict(),
                 "distance": dist, "verified": entry.verified}
     else:
         params, info = family.default_params(problem), {"source": "default"}
-    info["family"] = family.name
-    return Choice(family, params, info, _kernel(family, params, problem, root))
+    info.update(family=family.name, threads=threads)
+    if threads < problem.threads:
+        info["threads_reason"] = (f"a product of {problem.flops:.2g} flops with no tuning of its "
+                                  f"own runs on {threads} thread: splitting it costs more than it saves")
+    return Choice(family, params, info, _kernel(family, params, problem, root), threads)
+
+
+def _fit_threads(problem: Problem) -> int:
+    return 1 if problem.flops < SPLIT_MIN_FLOPS else problem.threads
 
 
 def resolve(problem: Problem, root: str | os.PathLike | None = None) -> tuple[Any, dict[str, Any]]:
@@ -213,8 +233,8 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
     N = B.shape[1]
     # An empty product needs no tuning: any kernel handles it; the smallest problem's does.
     problem = Problem(max(M, 1), max(N, 1), max(K, 1), dtype, threads)
-    kernel = choose(problem, cache_dir).kernel
-    return kernel(A, B, out, alpha=alpha, beta=beta, threads=threads, **options)
+    choice = choose(problem, cache_dir)
+    return choice.kernel(A, B, out, alpha=alpha, beta=beta, threads=choice.threads, **options)
 
 
 def best_config(m: int, n: int, k: int, dtype: str = "float32", threads: int | None = None,
@@ -222,9 +242,10 @@ def best_config(m: int, n: int, k: int, dtype: str = "float32", threads: int | N
     """The configuration ``matmul`` runs for this problem, and where it comes from.
 
     Returns:
-        ``{"params": {...}, "source": "exact" | "nearest" | "default", "family": ...}``; a
-        tuned source also has ``"problem"`` (the tuned problem), ``"distance"`` and
-        ``"verified"``.
+        ``{"params": {...}, "source": "exact" | "nearest" | "default", "family": ...,
+        "threads": ...}``; a tuned source also has ``"problem"`` (the tuned problem),
+        ``"distance"`` and ``"verified"``; ``"threads_reason"`` says why fewer threads run
+        than were asked for.
     """
     problem = Problem(m, n, k, dtype, _check_threads(threads), batch=batch)
     params, info = resolve(problem, cache_dir)

@@ -73,10 +73,18 @@ def spec(dtype: Any) -> DType:
     return DTYPES[normalize(dtype)]
 
 
+_BY_OPERANDS: dict[tuple[Any, Any], str] = {}
+
+
 def of_operands(a: Any, b: Any) -> str | None:
     """The dtype name for operands of numpy dtypes ``a`` and ``b``, or None if none fits."""
-    a, b = str(a), str(b)
-    for d in DTYPES.values():
-        if d.a == a and d.b == b:
-            return d.name
-    return None
+    # Every matmul call asks: a dict lookup on the dtype objects, not string formatting.
+    if not _BY_OPERANDS:
+        import numpy as np
+
+        for d in DTYPES.values():
+            _BY_OPERANDS[(np.dtype(d.a), np.dtype(d.b))] = d.name
+    try:
+        return _BY_OPERANDS.get((a, b))
+    except TypeError:  # unhashable: not a dtype
+        return None

@@ -104,3 +104,15 @@ def test_the_library_path_imports_no_command_line_libraries():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_a_small_untuned_product_runs_on_one_thread_and_says_why(root):
+    cfg = gemmtune.best_config(64, 64, 64, threads=2, cache_dir=root)
+    assert cfg["threads"] == 1 and "splitting" in cfg["threads_reason"]
+    big = gemmtune.best_config(512, 512, 512, threads=2, cache_dir=root)
+    assert big["threads"] == 2 and "threads_reason" not in big
+    # Its own 2-thread tuning measured that splitting pays: it is trusted.
+    _put(root, 64, 64, 64, threads=2)
+    tuned = gemmtune.best_config(64, 64, 64, threads=2, cache_dir=root)
+    assert tuned["source"] == "exact" and tuned["threads"] == 2
+    assert _product_ok(root, 64, 64, 64, threads=2)

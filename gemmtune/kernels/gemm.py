@@ -44,6 +44,8 @@ def check_operands(A: Any, B: Any, out: Any = None) -> np.dtype:
 
 
 def _check_scalar(name: str, value: Any) -> float:
+    if type(value) is float or type(value) is int:  # the common case, checked cheaply
+        return float(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}.")
     return float(value)
