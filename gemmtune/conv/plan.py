@@ -97,13 +97,14 @@ def _chunks(spec: ConvSpec, row_bytes: int, limit: int) -> tuple[tuple[int, int]
     return tuple((n * P + p, n * P + min(p + rows, P)) for n in range(spec.n) for p in range(0, P, rows))
 
 
-def conv2d_plan(spec: ConvSpec, dtype: Any = "float32", buffer_limit: int = BUFFER_LIMIT) -> ConvPlan:
+def conv2d_plan(spec: ConvSpec, dtype: Any = "float32", buffer_limit: int | None = None) -> ConvPlan:
     """The lowering ``conv2d`` and ``conv2d_backward`` run for ``spec`` in ``dtype``.
 
     Args:
         spec: the layer (its layout picks the GEMM orientation).
         dtype: float32 or float64 (a name or numpy dtype).
-        buffer_limit: bytes the im2col buffer may take; a chunk is at least one output row.
+        buffer_limit: bytes the im2col buffer may take (default ``BUFFER_LIMIT``); a chunk
+            is at least one output row.
 
     Raises:
         TypeError: a dtype other than float32 or float64.
@@ -112,6 +113,8 @@ def conv2d_plan(spec: ConvSpec, dtype: Any = "float32", buffer_limit: int = BUFF
     if not isinstance(spec, ConvSpec):
         raise TypeError(f"spec must be a ConvSpec, got {type(spec).__name__}.")
     itemsize = _itemsize(dtype)
+    if buffer_limit is None:
+        buffer_limit = BUFFER_LIMIT
     if isinstance(buffer_limit, bool) or not isinstance(buffer_limit, int) or buffer_limit < 1:
         raise ValueError(f"buffer_limit must be a positive int of bytes, got {buffer_limit!r}.")
     P, Q = spec.output_hw()
