@@ -69,17 +69,19 @@ def im2col_kp(x, col, t0, t1, P, Q, R, S, sh, sw, ph, pw, dh, dw):  # pragma: no
             n = t // P
             p = t - n * P
             h = p * sh - ph + r * dh
-            base = (t - t0) * Q
+            dst = col[row, (t - t0) * Q:(t - t0 + 1) * Q]
             if h < 0 or h >= H:
-                for q in range(Q):
-                    col[row, base + q] = 0
+                dst[:] = 0
                 continue
-            for q in range(lo):
-                col[row, base + q] = 0
-            for q in range(lo, hi):
-                col[row, base + q] = x[n, c, h, q * sw + off]
-            for q in range(hi, Q):
-                col[row, base + q] = 0
+            dst[:lo] = 0
+            src = x[n, c, h]
+            if sw == 1:
+                # The common case as a contiguous slice copy, which LLVM vectorizes.
+                dst[lo:hi] = src[lo + off:hi + off]
+            else:
+                for q in range(lo, hi):
+                    dst[q] = src[q * sw + off]
+            dst[hi:] = 0
 
 
 @njit(cache=True, parallel=True)
@@ -99,11 +101,9 @@ def im2col_pk(x, col, t0, t1, P, Q, R, S, sh, sw, ph, pw, dh, dw, groups):  # pr
                         w = q * sw - pw + s * dw
                         base = ((g * R + r) * S + s) * Cg
                         if h < 0 or h >= H or w < 0 or w >= W:
-                            for cg in range(Cg):
-                                col[row, base + cg] = 0
+                            col[row, base:base + Cg] = 0
                         else:
-                            for cg in range(Cg):
-                                col[row, base + cg] = x[n, h, w, g * Cg + cg]
+                            col[row, base:base + Cg] = x[n, h, w, g * Cg:(g + 1) * Cg]
 
 
 @njit(cache=True, parallel=True)
@@ -126,9 +126,13 @@ def col2im_kp(col, dx, t0, t1, P, Q, R, S, sh, sw, ph, pw, dh, dw):  # pragma: n
                     h = p * sh - ph + r * dh
                     if h < 0 or h >= H:
                         continue
-                    base = (t - t0) * Q
-                    for q in range(lo, hi):
-                        dx[n, c, h, q * sw + off] += col[row, base + q]
+                    src = col[row, (t - t0) * Q:(t - t0 + 1) * Q]
+                    dst = dx[n, c, h]
+                    if sw == 1:
+                        dst[lo + off:hi + off] += src[lo:hi]
+                    else:
+                        for q in range(lo, hi):
+                            dst[q * sw + off] += src[q]
 
 
 @njit(cache=True, parallel=True)
@@ -161,8 +165,7 @@ def col2im_pk(col, dx, t0, t1, P, Q, R, S, sh, sw, ph, pw, dh, dw, groups):  # p
                     row = (t - t0) * Q + q
                     for g in range(groups):
                         base = ((g * R + r) * S + s) * Cg
-                        for cg in range(Cg):
-                            dx[n, h, w, g * Cg + cg] += col[row, base + cg]
+                        dx[n, h, w, g * Cg:(g + 1) * Cg] += col[row, base:base + Cg]
 
 
 def im2col(x: np.ndarray, col: np.ndarray, layout: str, t0: int, t1: int, P: int, Q: int,
