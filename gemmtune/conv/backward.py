@@ -38,12 +38,21 @@ def conv2d_backward(x: np.ndarray, w: np.ndarray, grad_y: np.ndarray, *, stride:
     grad_y = check_grad(grad_y, spec, x.dtype)
     threads = resolve_threads(threads)
     plan = conv2d_plan(spec, x.dtype)
-    axes = (0, 2, 3) if spec.layout == "NCHW" else (0, 1, 2)
-    grad_b = grad_y.sum(axis=axes, dtype=np.float64).astype(x.dtype)
+    grad_b = _bias_grad(grad_y, spec)
     run = _backward_nchw if spec.layout == "NCHW" else _backward_nhwc
     grad_x, grad_w = run(plan, np.ascontiguousarray(x), np.ascontiguousarray(w),
                          np.ascontiguousarray(grad_y), threads, cache_dir)
     return grad_x, grad_w, grad_b
+
+
+def _bias_grad(gy: np.ndarray, spec) -> np.ndarray:
+    """grad_y summed over all but the channel axis, accumulated in float64."""
+    if spec.layout == "NCHW" and gy.flags.c_contiguous:
+        # Along the contiguous pixel axis first (numpy sums it pairwise, fast and accurate).
+        per_image = gy.reshape(spec.n, spec.k, -1).sum(axis=2)
+        return per_image.sum(axis=0, dtype=np.float64).astype(gy.dtype)
+    axes = (0, 2, 3) if spec.layout == "NCHW" else (0, 1, 2)
+    return gy.sum(axis=axes, dtype=np.float64).astype(gy.dtype)
 
 
 def _backward_nchw(plan: ConvPlan, x, w, gy, threads, cache_dir):
@@ -62,7 +71,9 @@ def _backward_nchw(plan: ConvPlan, x, w, gy, threads, cache_dir):
     gyv = gy.reshape(sp.n, sp.k, P * Q)
     gx = np.zeros(x.shape, dtype=x.dtype)
     gxv = gx.reshape(sp.n, sp.c, sp.h * sp.w)
-    dwt = np.empty((G, taps, Kg), dtype=x.dtype)  # grad_w^T per group
+    transpose_dy = plan.weight_grad_transposes == "dy"
+    # grad_w^T (taps x Kg) per group when grad_y is transposed, else grad_w (Kg x taps).
+    dw = np.empty((G, taps, Kg) if transpose_dy else (G, Kg, taps), dtype=x.dtype)
     buf = np.empty(plan.buffer_bytes // x.itemsize, dtype=x.dtype)
     for i, (t0, t1) in enumerate(plan.chunks):
         L = (t1 - t0) * Q
@@ -72,15 +83,25 @@ def _backward_nchw(plan: ConvPlan, x, w, gy, threads, cache_dir):
             col = buf[:rows * L].reshape(rows, L)
             with numba_threads(threads):
                 im2col(x, col, "NCHW", t0, t1, *geometry)
-        # grad_y of the chunk with pixels as rows, so grad_w^T = col @ dy^T is one GEMM.
-        dyt = np.empty((L, sp.k), dtype=x.dtype)
         segments = plan.segments(t0, t1)
-        for n, p0, p1 in segments:
-            c0 = (n * P + p0 - t0) * Q
-            dyt[c0:c0 + (p1 - p0) * Q] = gyv[n, :, p0 * Q:p1 * Q].T
-        for g in range(G):
-            matmul(col[g * taps:(g + 1) * taps], dyt[:, g * Kg:(g + 1) * Kg], out=dwt[g],
-                   beta=0.0 if i == 0 else 1.0, threads=threads, cache_dir=cache_dir)
+        if transpose_dy:
+            # grad_y of the chunk with pixels as rows: grad_w^T = col @ dy^T is one GEMM.
+            dyt = np.empty((L, sp.k), dtype=x.dtype)
+            for n, p0, p1 in segments:
+                c0 = (n * P + p0 - t0) * Q
+                dyt[c0:c0 + (p1 - p0) * Q] = gyv[n, :, p0 * Q:p1 * Q].T
+            for g in range(G):
+                matmul(col[g * taps:(g + 1) * taps], dyt[:, g * Kg:(g + 1) * Kg], out=dw[g],
+                       beta=0.0 if i == 0 else 1.0, threads=threads, cache_dir=cache_dir)
+        else:
+            colt = np.ascontiguousarray(col.T)  # pixels as rows: grad_w += dy[n] @ col^T
+            for j, (n, p0, p1) in enumerate(segments):
+                c0 = (n * P + p0 - t0) * Q
+                c1 = c0 + (p1 - p0) * Q
+                for g in range(G):
+                    matmul(gyv[n, g * Kg:(g + 1) * Kg, p0 * Q:p1 * Q], colt[c0:c1, g * taps:(g + 1) * taps],
+                           out=dw[g], beta=0.0 if i == j == 0 else 1.0, threads=threads,
+                           cache_dir=cache_dir)
         # The data gradient's columns overwrite the im2col matrix, which is no longer needed;
         # a pointwise convolution writes them straight into grad_x.
         dcol = gxv[t0 // P] if plan.lowering == "gemm" else col
@@ -94,8 +115,9 @@ def _backward_nchw(plan: ConvPlan, x, w, gy, threads, cache_dir):
         if plan.lowering != "gemm":
             with numba_threads(threads):
                 col2im(col, gx, "NCHW", t0, t1, *geometry)
-    gw = np.ascontiguousarray(dwt.transpose(0, 2, 1)).reshape(sp.k, Cg, sp.r, sp.s)
-    return gx, gw
+    if transpose_dy:
+        dw = np.ascontiguousarray(dw.transpose(0, 2, 1))
+    return gx, dw.reshape(sp.k, Cg, sp.r, sp.s)
 
 
 def _backward_nhwc(plan: ConvPlan, x, w, gy, threads, cache_dir):
@@ -114,7 +136,9 @@ def _backward_nhwc(plan: ConvPlan, x, w, gy, threads, cache_dir):
     gy2 = gy.reshape(sp.n * P * Q, sp.k)
     gx = np.zeros(x.shape, dtype=x.dtype)
     gx2 = gx.reshape(sp.n * sp.h * sp.w, sp.c)
-    dwk = np.empty((G, Kg, taps), dtype=x.dtype)
+    transpose_dy = plan.weight_grad_transposes == "dy"
+    # grad_w per group as Kg x (R, S, Cg) when grad_y is transposed, else its transpose.
+    dwk = np.empty((G, Kg, taps) if transpose_dy else (G, taps, Kg), dtype=x.dtype)
     buf = np.empty(plan.buffer_bytes // x.itemsize, dtype=x.dtype)
     for i, (t0, t1) in enumerate(plan.chunks):
         L = (t1 - t0) * Q
@@ -126,9 +150,15 @@ def _backward_nhwc(plan: ConvPlan, x, w, gy, threads, cache_dir):
                 im2col(x, col, "NHWC", t0, t1, *geometry)
         dy = gy2[t0 * Q:t1 * Q]
         for g in range(G):
-            dyt = np.ascontiguousarray(dy[:, g * Kg:(g + 1) * Kg].T)
-            matmul(dyt, col[:, g * taps:(g + 1) * taps], out=dwk[g],
-                   beta=0.0 if i == 0 else 1.0, threads=threads, cache_dir=cache_dir)
+            beta = 0.0 if i == 0 else 1.0
+            if transpose_dy:
+                dyt = np.ascontiguousarray(dy[:, g * Kg:(g + 1) * Kg].T)
+                matmul(dyt, col[:, g * taps:(g + 1) * taps], out=dwk[g], beta=beta,
+                       threads=threads, cache_dir=cache_dir)
+            else:
+                colt = np.ascontiguousarray(col[:, g * taps:(g + 1) * taps].T)
+                matmul(colt, dy[:, g * Kg:(g + 1) * Kg], out=dwk[g], beta=beta,
+                       threads=threads, cache_dir=cache_dir)
         dcol = gx2[t0 * Q:t1 * Q] if plan.lowering == "gemm" else col
         for g in range(G):
             matmul(dy[:, g * Kg:(g + 1) * Kg], wk[g], out=dcol[:, g * taps:(g + 1) * taps],
@@ -136,6 +166,8 @@ def _backward_nhwc(plan: ConvPlan, x, w, gy, threads, cache_dir):
         if plan.lowering != "gemm":
             with numba_threads(threads):
                 col2im(col, gx, "NHWC", t0, t1, *geometry)
+    if not transpose_dy:
+        dwk = dwk.transpose(0, 2, 1)
     gw = np.ascontiguousarray(
         dwk.reshape(G, Kg, sp.r, sp.s, Cg).transpose(0, 1, 4, 2, 3)).reshape(sp.k, Cg, sp.r, sp.s)
     return gx, gw

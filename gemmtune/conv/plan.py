@@ -10,11 +10,15 @@ stride along rows (``matmul`` then copies nothing but what the plan says):
 layout    forward                           backward data                         backward weight
 ========  ================================  ====================================  =====================================
 NCHW      y[n,g] (Kg x PQ) = W_g @ col_g    dcol_g (CgRS x PQ) = W_g^T @ dy[n,g]  dW_g^T (CgRS x Kg) = col_g @ dy_g^T
+                                                                                  or dW_g += dy[n,g] @ col_g^T
 NHWC      y_g (L x Kg) = col_g @ W_g'       dcol_g (L x RSCg) = dy_g @ W_g''      dW_g'' (Kg x RSCg) = dy_g^T @ col_g
+                                                                                  or dW_g''^T = col_g^T @ dy_g
 ========  ================================  ====================================  =====================================
 
 (L: output pixels of a batch chunk; W_g' and W_g'' are the filters of group g reordered to
-(R, S, Cg) x Kg and Kg x (R, S, Cg), small copies.) A pointwise convolution (1x1, stride 1,
+(R, S, Cg) x Kg and Kg x (R, S, Cg), small copies.) The weight gradient sums over pixels,
+the contiguous axis of both grad_y and the im2col matrix, so one of them is copied
+transposed: the smaller (``ConvPlan.weight_grad_transposes``). A pointwise convolution (1x1, stride 1,
 no padding) uses x itself as the im2col matrix: for NHWC the whole batch is one plain GEMM on
 x reshaped to (N*H*W, C), for NCHW one GEMM per image on x[n] reshaped to (C, H*W).
 
@@ -66,6 +70,18 @@ class ConvPlan:
     gemms: dict[str, list[GemmShape]] = field(compare=False)
 
     @property
+    def weight_grad_transposes(self) -> str:
+        """Which operand of the weight gradient is copied transposed: "dy" or "col".
+
+        Both grad_y and the im2col matrix have the output pixels along their contiguous axis,
+        and the GEMM sums over pixels, so one of them must be transposed (a strided copy,
+        several times slower than a plain one): the smaller, grad_y (Kg rows) or the im2col
+        matrix (Cg*R*S rows).
+        """
+        sp = self.spec
+        return "col" if sp.c // sp.groups * sp.r * sp.s < sp.k // sp.groups else "dy"
+
+    @property
     def chunk_rows(self) -> int:
         """Output rows (n, p) in the largest chunk."""
         return max(t1 - t0 for t0, t1 in self.chunks)
@@ -80,6 +96,7 @@ class ConvPlan:
         return {"spec": self.spec.to_dict(), "label": self.spec.label(), "dtype": self.dtype,
                 "lowering": self.lowering, "chunks": len(self.chunks),
                 "chunk_rows": self.chunk_rows, "buffer_bytes": self.buffer_bytes,
+                "weight_grad_transposes": self.weight_grad_transposes,
                 "gemms": {d: [g.to_dict() for g in gs] for d, gs in self.gemms.items()}}
 
 
@@ -140,11 +157,14 @@ def conv2d_plan(spec: ConvSpec, dtype: Any = "float32", buffer_limit: int | None
             for _, p0, p1 in plan.segments(t0, t1):
                 counts["forward"][(Kg, (p1 - p0) * Q, taps)] += G
                 counts["backward_data"][(taps, (p1 - p0) * Q, Kg)] += G
-            counts["backward_weight"][(taps, Kg, L)] += G
+                if plan.weight_grad_transposes == "col":
+                    counts["backward_weight"][(Kg, taps, (p1 - p0) * Q)] += G
+            if plan.weight_grad_transposes == "dy":
+                counts["backward_weight"][(taps, Kg, L)] += G
         else:
             counts["forward"][(L, Kg, taps)] += G
             counts["backward_data"][(L, taps, Kg)] += G
-            counts["backward_weight"][(Kg, taps, L)] += G
+            counts["backward_weight"][(Kg, taps, L) if plan.weight_grad_transposes == "dy" else (taps, Kg, L)] += G
     plan.gemms.update({d: [GemmShape(m, n, k, c, d) for (m, n, k), c in counts[d].items()]
                        for d in DIRECTIONS})
     return plan

@@ -88,7 +88,8 @@ def test_chunked_batch_matches_the_oracle(poisoned, conv_cache, layout, monkeypa
 
 
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
-@pytest.mark.parametrize("text", ["2,6,5,7,4,3,3,2,1", "2,8,6,5,4,1,1", "1,6,7,7,6,3,3,1,1,1,6"])
+@pytest.mark.parametrize("text", ["2,6,5,7,4,3,3,2,1", "2,8,6,5,4,1,1", "1,6,7,7,6,3,3,1,1,1,6",
+                                  "2,2,6,5,8,1,1", "2,4,6,5,12,1,1,2,0,1,2"])
 def test_matmul_runs_exactly_the_planned_gemms(conv_cache, monkeypatch, layout, text):
     # What the tuner tunes (ConvSpec.gemms) is what conv2d and conv2d_backward run.
     from gemmtune import api

@@ -68,3 +68,12 @@ def test_bad_plan_arguments():
         conv2d_plan(spec, buffer_limit=0)
     with pytest.raises(TypeError, match="ConvSpec"):
         conv2d_plan("1,4,5,5,4,3,3")
+
+
+def test_weight_gradient_transposes_the_smaller_operand():
+    # 3x3: the im2col matrix has 9C rows, more than K: grad_y is transposed.
+    assert conv2d_plan(ConvSpec.parse("1,64,56,56,64,3,3,1,1")).weight_grad_transposes == "dy"
+    # 1x1 expansion (C=64 < K=256): x, the im2col matrix, is transposed instead.
+    expand = conv2d_plan(ConvSpec.parse("1,64,56,56,256,1,1"))
+    assert expand.weight_grad_transposes == "col"
+    assert [(g.m, g.n, g.k) for g in expand.gemms["backward_weight"]] == [(256, 64, 3136)]
