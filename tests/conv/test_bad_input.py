@@ -55,3 +55,15 @@ def test_nhwc_reads_channels_last():
     # An NCHW-shaped x read as NHWC has 5 channels.
     with pytest.raises(ValueError, match="does not divide the 5 input channels"):
         gemmtune.conv2d(np.zeros((1, 4, 5, 5), np.float32), W, layout="NHWC", groups=2)
+
+
+def test_conv2d_loads_no_command_line_libraries():
+    """Like matmul, conv2d's modules load without click, rich or optuna."""
+    import subprocess
+    import sys
+
+    code = ("import sys, gemmtune.conv.forward, gemmtune.conv.backward, gemmtune.conv.im2col; "
+            "print(sorted(m for m in ('click', 'rich', 'optuna') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
