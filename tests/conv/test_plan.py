@@ -77,3 +77,13 @@ def test_weight_gradient_transposes_the_smaller_operand():
     expand = conv2d_plan(ConvSpec.parse("1,64,56,56,256,1,1"))
     assert expand.weight_grad_transposes == "col"
     assert [(g.m, g.n, g.k) for g in expand.gemms["backward_weight"]] == [(256, 64, 3136)]
+
+
+def test_plan_is_json_and_names_its_layer():
+    import json
+
+    spec = ConvSpec.parse("2,6,9,9,4,3,3,2,1", layout="NHWC")
+    doc = json.loads(json.dumps(conv2d_plan(spec, "float64").to_dict()))
+    assert doc["label"] == spec.label() and ConvSpec.from_dict(doc["spec"]) == spec
+    assert doc["dtype"] == "float64" and doc["lowering"] == "im2col"
+    assert {d for d in doc["gemms"]} == {"forward", "backward_data", "backward_weight"}
