@@ -70,6 +70,12 @@ class GemmShape:
     def to_dict(self) -> dict[str, Any]:
         return {"m": self.m, "n": self.n, "k": self.k, "count": self.count, "role": self.role}
 
+    def problem(self, dtype: str = "float32", threads: int = 1):
+        """The ``gemmtune.problem.Problem`` under which this GEMM's tuning is searched and cached."""
+        from ..problem import Problem
+
+        return Problem(self.m, self.n, self.k, dtype, threads)
+
 
 @dataclass(frozen=True)
 class ConvSpec:

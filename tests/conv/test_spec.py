@@ -84,3 +84,4 @@ def test_gemm_orientation_follows_the_layout():
     assert [(g.m, g.n, g.k, g.count) for g in grouped.gemms("backward_weight")] == [(36, 2, 72, 2)]
     with pytest.raises(ValueError, match="direction"):
         nchw.gemms("sideways")
+    assert nchw.gemms()[0].problem("f64", 2).key() == "float64-t2-64x3136x576"
