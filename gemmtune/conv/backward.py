@@ -84,34 +84,30 @@ def _backward_nchw(plan: ConvPlan, x, w, gy, threads, cache_dir):
             with numba_threads(threads):
                 im2col(x, col, "NCHW", t0, t1, *geometry)
         segments = plan.segments(t0, t1)
+        if len(segments) == 1:
+            n, p0, p1 = segments[0]
+            dy = gyv[n, :, p0 * Q:p1 * Q]  # (K, L), a view
+        else:
+            # Several whole images: grad_y gathered to (K, L) in contiguous P*Q runs.
+            n0 = t0 // P
+            dy = np.ascontiguousarray(gyv[n0:n0 + (t1 - t0) // P].transpose(1, 0, 2)).reshape(sp.k, L)
+        beta = 0.0 if i == 0 else 1.0
         if transpose_dy:
-            # grad_y of the chunk with pixels as rows: grad_w^T = col @ dy^T is one GEMM.
-            dyt = np.empty((L, sp.k), dtype=x.dtype)
-            for n, p0, p1 in segments:
-                c0 = (n * P + p0 - t0) * Q
-                dyt[c0:c0 + (p1 - p0) * Q] = gyv[n, :, p0 * Q:p1 * Q].T
+            dyt = np.ascontiguousarray(dy.T)  # grad_w^T = col @ dy^T
             for g in range(G):
                 matmul(col[g * taps:(g + 1) * taps], dyt[:, g * Kg:(g + 1) * Kg], out=dw[g],
-                       beta=0.0 if i == 0 else 1.0, threads=threads, cache_dir=cache_dir)
+                       beta=beta, threads=threads, cache_dir=cache_dir)
         else:
-            colt = np.ascontiguousarray(col.T)  # pixels as rows: grad_w += dy[n] @ col^T
-            for j, (n, p0, p1) in enumerate(segments):
-                c0 = (n * P + p0 - t0) * Q
-                c1 = c0 + (p1 - p0) * Q
-                for g in range(G):
-                    matmul(gyv[n, g * Kg:(g + 1) * Kg, p0 * Q:p1 * Q], colt[c0:c1, g * taps:(g + 1) * taps],
-                           out=dw[g], beta=0.0 if i == j == 0 else 1.0, threads=threads,
-                           cache_dir=cache_dir)
+            colt = np.ascontiguousarray(col.T)  # grad_w = dy @ col^T
+            for g in range(G):
+                matmul(dy[g * Kg:(g + 1) * Kg], colt[:, g * taps:(g + 1) * taps], out=dw[g],
+                       beta=beta, threads=threads, cache_dir=cache_dir)
         # The data gradient's columns overwrite the im2col matrix, which is no longer needed;
         # a pointwise convolution writes them straight into grad_x.
         dcol = gxv[t0 // P] if plan.lowering == "gemm" else col
-        for n, p0, p1 in segments:
-            c0 = (n * P + p0 - t0) * Q
-            c1 = c0 + (p1 - p0) * Q
-            for g in range(G):
-                matmul(wt[g], gyv[n, g * Kg:(g + 1) * Kg, p0 * Q:p1 * Q],
-                       out=dcol[g * taps:(g + 1) * taps, c0:c1], threads=threads,
-                       cache_dir=cache_dir)
+        for g in range(G):
+            matmul(wt[g], dy[g * Kg:(g + 1) * Kg], out=dcol[g * taps:(g + 1) * taps],
+                   threads=threads, cache_dir=cache_dir)
         if plan.lowering != "gemm":
             with numba_threads(threads):
                 col2im(col, gx, "NCHW", t0, t1, *geometry)

@@ -69,13 +69,24 @@ def _forward_nchw(plan: ConvPlan, x, w, y, beta, threads, cache_dir) -> None:
             with numba_threads(threads):
                 im2col(x, col, "NCHW", t0, t1, P, Q, sp.r, sp.s, sp.stride, sp.padding,
                        sp.dilation, G)
-        for n, p0, p1 in plan.segments(t0, t1):
-            c0 = (n * P + p0 - t0) * Q
-            c1 = c0 + (p1 - p0) * Q
-            for g in range(G):
-                matmul(wm[g * Kg:(g + 1) * Kg], col[g * taps:(g + 1) * taps, c0:c1],
-                       out=yv[n, g * Kg:(g + 1) * Kg, p0 * Q:p1 * Q], beta=beta,
+        segments = plan.segments(t0, t1)
+        for g in range(G):
+            a, b = wm[g * Kg:(g + 1) * Kg], col[g * taps:(g + 1) * taps]
+            if len(segments) == 1:
+                n, p0, p1 = segments[0]
+                matmul(a, b, out=yv[n, g * Kg:(g + 1) * Kg, p0 * Q:p1 * Q], beta=beta,
                        threads=threads, cache_dir=cache_dir)
+                continue
+            # Several (whole) images: one wide GEMM, then a copy of contiguous P*Q runs
+            # into y; the copy is K*L elements against the GEMM's K*L*C*R*S multiply-adds.
+            tmp = matmul(a, b, threads=threads, cache_dir=cache_dir)
+            n0, images = t0 // P, (t1 - t0) // P
+            src = tmp.reshape(Kg, images, P * Q).transpose(1, 0, 2)
+            dst = yv[n0:n0 + images, g * Kg:(g + 1) * Kg]
+            if beta:
+                dst += src
+            else:
+                dst[...] = src
 
 
 def filters_rsc_k(w: np.ndarray, groups: int) -> np.ndarray:

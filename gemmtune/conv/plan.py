@@ -9,15 +9,18 @@ stride along rows (``matmul`` then copies nothing but what the plan says):
 ========  ================================  ====================================  =====================================
 layout    forward                           backward data                         backward weight
 ========  ================================  ====================================  =====================================
-NCHW      y[n,g] (Kg x PQ) = W_g @ col_g    dcol_g (CgRS x PQ) = W_g^T @ dy[n,g]  dW_g^T (CgRS x Kg) = col_g @ dy_g^T
-                                                                                  or dW_g += dy[n,g] @ col_g^T
+NCHW      y_g (Kg x L) = W_g @ col_g        dcol_g (CgRS x L) = W_g^T @ dy_g      dW_g^T (CgRS x Kg) = col_g @ dy_g^T
+                                                                                  or dW_g = dy_g @ col_g^T
 NHWC      y_g (L x Kg) = col_g @ W_g'       dcol_g (L x RSCg) = dy_g @ W_g''      dW_g'' (Kg x RSCg) = dy_g^T @ col_g
                                                                                   or dW_g''^T = col_g^T @ dy_g
 ========  ================================  ====================================  =====================================
 
-(L: output pixels of a batch chunk; W_g' and W_g'' are the filters of group g reordered to
-(R, S, Cg) x Kg and Kg x (R, S, Cg), small copies.) The weight gradient sums over pixels,
-the contiguous axis of both grad_y and the im2col matrix, so one of them is copied
+(L: output pixels of a chunk; W_g' and W_g'' are the filters of group g reordered to
+(R, S, Cg) x Kg and Kg x (R, S, Cg), small copies.) For NCHW a chunk of one image (or part
+of one) writes y and reads grad_y in place; a chunk of several images runs one wide GEMM into
+a temporary and copies it into y in contiguous P*Q runs (grad_y is gathered the same way),
+since one GEMM with N*P*Q columns runs faster than N with P*Q. The weight gradient sums over
+pixels, the contiguous axis of both grad_y and the im2col matrix, so one of them is copied
 transposed: the smaller (``ConvPlan.weight_grad_transposes``). A pointwise convolution (1x1, stride 1,
 no padding) uses x itself as the im2col matrix: for NHWC the whole batch is one plain GEMM on
 x reshaped to (N*H*W, C), for NCHW one GEMM per image on x[n] reshaped to (C, H*W).
@@ -153,18 +156,15 @@ def conv2d_plan(spec: ConvSpec, dtype: Any = "float32", buffer_limit: int | None
     counts: dict[str, Counter] = {d: Counter() for d in DIRECTIONS}
     for t0, t1 in chunks:
         L = (t1 - t0) * Q
+        transpose_dy = plan.weight_grad_transposes == "dy"
         if spec.layout == "NCHW":
-            for _, p0, p1 in plan.segments(t0, t1):
-                counts["forward"][(Kg, (p1 - p0) * Q, taps)] += G
-                counts["backward_data"][(taps, (p1 - p0) * Q, Kg)] += G
-                if plan.weight_grad_transposes == "col":
-                    counts["backward_weight"][(Kg, taps, (p1 - p0) * Q)] += G
-            if plan.weight_grad_transposes == "dy":
-                counts["backward_weight"][(taps, Kg, L)] += G
+            counts["forward"][(Kg, L, taps)] += G
+            counts["backward_data"][(taps, L, Kg)] += G
+            counts["backward_weight"][(taps, Kg, L) if transpose_dy else (Kg, taps, L)] += G
         else:
             counts["forward"][(L, Kg, taps)] += G
             counts["backward_data"][(L, taps, Kg)] += G
-            counts["backward_weight"][(Kg, taps, L) if plan.weight_grad_transposes == "dy" else (taps, Kg, L)] += G
+            counts["backward_weight"][(Kg, taps, L) if transpose_dy else (taps, Kg, L)] += G
     plan.gemms.update({d: [GemmShape(m, n, k, c, d) for (m, n, k), c in counts[d].items()]
                        for d in DIRECTIONS})
     return plan
