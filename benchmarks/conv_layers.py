@@ -118,6 +118,13 @@ def bench_layer(name, spec, dtype, threads, rounds, cache_dir, backward):
             v = check_conv(y, conv2d_ref(x, w, spec), float(np.abs(x).max()), float(np.abs(w).max()), terms)
             if not v.ok:
                 raise SystemExit(f"{name}: gemmtune.conv2d is wrong: {v.reason}")
+        for peer in ("numpy", "onnxruntime"):
+            if peer in fns:
+                got = fns[peer]()
+                got = got[0] if isinstance(got, list) else got
+                err = float(np.max(np.abs(got - y))) / max(float(np.max(np.abs(y))), 1e-30)
+                if err > 1e-4:
+                    raise SystemExit(f"{name}: {peer} and gemmtune differ by {err:.2g} (relative).")
         names = list(fns)
         timings = dict(zip(names, interleaved([fns[n] for n in names], rounds=rounds)))
     flops = spec.flops()
