@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["matmul", "best_config", "KernelParams", "__version__"]
+__all__ = ["matmul", "best_config", "conv2d", "conv2d_backward", "KernelParams", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -17,6 +17,10 @@ def __getattr__(name: str) -> Any:
         from . import api
 
         return getattr(api, name)
+    if name in ("conv2d", "conv2d_backward"):
+        from . import conv
+
+        return getattr(conv, name)
     if name == "KernelParams":
         from .kernels.params import KernelParams
 

@@ -1,6 +1,9 @@
 """Shape suites: named lists of GEMM shapes from real workloads (``configs/shapes/*.json``).
 
 A suite file is ``{"suite": NAME, "description": ..., "shapes": [{"name", "m", "n", "k"}, ...]}``.
+An entry may name a convolution layer instead (``{"name", "conv": "N,C,H,W,K,R,S,stride,pad"}``,
+see ``gemmtune.conv.suite``); here it stands for the GEMMs of its forward pass, the problems
+``gemmtune.conv2d`` runs, so tuning the suite tunes the network.
 """
 
 from __future__ import annotations
@@ -53,6 +56,16 @@ def load_shapes(spec: str) -> tuple[str, list[Shape]]:
     for i, s in enumerate(doc["shapes"]):
         if not isinstance(s, dict):
             raise ValueError(f"shape {i} of {source} is not an object.")
+        if "conv" in s:
+            from .conv.suite import conv_entry
+
+            layer = conv_entry(s, source, i)
+            gemms = layer.spec.gemms("forward")
+            seen = {(x.m, x.n, x.k) for x in shapes}
+            # Layers that lower to the same GEMM (e.g. two 3x3 layers) share one tuning.
+            shapes += [Shape(layer.name if len(gemms) == 1 else f"{layer.name}/{j}", g.m, g.n, g.k)
+                       for j, g in enumerate(gemms) if (g.m, g.n, g.k) not in seen]
+            continue
         for key in ("m", "n", "k"):
             v = s.get(key)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:

@@ -1,0 +1,125 @@
+"""conv2d and conv2d_backward against the float64 direct-loop oracle.
+
+Every buffer the lowering allocates with ``np.empty`` (outputs, the im2col matrix, the
+transposed gradient) is poisoned with NaN, so an element the code forgets to write fails.
+"""
+
+from __future__ import annotations
+
+import types
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import gemmtune
+from gemmtune.conv import ConvSpec, conv2d_plan
+from gemmtune.conv.reference import check_conv, conv2d_backward_ref, conv2d_ref
+
+from .conftest import amax, assert_forward, assert_pass, conv_kwargs, conv_specs, random_inputs
+
+HYPOTHESIS = settings(max_examples=25, deadline=None,
+                      suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture
+def poisoned(monkeypatch):
+    """np.empty returns NaN-filled arrays inside the forward and backward modules."""
+    from gemmtune.conv import backward, forward
+
+    def empty(shape, dtype=float, **kwargs):
+        return np.full(shape, np.nan, dtype=dtype)
+
+    shim = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
+    shim.empty = empty
+    monkeypatch.setattr(forward, "np", shim)
+    monkeypatch.setattr(backward, "np", shim)
+
+
+def assert_backward(got, x, w, gy, spec):
+    gx, gw, gb = got
+    rx, rw, rb = conv2d_backward_ref(x, w, gy, spec)
+    P, Q = spec.output_hw()
+    assert gx.shape == x.shape and gw.shape == w.shape and gb.shape == (spec.k,)
+    assert gx.dtype == gw.dtype == gb.dtype == x.dtype
+    assert_pass(check_conv(gx, rx, amax(gy), amax(w), spec.k // spec.groups * spec.r * spec.s),
+                f"grad_x {spec.label()}")
+    assert_pass(check_conv(gw, rw, amax(gy), amax(x), spec.n * P * Q), f"grad_w {spec.label()}")
+    assert_pass(check_conv(gb, rb, amax(gy), 1.0, spec.n * P * Q), f"grad_b {spec.label()}")
+
+
+@HYPOTHESIS
+@given(conv_specs(), st.sampled_from(["float32", "float64"]), st.booleans(), st.booleans(),
+       st.integers(1, 2))
+def test_forward_matches_the_oracle(poisoned, conv_cache, spec, dtype, contiguous, with_bias, threads):
+    rng = np.random.default_rng(spec.n + spec.c * 7)
+    x, w, _ = random_inputs(spec, dtype, rng, contiguous)
+    bias = rng.standard_normal(spec.k).astype(dtype) if with_bias else None
+    y = gemmtune.conv2d(x, w, bias, **conv_kwargs(spec), threads=threads, cache_dir=conv_cache)
+    assert y.shape == spec.output_shape() and y.dtype == x.dtype and y.flags.c_contiguous
+    assert_forward(y, conv2d_ref(x, w, spec, bias), x, w, spec)
+
+
+@HYPOTHESIS
+@given(conv_specs(), st.sampled_from(["float32", "float64"]), st.booleans(), st.integers(1, 2))
+def test_backward_matches_the_oracle(poisoned, conv_cache, spec, dtype, contiguous, threads):
+    rng = np.random.default_rng(spec.k + spec.h * 5)
+    x, w, gy = random_inputs(spec, dtype, rng, contiguous)
+    got = gemmtune.conv2d_backward(x, w, gy, **conv_kwargs(spec), threads=threads, cache_dir=conv_cache)
+    assert_backward(got, x, w, gy, spec)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_chunked_batch_matches_the_oracle(poisoned, conv_cache, layout, monkeypatch):
+    # A buffer of 7 output rows: chunks cut images in parts and carry grad_w across chunks.
+    from gemmtune.conv import plan as plan_module
+
+    spec = ConvSpec.parse("3,4,9,8,6,3,3,1,1,1,2", layout=layout)
+    row = spec.c * spec.r * spec.s * spec.output_hw()[1] * 4
+    monkeypatch.setattr(plan_module, "BUFFER_LIMIT", 7 * row)
+    assert len(conv2d_plan(spec, "float32").chunks) > 3
+    rng = np.random.default_rng(3)
+    x, w, gy = random_inputs(spec, "float32", rng)
+    y = gemmtune.conv2d(x, w, **conv_kwargs(spec), cache_dir=conv_cache)
+    assert_forward(y, conv2d_ref(x, w, spec), x, w, spec)
+    assert_backward(gemmtune.conv2d_backward(x, w, gy, **conv_kwargs(spec), cache_dir=conv_cache),
+                    x, w, gy, spec)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("text", ["2,6,5,7,4,3,3,2,1", "2,8,6,5,4,1,1", "1,6,7,7,6,3,3,1,1,1,6",
+                                  "2,2,6,5,8,1,1", "2,4,6,5,12,1,1,2,0,1,2"])
+def test_matmul_runs_exactly_the_planned_gemms(conv_cache, monkeypatch, layout, text):
+    # What the tuner tunes (ConvSpec.gemms) is what conv2d and conv2d_backward run.
+    from gemmtune import api
+
+    spec = ConvSpec.parse(text, layout=layout)
+    ran: Counter = Counter()
+    real = api.matmul
+
+    def spy(A, B, out=None, **kwargs):
+        ran[(A.shape[0], B.shape[1], A.shape[1])] += 1
+        return real(A, B, out, **kwargs)
+
+    monkeypatch.setattr(api, "matmul", spy)
+    x, w, gy = random_inputs(spec, "float32", np.random.default_rng(0))
+    gemmtune.conv2d(x, w, **conv_kwargs(spec), cache_dir=conv_cache)
+    assert ran == Counter({(g.m, g.n, g.k): g.count for g in spec.gemms("forward")})
+    ran.clear()
+    gemmtune.conv2d_backward(x, w, gy, **conv_kwargs(spec), cache_dir=conv_cache)
+    want: Counter = Counter()
+    for direction in ("backward_data", "backward_weight"):
+        for g in spec.gemms(direction):
+            want[(g.m, g.n, g.k)] += g.count
+    assert ran == want
+
+
+def test_nan_and_inf_propagate(conv_cache):
+    spec = ConvSpec.parse("1,2,4,4,3,3,3,1,1")
+    x = np.ones(spec.input_shape(), np.float32)
+    x[0, 0, 0, 0] = np.nan
+    w = np.ones(spec.weight_shape(), np.float32)
+    y = gemmtune.conv2d(x, w, padding=1, cache_dir=conv_cache)
+    # Only the outputs whose window covers pixel (0, 0) see the NaN.
+    assert np.isnan(y[0, :, :2, :2]).all() and not np.isnan(y[0, :, 2:, :]).any()
