@@ -122,6 +122,7 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
 
     Args:
         A: (M, K) float32 or float64 array, any layout (C, Fortran, transposed, strided).
+            A 1-D or N-D A (or B) follows numpy.matmul's rules (``gemmtune/stacks.py``).
         B: (K, N) array of the same dtype.
         out: optional (M, N) array written in place; when ``beta`` is 0 it is not read.
         alpha, beta: scalars of the update (BLAS semantics).
@@ -134,6 +135,21 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
     Raises:
         TypeError, ValueError: for operands that cannot be multiplied, with the reason.
     """
+    if getattr(A, "ndim", 2) != 2 or getattr(B, "ndim", 2) != 2:
+        # Vectors and stacks: numpy.matmul's shape rules (gemmtune/stacks.py). A stack runs
+        # the configuration tuned for exactly its product shape, else one cut to it.
+        from .stacks import matmul_nd, stack_params
+
+        def params_for(m: int, n: int, k: int, batch: int, dtype: str, t: int) -> KernelParams:
+            from .fingerprint import fingerprint_id
+
+            entry = _store(cache_dir).get(fingerprint_id(), Problem(m, n, k, dtype, t))
+            if entry is not None and entry.verified:
+                return entry.kernel_params
+            return stack_params(m, n, k, dtype, t)
+
+        return matmul_nd(A, B, out, alpha=alpha, beta=beta, threads=threads,
+                         params_for=params_for, cache_dir=cache_dir)
     dtype = check_operands(A, B, out)
     threads = _check_threads(threads)
     M, K = A.shape
