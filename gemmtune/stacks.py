@@ -205,8 +205,9 @@ def stack_params(m: int, n: int, k: int, dtype: str, threads: int = 1,
             mr = d
             break
     nr = nv * vl
-    mc = -(-max(m, 1) // mr) * mr
-    nc = -(-max(n, 1) // nr) * nr
+    # One block per product, within bounds that keep a long thin product's blocks sane.
+    mc = min(-(-max(m, 1) // mr) * mr, max(1, 1024 // mr) * mr)
+    nc = min(-(-max(n, 1) // nr) * nr, max(1, 4096 // nr) * nr)
     kc = max(1, min(k, 512))
     return KernelParams(MR=mr, NR=nr, MC=mc, KC=kc, NC=nc, vec_bits=vec_bits, unroll=1 if k <= 32 else 4,
                         prefetch=0, parallel="m" if threads == 1 else "ic",

@@ -270,9 +270,12 @@ class BatchedKernel:
             from numba import types
 
             elem = types.float32 if self.dtype == "float32" else types.float64
+            # Operands typed read-only: a read-only array (a broadcast view, a user's frozen
+            # array) then needs no copy, and a writable one converts to it.
+            src = types.Array(elem, 3, "A", readonly=True)
             arr = types.Array(elem, 3, "A")
             idx = types.Array(types.int64, 1, "C")
-            sig = (arr, arr, arr, idx, idx, types.int64, types.int64, types.int64,
+            sig = (src, src, arr, idx, idx, types.int64, types.int64, types.int64,
                    types.float64, types.float64, types.int64)
             fn = self.module.gemm_batched
             if not load_cached(fn, sig):

@@ -141,8 +141,9 @@ def _compiled(form: str, dtype: str, contiguous: bool):
     from numba import njit, types
 
     elem = getattr(types, dtype)
-    m3 = types.Array(elem, 3, "C" if contiguous else "A")
-    x2 = types.Array(elem, 2, "C")
+    # Inputs typed read-only: read-only arrays need no copy, writable ones convert.
+    m3 = types.Array(elem, 3, "C" if contiguous else "A", readonly=True)
+    x2 = types.Array(elem, 2, "C", readonly=True)
     y2 = types.Array(elem, 2, "A")
     idx = types.Array(types.int64, 1, "C")
     if form == "dot":
