@@ -65,35 +65,52 @@ class DtypePair:
 
 
 _PAIRS: dict[tuple[np.dtype, np.dtype], DtypePair] = {}
+_floats_registered = False
+
+
+def _pairs() -> dict[tuple[np.dtype, np.dtype], DtypePair]:
+    # The float pairs are registered on first use: their kernels import numba, and
+    # ``stacked_problem`` alone should not.
+    global _floats_registered
+    if not _floats_registered:
+        _floats_registered = True
+        from .kernels.gemv import gemv
+
+        for name in ("float32", "float64"):
+            dt = np.dtype(name)
+            _PAIRS.setdefault((dt, dt), DtypePair(dt, dt, dt, name, _float_gemm(name), gemv))
+    return _PAIRS
+
+
+def _float_gemm(name: str) -> Callable[[KernelParams, Any], BatchedRunner]:
+    def gemm(params: KernelParams, root: Any) -> BatchedRunner:
+        from .kernels.batched import batched_kernel
+
+        return batched_kernel(params, name, root)
+
+    return gemm
 
 
 def register_dtype_pair(pair: DtypePair) -> None:
     """Make ``matmul_nd`` multiply operands of ``pair.a`` and ``pair.b`` (replacing any before)."""
-    _PAIRS[(np.dtype(pair.a), np.dtype(pair.b))] = pair
+    _pairs()[(np.dtype(pair.a), np.dtype(pair.b))] = pair
+
+
+def unregister_dtype_pair(a: Any, b: Any) -> None:
+    """Forget the pair of ``a`` and ``b`` (no error if it is not registered)."""
+    _pairs().pop((np.dtype(a), np.dtype(b)), None)
 
 
 def dtype_pair(A: np.ndarray, B: np.ndarray) -> DtypePair:
     """The registered pair for A's and B's dtypes; TypeError with one sentence if none."""
-    found = _PAIRS.get((A.dtype, B.dtype))
+    pairs = _pairs()
+    found = pairs.get((A.dtype, B.dtype))
     if found is not None:
         return found
-    if A.dtype != B.dtype and A.dtype in {a for a, _ in _PAIRS} and B.dtype in {b for _, b in _PAIRS}:
+    if A.dtype != B.dtype and A.dtype in {a for a, _ in pairs} and B.dtype in {b for _, b in pairs}:
         raise TypeError(f"A and B have different dtypes ({A.dtype} and {B.dtype}); cast one first.")
-    known = ", ".join(sorted({str(a) if a == b else f"{a} x {b}" for a, b in _PAIRS}))
+    known = ", ".join(sorted({str(a) if a == b else f"{a} x {b}" for a, b in pairs}))
     raise TypeError(f"gemmtune does not multiply {A.dtype} by {B.dtype}; it multiplies {known}.")
-
-
-def _register_floats() -> None:
-    from .kernels.gemv import gemv
-
-    for name in ("float32", "float64"):
-        def gemm(params: KernelParams, root: Any, _name: str = name) -> BatchedRunner:
-            from .kernels.batched import batched_kernel
-
-            return batched_kernel(params, _name, root)
-
-        dt = np.dtype(name)
-        register_dtype_pair(DtypePair(dt, dt, dt, name, gemm, gemv))
 
 
 # -- shapes -----------------------------------------------------------------------------------
@@ -269,9 +286,9 @@ def _collapse(X: np.ndarray, batch_shape: tuple[int, ...], batch: int) -> tuple[
 
 def _rows_unit(X3: np.ndarray) -> np.ndarray:
     """X3 when its matrices have unit stride along rows and a non-negative row stride, else a copy."""
-    if X3.strides[2] == X3.itemsize and X3.strides[1] >= 0:
-        return X3
-    return np.ascontiguousarray(X3)
+    from .kernels.batched import unit_rows
+
+    return X3 if unit_rows(X3) else np.ascontiguousarray(X3)
 
 
 def matmul_nd(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha: float = 1.0,
@@ -300,8 +317,6 @@ def matmul_nd(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, al
     for name, X in (("A", A), ("B", B)):
         if not isinstance(X, np.ndarray):
             raise TypeError(f"{name} must be a numpy array, got {type(X).__name__}.")
-    if not _PAIRS:
-        _register_floats()
     pair = dtype_pair(A, B)
     shape = stack_shape(A, B)
     alpha = _check_scalar("alpha", alpha)
@@ -350,8 +365,9 @@ def _gemm(pair, shape, A2, B2, C, out, alpha, beta, threads, params_for, cache_d
         C3 = np.reshape(C, (batch, shape.m, shape.n), copy=False)
     except ValueError:
         C3 = None
-    if (C3 is None or C3.strides[2] != C3.itemsize or C3.strides[1] < 0
-            or _overlaps(out, A2) or _overlaps(out, B2)):
+    from .kernels.batched import unit_rows
+
+    if C3 is None or not unit_rows(C3) or _overlaps(out, A2) or _overlaps(out, B2):
         # out overlaps an input or has no usable layout: compute into a temporary.
         tmp = (np.array(C, order="C") if beta != 0 else np.empty(C.shape, pair.out))
         _gemm(pair, shape, A2, B2, tmp, tmp, alpha, beta, threads, params_for, cache_dir)
@@ -381,9 +397,11 @@ def _gemv(pair, shape, A2, B2, C, out, alpha, beta, threads) -> None:
         _gemv(pair, shape, A2, B2, tmp, tmp, alpha, beta, threads)
         C[...] = tmp
         return
-    if M3.strides[2] == M3.itemsize and M3.strides[1] >= 0:
+    from .kernels.batched import unit_rows
+
+    if unit_rows(M3):
         pair.gemv(M3, X2, Y2, im, ix, alpha, beta, threads, "dot")
-    elif M3.strides[1] == M3.itemsize and M3.strides[2] >= 0:
+    elif unit_rows(np.swapaxes(M3, 1, 2)):
         # The matrix is contiguous along its rows' other axis: sum scaled rows of its transpose.
         pair.gemv(np.swapaxes(M3, 1, 2), X2, Y2, im, ix, alpha, beta, threads, "axpy")
     else:

@@ -243,8 +243,13 @@ def load_batched_module(params: KernelParams, dtype: str,
         return mod
 
 
-def _unit_rows(X: np.ndarray) -> bool:
-    return X.ndim == 3 and X.strides[2] == X.itemsize and X.strides[1] >= 0
+def unit_rows(X: np.ndarray) -> bool:
+    """Whether X's matrices have unit stride along rows and a non-negative row stride.
+
+    The stride of an axis of length 1 is never used, and numpy leaves it arbitrary.
+    """
+    return (X.ndim == 3 and (X.strides[2] == X.itemsize or X.shape[2] <= 1)
+            and (X.strides[1] >= 0 or X.shape[1] <= 1))
 
 
 class BatchedKernel:
@@ -287,7 +292,7 @@ class BatchedKernel:
                  ib: np.ndarray, alpha: float, beta: float, threads: int) -> None:
         """C3[c] = alpha * A3[ia[c]] @ B3[ib[c]] + beta * C3[c] for every c, on ``threads``."""
         for name, X in (("A3", A3), ("B3", B3), ("C3", C3)):
-            if not _unit_rows(X) or X.dtype != np.dtype(self.dtype):
+            if not unit_rows(X) or X.dtype != np.dtype(self.dtype):
                 raise ValueError(f"{name} must be a 3-D {self.dtype} array with unit stride "
                                  "along its rows.")
         batch, M = C3.shape[:2]
