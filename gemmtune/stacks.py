@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Protocol
 
 import numpy as np
@@ -202,15 +203,28 @@ def stack_params(m: int, n: int, k: int, dtype: str, threads: int = 1,
         vec_bits, registers: the vector width and register count (default: this machine's).
     """
     dtype = normalize_dtype(dtype)
+    if vec_bits is None or registers is None:
+        bits, regs = _machine_vectors()
+        vec_bits = bits if vec_bits is None else vec_bits
+        registers = regs if registers is None else registers
+    return _stack_params(m, n, k, dtype, threads, vec_bits, registers)
+
+
+@lru_cache(maxsize=None)
+def _machine_vectors() -> tuple[int, int]:
+    """This machine's vector width and register count (read once: a lookup costs ~100 us)."""
+    from .fingerprint import vector_bits, vector_registers
+
+    return vector_bits(), vector_registers()
+
+
+@lru_cache(maxsize=4096)
+def _stack_params(m: int, n: int, k: int, dtype: str, threads: int, vec_bits: int,
+                  registers: int) -> KernelParams:
     if 2 * m * n * k > SMALL_FLOPS:
         from .seeds import seed_params
 
         return seed_params(dtype)
-    if vec_bits is None or registers is None:
-        from .fingerprint import vector_bits, vector_registers
-
-        vec_bits = vector_bits() if vec_bits is None else vec_bits
-        registers = vector_registers() if registers is None else registers
     vl = lanes(vec_bits, dtype)
     nv = max(1, min(4, -(-n // vl)))
     budget = max(1, (registers - nv - 1) // nv)       # accumulator rows that fit

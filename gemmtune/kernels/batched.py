@@ -33,7 +33,7 @@ from types import ModuleType
 
 import numpy as np
 
-from ..paths import kernel_dir
+from ..paths import ENV_CACHE_DIR, kernel_dir
 from .build import _atomic_write
 from .cached_load import load_cached
 from .gemm import _thread_pool, bands
@@ -340,11 +340,18 @@ def band_rows(batch: int, m: int, threads: int, mr: int) -> int:
 
 
 _kernels: dict[tuple[str, KernelParams, str], BatchedKernel] = {}
+_by_request: dict[tuple, BatchedKernel] = {}
 
 
 def batched_kernel(params: KernelParams, dtype: str,
                    root: str | os.PathLike | None = None) -> BatchedKernel:
     """The batched kernel for ``params`` and ``dtype``, built once per process and cache dir."""
+    # Looked up first by what the caller gave: resolving the kernel dir costs more than a
+    # small product.
+    fast = (str(root) if root else None, os.environ.get(ENV_CACHE_DIR), params, dtype)
+    k = _by_request.get(fast)
+    if k is not None:
+        return k
     key = (str(kernel_dir(root)), params, normalize_dtype(dtype))
     with _lock:
         k = _kernels.get(key)
@@ -352,4 +359,5 @@ def batched_kernel(params: KernelParams, dtype: str,
         k = BatchedKernel(params, dtype, root)
         with _lock:
             k = _kernels.setdefault(key, k)
+    _by_request[fast] = k
     return k
