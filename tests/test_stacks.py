@@ -238,3 +238,23 @@ def test_matmul_dispatches_stacks_and_keeps_2d_as_before(cache_root, monkeypatch
     params, _ = api.resolve(Problem(16, 16, 16, "float32", 1), cache_root)
     assert np.array_equal(C2, api._kernel(params, "float32", cache_root)(A[1], B, threads=1))
     check_matmul(C2, A[1], B)
+
+
+@pytest.mark.parametrize("suite", ["attention", "gemv"])
+def test_shipped_stack_suites_carry_a_batch(suite):
+    """Each entry is today's {"name", "m", "n", "k"} plus "batch" (default 1)."""
+    import json
+    from importlib import resources
+
+    from gemmtune.shapes import load_shapes
+
+    doc = json.loads(resources.files("gemmtune.configs").joinpath("shapes", f"{suite}.json").read_text())
+    assert load_shapes(suite)[0] == suite
+    for s in doc["shapes"]:
+        assert set(s) <= {"name", "m", "n", "k", "batch"}
+        assert isinstance(s.get("batch", 1), int) and s.get("batch", 1) >= 1
+    if suite == "gemv":
+        assert all(s["m"] == 1 or s["n"] == 1 for s in doc["shapes"])
+    else:
+        assert {(s["batch"], s["m"], s["n"], s["k"]) for s in doc["shapes"]} >= {
+            (96, 128, 128, 64), (4096, 16, 16, 16), (1024, 32, 32, 32), (256, 64, 64, 64)}
