@@ -29,6 +29,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from .kernels.batched import unit_rows
 from .kernels.params import KernelParams, lanes, normalize_dtype
 
 ParamsFor = Callable[[int, int, int, int, str, int], KernelParams]
@@ -159,7 +160,9 @@ def stack_shape(A: np.ndarray, B: np.ndarray) -> StackShape:
                          f"size {ka} but {b_dim} has size {kb}.")
     lead_a, lead_b = A.shape[:-2], B.shape[:-2]
     try:
-        batch_shape = np.broadcast_shapes(lead_a, lead_b)
+        # np.broadcast_shapes costs microseconds; equal or missing leading dims are common.
+        batch_shape = (lead_a if lead_a == lead_b or not lead_b else lead_b if not lead_a
+                       else np.broadcast_shapes(lead_a, lead_b))
     except ValueError:
         raise ValueError(f"A {A.shape} and B {B.shape} do not broadcast: their leading "
                          f"dimensions {lead_a} and {lead_b} differ where neither is 1.") from None
@@ -290,18 +293,34 @@ def _collapse(X: np.ndarray, batch_shape: tuple[int, ...], batch: int) -> tuple[
     """
     lead = X.shape[:-2]
     if not lead:
-        return X[None], np.zeros(batch, dtype=np.int64)
+        return X[None], _indices(batch, True)
     X3 = X.reshape((-1,) + X.shape[-2:])
     if lead == batch_shape:
-        return X3, np.arange(batch, dtype=np.int64)
+        return X3, _indices(batch, False)
     idx = np.arange(X3.shape[0], dtype=np.int64).reshape(lead)
     return X3, np.ascontiguousarray(np.broadcast_to(idx, batch_shape)).reshape(-1)
 
 
+@lru_cache(maxsize=64)
+def _indices(batch: int, zeros: bool) -> np.ndarray:
+    """0, 1, ..., batch-1 (or batch zeros), read-only and shared: the common index arrays."""
+    idx = np.zeros(batch, dtype=np.int64) if zeros else np.arange(batch, dtype=np.int64)
+    idx.flags.writeable = False
+    return idx
+
+
+def _view(X: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """X reshaped to ``shape`` without a copy, or None when its strides do not allow it."""
+    if X.flags.c_contiguous:
+        return X.reshape(shape)
+    try:
+        return np.reshape(X, shape, copy=False)
+    except ValueError:
+        return None
+
+
 def _rows_unit(X3: np.ndarray) -> np.ndarray:
     """X3 when its matrices have unit stride along rows and a non-negative row stride, else a copy."""
-    from .kernels.batched import unit_rows
-
     return X3 if unit_rows(X3) else np.ascontiguousarray(X3)
 
 
@@ -375,12 +394,7 @@ def _gemm(pair, shape, A2, B2, C, out, alpha, beta, threads, params_for, cache_d
     A3, ia = _collapse(A2, shape.batch_shape, batch)
     B3, ib = _collapse(B2, shape.batch_shape, batch)
     A3, B3 = _rows_unit(A3), _rows_unit(B3)
-    try:
-        C3 = np.reshape(C, (batch, shape.m, shape.n), copy=False)
-    except ValueError:
-        C3 = None
-    from .kernels.batched import unit_rows
-
+    C3 = _view(C, (batch, shape.m, shape.n))
     if C3 is None or not unit_rows(C3) or _overlaps(out, A2) or _overlaps(out, B2):
         # out overlaps an input or has no usable layout: compute into a temporary.
         tmp = (np.array(C, order="C") if beta != 0 else np.empty(C.shape, pair.out))
@@ -402,17 +416,12 @@ def _gemv(pair, shape, A2, B2, C, out, alpha, beta, threads) -> None:
     M3, im = _collapse(mat, shape.batch_shape, batch)
     X2, ix = _collapse(vec[..., None], shape.batch_shape, batch)
     X2 = np.ascontiguousarray(X2[..., 0])
-    try:
-        Y2 = np.reshape(y, (batch, y.shape[-1]), copy=False)
-    except ValueError:
-        Y2 = None
+    Y2 = _view(y, (batch, y.shape[-1]))
     if Y2 is None or _overlaps(out, A2) or _overlaps(out, B2):
         tmp = np.array(C, order="C") if beta != 0 else np.empty(C.shape, pair.out)
         _gemv(pair, shape, A2, B2, tmp, tmp, alpha, beta, threads)
         C[...] = tmp
         return
-    from .kernels.batched import unit_rows
-
     if unit_rows(M3):
         pair.gemv(M3, X2, Y2, im, ix, alpha, beta, threads, "dot")
     elif unit_rows(np.swapaxes(M3, 1, 2)):

@@ -263,6 +263,7 @@ class BatchedKernel:
     def __init__(self, params: KernelParams, dtype: str, root: str | os.PathLike | None = None):
         self.params = params
         self.dtype = normalize_dtype(dtype)
+        self.np_dtype = np.dtype(self.dtype)
         self.module = load_batched_module(params, self.dtype, root)
 
     def compile(self) -> None:
@@ -279,7 +280,7 @@ class BatchedKernel:
             # array) then needs no copy, and a writable one converts to it.
             src = types.Array(elem, 3, "A", readonly=True)
             arr = types.Array(elem, 3, "A")
-            idx = types.Array(types.int64, 1, "C")
+            idx = types.Array(types.int64, 1, "C", readonly=True)
             sig = (src, src, arr, idx, idx, types.int64, types.int64, types.int64,
                    types.float64, types.float64, types.int64)
             fn = self.module.gemm_batched
@@ -292,13 +293,14 @@ class BatchedKernel:
                  ib: np.ndarray, alpha: float, beta: float, threads: int) -> None:
         """C3[c] = alpha * A3[ia[c]] @ B3[ib[c]] + beta * C3[c] for every c, on ``threads``."""
         for name, X in (("A3", A3), ("B3", B3), ("C3", C3)):
-            if not unit_rows(X) or X.dtype != np.dtype(self.dtype):
+            if X.dtype != self.np_dtype or not unit_rows(X):
                 raise ValueError(f"{name} must be a 3-D {self.dtype} array with unit stride "
                                  "along its rows.")
         batch, M = C3.shape[:2]
         if ia.shape != (batch,) or ib.shape != (batch,):
             raise ValueError(f"ia and ib must have one entry per product ({batch}).")
-        self.compile()
+        if not getattr(self.module, "compiled", False):
+            self.compile()
         if batch == 0 or M == 0 or C3.shape[2] == 0:
             return
         mb = band_rows(batch, M, threads, self.params.MR)

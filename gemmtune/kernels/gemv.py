@@ -145,7 +145,7 @@ def _compiled(form: str, dtype: str, contiguous: bool):
     m3 = types.Array(elem, 3, "C" if contiguous else "A", readonly=True)
     x2 = types.Array(elem, 2, "C", readonly=True)
     y2 = types.Array(elem, 2, "A")
-    idx = types.Array(types.int64, 1, "C")
+    idx = types.Array(types.int64, 1, "C", readonly=True)
     if form == "dot":
         sig = types.void(m3, x2, y2, idx, idx, elem, elem, elem, types.int64)
         fn = gemv_dot
