@@ -99,26 +99,31 @@ def gemv_axpy(MT3, X2, Y2, im, ix, band, alpha, beta, zero, nt):
             c = u // nb
             j0 = (u - c * nb) * band
             w = min(band, R - j0)
-            # One view per unit: its indices start at 0, so numba emits no wrap-around
-            # check for negative indices and LLVM vectorises the j loops.
-            mu = MT3[im[c], :, j0:j0 + w]
+            a = im[c]
             xs = X2[ix[c]]
             for j in range(w):
                 acc[j] = zero
             p = 0
             while p + 4 <= K:
+                # 1-D row slices keep the matrix's contiguity in their type, and their
+                # indices start at 0 (no wrap-around check): LLVM vectorises with plain
+                # vector loads. A 2-D slice of the band would be typed as strided.
+                r0 = MT3[a, p, j0:j0 + w]
+                r1 = MT3[a, p + 1, j0:j0 + w]
+                r2 = MT3[a, p + 2, j0:j0 + w]
+                r3 = MT3[a, p + 3, j0:j0 + w]
                 x0 = xs[p]
                 x1 = xs[p + 1]
                 x2 = xs[p + 2]
                 x3 = xs[p + 3]
                 for j in range(w):
-                    acc[j] += (x0 * mu[p, j] + x1 * mu[p + 1, j]
-                               + x2 * mu[p + 2, j] + x3 * mu[p + 3, j])
+                    acc[j] += x0 * r0[j] + x1 * r1[j] + x2 * r2[j] + x3 * r3[j]
                 p += 4
             while p < K:
+                r0 = MT3[a, p, j0:j0 + w]
                 x0 = xs[p]
                 for j in range(w):
-                    acc[j] += x0 * mu[p, j]
+                    acc[j] += x0 * r0[j]
                 p += 1
             yu = Y2[c, j0:j0 + w]
             if beta == 0:
