@@ -34,12 +34,19 @@ TARGETS = {1: {(4096, 16, 16, 16): 1.5, (1024, 32, 32, 32): 1.3, (256, 64, 64, 6
            2: {s: 1.5 for s in STACKS}}
 
 
-def candidates(m: int, n: int, k: int, threads: int, limit: int):
-    """``stack_params`` first, then neighbours of it in today's KernelParams space."""
+def candidates(m: int, n: int, k: int, threads: int, limit: int, prior=None):
+    """``stack_params`` first, then neighbours of it in today's KernelParams space.
+
+    With more than one thread and the 1-thread winner ``prior``: that tile with both
+    drivers (prange "ic", and "m": the serial driver on the thread pool), then the default.
+    """
     from gemmtune.kernels.params import lanes
     from gemmtune.stacks import stack_params
 
     base = stack_params(m, n, k, "float32", threads)
+    if threads > 1 and prior is not None:
+        return [prior.replace(parallel="ic"), prior.replace(parallel="m"), base,
+                base.replace(parallel="m")][:limit]
     out = [base]
     for vec_bits, regs in ((512, 32), (256, 32)):
         p = stack_params(m, n, k, "float32", threads, vec_bits=vec_bits, registers=regs)
@@ -79,7 +86,7 @@ def summary(samples_np, samples_gt, flops):
             "ratio": statistics.median(ratios), "ratio_q1": q[0], "ratio_q3": q[2]}
 
 
-def bench_stack(shape, threads, rounds, limit, root, rng, log):
+def bench_stack(shape, threads, rounds, limit, root, rng, log, prior=None):
     import gemmtune
     from gemmtune.cache import Entry, TuningCache, make_provenance
     from gemmtune.fingerprint import fingerprint_id
@@ -93,7 +100,7 @@ def bench_stack(shape, threads, rounds, limit, root, rng, log):
     flops = 2.0 * batch * m * n * k
     # 1. the short search
     found = []
-    for p in candidates(m, n, k, threads, limit):
+    for p in candidates(m, n, k, threads, limit, prior):
         t0 = time.perf_counter()
         C = matmul_nd(A, B, threads=threads, params_for=lambda *a, p=p: p, cache_dir=root)
         compile_s = time.perf_counter() - t0
@@ -121,7 +128,7 @@ def bench_stack(shape, threads, rounds, limit, root, rng, log):
     out = summary(samples[0], samples[1], flops)
     out.update(batch=batch, m=m, n=n, k=k, threads=threads, params=best.to_dict(),
                label=best.label(), candidates=len(found), target=TARGETS[threads][shape])
-    return out
+    return out, best
 
 
 def bench_gemv(threads, rounds, root, rng):
@@ -167,12 +174,14 @@ def main() -> None:
         print(msg, file=sys.stderr, flush=True)
 
     results = {"stacks": [], "gemv": []}
+    winners = {}
     for t in (int(x) for x in args.threads.split(",")):
         with threadpool_limits(limits=t, user_api="blas"):
             if "stacks" in args.only:
                 for shape in STACKS:
                     log(f"{shape[0]} x {shape[1]}x{shape[3]} @ {shape[3]}x{shape[2]}, {t} thread(s)")
-                    r = bench_stack(shape, t, args.rounds, args.candidates, root, rng, log)
+                    r, winners[shape] = bench_stack(shape, t, args.rounds, args.candidates, root, rng,
+                                                    log, winners.get(shape))
                     results["stacks"].append(r)
                     log(f"  gemmtune.matmul {r['gflops']:.1f} GFLOP/s, numpy {r['numpy_gflops']:.1f}: "
                         f"{r['ratio']:.2f}x ({r['ratio_q1']:.2f}-{r['ratio_q3']:.2f}), {r['label']}")

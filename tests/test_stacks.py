@@ -258,3 +258,18 @@ def test_shipped_stack_suites_carry_a_batch(suite):
     else:
         assert {(s["batch"], s["m"], s["n"], s["k"]) for s in doc["shapes"]} >= {
             (96, 128, 128, 64), (4096, 16, 16, 16), (1024, 32, 32, 32), (256, 64, 64, 64)}
+
+
+@pytest.mark.parametrize("b_shape", [(5, 7, 6), (7,)])
+def test_nan_and_inf_propagate_as_in_numpy(b_shape):
+    """A NaN or Inf in an operand lands where numpy puts it (GEMM and GEMV paths)."""
+    rng = np.random.default_rng(9)
+    A = rng.standard_normal((5, 4, 7))
+    B = rng.standard_normal(b_shape)
+    A[1, 2, 3] = np.nan
+    A[3, 0, 5] = np.inf
+    C = matmul_nd(A, B, threads=2, params_for=fixed_params)
+    want = np.matmul(A, B)
+    assert np.array_equal(np.isnan(C), np.isnan(want))
+    assert np.array_equal(np.isinf(C), np.isinf(want))
+    check_matmul(C, A, B)
