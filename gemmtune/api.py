@@ -210,6 +210,7 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
 
     Args:
         A: (M, K) float32 or float64 array, any layout (C, Fortran, transposed, strided).
+            A 1-D or N-D A (or B) follows numpy.matmul's rules (``gemmtune/stacks.py``).
         B: (K, N) array of the same dtype.
         out: optional (M, N) array written in place; when ``beta`` is 0 it is not read.
         alpha, beta: scalars of the update (BLAS semantics).
@@ -223,6 +224,14 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
     Raises:
         TypeError, ValueError: for operands that cannot be multiplied, with the reason.
     """
+    if getattr(A, "ndim", 2) != 2 or getattr(B, "ndim", 2) != 2:
+        # Vectors and stacks: numpy.matmul's shape rules (gemmtune/stacks.py).
+        from .stacks import matmul_nd
+
+        return matmul_nd(A, B, out, alpha=alpha, beta=beta, threads=threads,
+                         params_for=lambda m, n, k, batch, dtype, t: _stack_params(
+                             Problem(m, n, k, dtype, t, batch=batch), cache_dir),
+                         cache_dir=cache_dir)
     dtype = _operand_dtype(A, B)
     threads = _check_threads(threads)
     if A.ndim != 2 or B.ndim != 2:
@@ -235,6 +244,22 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
     problem = Problem(max(M, 1), max(N, 1), max(K, 1), dtype, threads)
     choice = choose(problem, cache_dir)
     return choice.kernel(A, B, out, alpha=alpha, beta=beta, threads=choice.threads, **options)
+
+
+def _stack_params(problem: Problem, root: Any) -> Any:
+    """The KernelParams a stack runs: tuned for exactly this stack, else for its product shape
+    alone, else a configuration cut to the product (``stacks.stack_params``)."""
+    from .fingerprint import fingerprint_id
+    from .stacks import stack_params
+
+    from .cache import TuningCache
+
+    store = TuningCache(cache_dir(root))
+    for p in (problem, problem.replace(batch=1)):
+        entry = store.get(fingerprint_id(), p)
+        if entry is not None and entry.verified:
+            return entry.kernel_params
+    return stack_params(problem.m, problem.n, problem.k, problem.dtype, problem.threads)
 
 
 def best_config(m: int, n: int, k: int, dtype: str = "float32", threads: int | None = None,
