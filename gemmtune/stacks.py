@@ -225,9 +225,9 @@ def _machine_vectors() -> tuple[int, int]:
 def _stack_params(m: int, n: int, k: int, dtype: str, threads: int, vec_bits: int,
                   registers: int) -> KernelParams:
     if 2 * m * n * k > SMALL_FLOPS:
-        from .seeds import seed_params
+        from .defaults import default_params
 
-        return seed_params(dtype)
+        return default_params(dtype)
     vl = lanes(vec_bits, dtype)
     nv = max(1, min(4, -(-n // vl)))
     budget = max(1, (registers - nv - 1) // nv)       # accumulator rows that fit

@@ -235,8 +235,8 @@ def test_matmul_dispatches_stacks_and_keeps_2d_as_before(cache_root, monkeypatch
 
     monkeypatch.setattr(stacks, "matmul_nd", refuse)
     C2 = gemmtune.matmul(A[1], B, threads=1, cache_dir=cache_root)
-    params, _ = api.resolve(Problem(16, 16, 16, "float32", 1), cache_root)
-    assert np.array_equal(C2, api._kernel(params, "float32", cache_root)(A[1], B, threads=1))
+    kernel = api.choose(Problem(16, 16, 16, "float32", 1), cache_root).kernel
+    assert np.array_equal(C2, kernel(A[1], B, threads=1))
     check_matmul(C2, A[1], B)
 
 

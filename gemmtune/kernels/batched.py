@@ -34,7 +34,7 @@ from types import ModuleType
 import numpy as np
 
 from ..paths import ENV_CACHE_DIR, kernel_dir
-from .build import _atomic_write
+from ..atomic import write_atomic
 from .cached_load import load_cached
 from .gemm import _thread_pool, bands
 from .params import KernelParams, normalize_dtype
@@ -232,7 +232,7 @@ def load_batched_module(params: KernelParams, dtype: str,
         path = directory / f"{name}.py"
         source = generate_batched_source(params, dtype)
         if not path.exists() or path.read_text() != source:
-            _atomic_write(path, source)
+            write_atomic(path, source, fsync=False)
         spec = importlib.util.spec_from_file_location(name, path)
         assert spec is not None and spec.loader is not None
         mod = importlib.util.module_from_spec(spec)
