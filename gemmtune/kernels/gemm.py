@@ -54,8 +54,15 @@ def _row_unit_stride(X: np.ndarray) -> bool:
 
 
 def _rows_unit(X: np.ndarray) -> np.ndarray:
-    """X itself when its rows have unit stride, else a C-contiguous copy."""
-    return X if _row_unit_stride(X) else np.ascontiguousarray(X)
+    """X itself when its rows have unit stride and it is writeable, else a C-contiguous copy.
+
+    The driver is compiled for writeable arrays only (a read-only signature would be a
+    second compile); a read-only operand (``frombuffer``, a read-only memmap,
+    ``broadcast_to``) costs an O(MK) copy against the O(MNK) product.
+    """
+    if _row_unit_stride(X) and X.flags.writeable:
+        return X
+    return np.array(X, order="C")  # ascontiguousarray would return a read-only X as it is
 
 
 _pool = None
