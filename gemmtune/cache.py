@@ -97,6 +97,11 @@ class Entry:
         provenance = data.get("provenance", {})
         if not isinstance(performance, dict) or not isinstance(provenance, dict):
             raise ValueError("performance and provenance must be JSON objects.")
+        gflops = performance.get("gflops")
+        # The nearest-shape ranking and the seeds negate it: one string would break them all.
+        if gflops is not None and (isinstance(gflops, bool) or not isinstance(gflops, (int, float))
+                                   or not math.isfinite(gflops)):
+            raise ValueError(f"performance.gflops must be a finite number or null, got {gflops!r}.")
         verified = data.get("verified", True)
         if not isinstance(verified, bool):
             raise ValueError(f"verified must be true or false, got {verified!r}.")
