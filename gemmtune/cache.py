@@ -118,6 +118,11 @@ def checked_params(params: Any, dtype: str) -> dict[str, Any]:
     problems = kp.problems(dtype)
     if problems:
         raise ValueError(f"invalid kernel parameters: {problems[0]}")
+    from .search.space import outside_every_space
+
+    over = outside_every_space(kp, dtype)
+    if over:
+        raise ValueError(f"kernel parameters outside the search space: {over}")
     return kp.to_dict()
 
 
