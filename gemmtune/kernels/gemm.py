@@ -46,7 +46,11 @@ def check_operands(A: Any, B: Any, out: Any = None) -> np.dtype:
 def _check_scalar(name: str, value: Any) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}.")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a Python int beyond 1.8e308
+        raise ValueError(f"{name} is beyond the float64 range (magnitude above 1.8e308)."
+                         ) from None
 
 
 def _row_unit_stride(X: np.ndarray) -> bool:

@@ -1,5 +1,5 @@
 """Operands numpy multiplies, gemmtune multiplies too: read-only arrays of every origin
-(issue 14, item 1), and scalars or cache dirs it cannot use are one ValueError (item 14)."""
+(issue 14, item 1); scalars and cache dirs it cannot use are one ValueError (item 14)."""
 
 from __future__ import annotations
 
@@ -64,3 +64,27 @@ def test_matmul_multiplies_read_only_operands(tmp_path):
     A.flags.writeable = False
     got = gemmtune.matmul(A, A, cache_dir=tmp_path / "cache", threads=1)
     assert np.allclose(got, np.asarray(A, np.float64) @ A, rtol=1e-5)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(exponent=st.integers(309, 20000), sign=st.sampled_from([1, -1]),
+       name=st.sampled_from(["alpha", "beta"]))
+def test_a_scalar_beyond_float64_is_one_value_error(kernels, exponent, sign, name):
+    A = np.ones((3, 3), np.float32)
+    with pytest.raises(ValueError, match=f"^{name} is beyond the float64 range"):
+        kernels("float32", 0)(A, A, np.zeros((3, 3), np.float32), **{name: sign * 10**exponent})
+
+
+@pytest.mark.parametrize("where", ["file", "inside a file"])
+def test_a_cache_dir_that_is_a_file_is_one_value_error(tmp_path, where):
+    import gemmtune
+
+    f = tmp_path / "passwd"
+    f.write_text("root:x:0:0\n")
+    root = f if where == "file" else f / "sub"
+    A = np.ones((3, 3), np.float32)
+    with pytest.raises(ValueError, match=f"^cannot create the cache directory {root}: .* is not a directory"):
+        gemmtune.matmul(A, A, cache_dir=root)
+    with pytest.raises(ValueError, match="not a directory"):
+        gemmtune.best_config(3, 3, 3, cache_dir=root)
+    assert f.read_text() == "root:x:0:0\n"
