@@ -27,6 +27,7 @@ from typing import Any, Iterable
 from . import safejson
 from .errors import GemmtuneError
 from .kernels.params import KernelParams
+from .paths import make_private_dir
 from .problem import Problem
 
 SCHEMA_VERSION = 1
@@ -366,7 +367,7 @@ class TuningCache:
         import filelock
 
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.root)
             # The returned proxy releases the lock on exit; acquiring here makes errors early.
             return filelock.FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT).acquire()
         except filelock.Timeout:

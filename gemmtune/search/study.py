@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import GemmtuneError
+from ..paths import make_private_dir
 from ..problem import Problem
 from .space import SearchSpace
 
@@ -98,7 +99,7 @@ def open_storage(url: str | None, root: str | os.PathLike) -> tuple[Any, str]:
 
     if url is None:
         try:
-            Path(root).mkdir(parents=True, exist_ok=True)
+            make_private_dir(root)
         except OSError as e:
             raise GemmtuneError(f"cannot create the cache directory {root}: {e.strerror or e}.") from None
         url = default_storage_url(root)

@@ -78,7 +78,8 @@ def test_full_cache_dir_still_prints_the_result(tmp_path, tmp_path_factory):
         pytest.skip("cannot mount a small file system here (needs root and unshare --mount)")
     storage = f"sqlite:///{tmp_path / 'studies.db'}"
     search = search_args(*SHAPE, "--trials", "1", "--storage", storage)
-    script = (f"mount -t tmpfs -o size=64k tmpfs {root} && "
+    # mode=0700: a tmpfs root is 1777 by default, and kernels are not loaded from such a tree.
+    script = (f"mount -t tmpfs -o size=64k,mode=0700 tmpfs {root} && "
               f"ln -s {kernels.resolve()} {root}/kernels && "
               f"(head -c 1048576 /dev/zero > {root}/filler 2>/dev/null; true) && "
               f"exec {shlex.join(command(search))}")
