@@ -304,8 +304,7 @@ class TuningCache:
         if memo is not None and memo[0] == stamp:
             return _copy(memo[1])
         try:
-            text = self.path.read_text(encoding="utf-8")
-            doc = safejson.loads(text)
+            doc = safejson.loads(safejson.read_file(self.path))
         except FileNotFoundError:
             return _Contents({}, [])
         except OSError as e:

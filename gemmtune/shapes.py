@@ -5,7 +5,6 @@ A suite file is ``{"suite": NAME, "description": ..., "shapes": [{"name", "m", "
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,9 +31,16 @@ def load_shapes(spec: str) -> tuple[str, list[Shape]]:
     Raises:
         ValueError: no such file or suite, or the file is not a valid suite (one sentence).
     """
+    from .safejson import JSONRefused, loads, read_file
+
     path = Path(spec)
-    if path.is_file():
-        text, source = path.read_text(), str(path)
+    if path.exists():  # a FIFO or a device is refused by read_file, not taken for a suite name
+        try:
+            text, source = read_file(path), str(path)
+        except JSONRefused as e:
+            raise ValueError(f"{path} cannot be used because {e}.") from None
+        except OSError as e:
+            raise ValueError(f"{path} cannot be read: {e.strerror or e}.") from None
     else:
         from importlib import resources
 
@@ -44,9 +50,9 @@ def load_shapes(spec: str) -> tuple[str, list[Shape]]:
             raise ValueError(f"no shape file {spec!r}; give a path or one of: {', '.join(suite_names())}.")
         text, source = shipped.read_text(), f"{name}.json"
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{source} is not valid JSON ({e.msg} at line {e.lineno}).") from None
+        doc = loads(text)  # refuses what json.loads would end in a RecursionError for
+    except JSONRefused as e:
+        raise ValueError(f"{source} cannot be used because {e}.") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list) or not doc["shapes"]:
         raise ValueError(f"{source} must be an object with a non-empty \"shapes\" list.")
     shapes = []

@@ -125,12 +125,17 @@ def import_(app, file: str, force: bool) -> None:
     from ..fingerprint import fingerprint_id
     from ..transfer import import_document, parse_text
 
+    from ..safejson import JSONRefused, read_file, read_stream
+
     source = "stdin" if file == "-" else file
+    if file == "-" and sys.stdin is None:  # started with stdin closed (`<&-`)
+        raise GemmtuneError("Cannot import stdin: standard input is closed.")
     try:
-        text = sys.stdin.read() if file == "-" else open(file, encoding="utf-8").read()
-    except (OSError, UnicodeDecodeError) as e:
-        why = e.strerror if isinstance(e, OSError) else "it is not UTF-8 text"
-        raise GemmtuneError(f"Cannot import {source}: {why}.") from None
+        text = read_stream(sys.stdin.buffer) if file == "-" else read_file(file)
+    except JSONRefused as e:
+        raise GemmtuneError(f"Cannot import {source}: {e}.") from None
+    except OSError as e:
+        raise GemmtuneError(f"Cannot import {source}: {e.strerror or e}.") from None
     local = fingerprint_id()
     store = TuningCache(app.root)
     report = import_document(store, parse_text(text, source), source, local, force)

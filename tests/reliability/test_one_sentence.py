@@ -1,0 +1,144 @@
+"""Hostile input to the command line ends in one sentence, never a traceback or a hang
+(issue 14: items 4, 7-13, 15 and 17)."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gemmtune.fingerprint import fingerprint, fingerprint_id
+from tests.factories import make_entry
+
+
+def gemmtune(root: Path, *args: str, stdin=None, stdout=subprocess.PIPE, shell_stdin: str = "",
+             timeout: float = 120) -> subprocess.CompletedProcess:
+    """``gemmtune ARGS`` as a new process (real stdin and stdout), memory capped at 4 GiB."""
+    env = {**os.environ, "GEMMTUNE_CACHE_DIR": str(root), "NO_COLOR": "1"}
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    cmd = [sys.executable, "-m", "gemmtune", *args]
+    if shell_stdin:  # e.g. "<&-": stdin closed before Python starts
+        cmd = ["sh", "-c", 'exec "$@" ' + shell_stdin, "sh", *cmd]
+    return subprocess.run(cmd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=env,
+                          timeout=timeout, preexec_fn=cap)
+
+
+def one_error(proc: subprocess.CompletedProcess, code: int = 1) -> str:
+    err = proc.stderr.decode()
+    assert proc.returncode == code, err[-3000:]
+    assert "Traceback" not in err and "Exception ignored" not in err, err[-3000:]
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 or code == 2, err
+    return err
+
+
+def good_document() -> dict:
+    return {"schema_version": 1, "fingerprint": fingerprint(),
+            "entries": [make_entry(fingerprint_id()).to_dict()]}
+
+
+# -- item 4: endless and blocking files ---------------------------------------------------
+
+def test_import_refuses_devices_fifos_and_endless_stdin(tmp_path):
+    root = tmp_path / "cache"
+    err = one_error(gemmtune(root, "import", "/dev/zero"))
+    assert "Cannot import /dev/zero: it is not a regular file." in err
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    err = one_error(gemmtune(root, "import", str(fifo), timeout=60))  # no writer: must not wait
+    assert f"Cannot import {fifo}: it is not a regular file." in err
+    link = tmp_path / "link.json"
+    link.symlink_to("/dev/zero")
+    assert "it is not a regular file" in one_error(gemmtune(root, "import", str(link)))
+    with open("/dev/zero", "rb") as zero:
+        err = one_error(gemmtune(root, "import", "-", stdin=zero, timeout=60))
+    assert "Cannot import stdin: it is larger than 64 MiB." in err
+    assert not root.exists() or not (root / "tunings.json").exists()
+
+
+@pytest.mark.parametrize("kind", ["devzero", "fifo"])
+def test_a_tunings_file_that_is_not_a_regular_file_is_moved_aside(tmp_path, kind):
+    root = tmp_path / "cache"
+    root.mkdir(mode=0o700)
+    path = root / "tunings.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    proc = gemmtune(root, "cache", "list", "--json", timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert json.loads(proc.stdout)["entries"] == []
+    assert "is unusable because it is not a regular file; it was moved to" in proc.stderr.decode()
+    assert not os.path.lexists(path) and len(list(root.glob("tunings.json.corrupt-*"))) == 1
+
+
+def test_a_large_document_is_refused_past_the_limit_only(tmp_path, monkeypatch):
+    from gemmtune import safejson
+
+    monkeypatch.setattr(safejson, "MAX_BYTES", 1000)
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"a": "x" * 900}))
+    assert safejson.loads(safejson.read_file(good, limit=1000)) == {"a": "x" * 900}
+    with pytest.raises(safejson.JSONRefused, match="larger than"):
+        safejson.read_file(good, limit=500)
+
+
+# -- item 10: deep shape files -----------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["search", "bench"])
+@pytest.mark.parametrize("depth", [40, 100_000])
+def test_a_deeply_nested_shapes_file_is_one_sentence(run_cli, tmp_path, command, depth):
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"shapes": ' + "[" * depth + "]" * depth + "}")
+    result = run_cli(command, "--shapes", str(deep))
+    assert result.exit_code == 2, result.output
+    assert f"{deep} cannot be used because it is nested more than 32 levels deep." in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_shapes_fifo_is_refused_without_waiting(tmp_path):
+    fifo = tmp_path / "shapes.json"
+    os.mkfifo(fifo)
+    err = one_error(gemmtune(tmp_path / "cache", "search", "--shapes", str(fifo), timeout=60), 2)
+    assert "cannot be used because it is not a regular file" in err
+
+
+# -- item 13 and 17: stdin closed, not UTF-8 ----------------------------------------------
+
+def test_import_from_a_closed_stdin(tmp_path):
+    err = one_error(gemmtune(tmp_path / "cache", "import", "-", shell_stdin="<&-"))
+    assert "Cannot import stdin: standard input is closed." in err
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(junk=st.binary(min_size=1, max_size=50).filter(lambda b: not _utf8(b)),
+       at=st.integers(0, 200))
+def test_bytes_that_are_not_utf8_are_reported_as_such(run_cli, cache_root, tmp_path, junk, at):
+    text = json.dumps(good_document()).encode()
+    data = text[:at] + junk + text[at:]
+    result = run_cli("import", "-", input=data)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: Cannot import stdin: it is not UTF-8 text (")
+    f = tmp_path / "bad.json"
+    f.write_bytes(data)
+    result = run_cli("import", str(f))
+    assert result.stderr.startswith(f"Error: Cannot import {f}: it is not UTF-8 text (")
+    assert not (cache_root / "tunings.json").exists()
+
+
+def _utf8(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
