@@ -142,3 +142,23 @@ def _utf8(b: bytes) -> bool:
         return True
     except UnicodeDecodeError:
         return False
+
+
+# -- items 8 and 9: timeouts and seeds ----------------------------------------------------
+
+@pytest.mark.parametrize("option", ["--timeout", "--candidate-timeout"])
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "1e10", "1e400", "0", "-1"])
+def test_a_timeout_that_is_no_duration_is_a_usage_error(run_cli, cache_root, option, value):
+    result = run_cli("search", "-m", "8", "-n", "8", "-k", "8", "--threads", "1", option, value)
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}'" in result.stderr and "Traceback" not in result.stderr
+    assert not cache_root.exists()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.one_of(st.integers(max_value=-1), st.integers(min_value=2**32)))
+def test_a_seed_outside_32_bits_is_a_usage_error(run_cli, cache_root, seed):
+    result = run_cli("search", "-m", "8", "-n", "8", "-k", "8", "--threads", "1", "--seed", str(seed))
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--seed'" in result.stderr and "0<=x<=4294967295" in result.stderr
+    assert not cache_root.exists()
