@@ -16,6 +16,7 @@ timings of one kind of hardware however many machines work on it.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -241,8 +242,15 @@ def _point_key(point: dict[str, Any]) -> tuple:
     return tuple(sorted(point.items()))
 
 
+# Query parameters that carry secrets in database URLs (libpq's password and sslpassword,
+# tokens and keys of other drivers), matched by a substring of the name.
+_SECRET_PARAM = re.compile(
+    r"([?&][^=&?#]*(?:pass|pwd|secret|token|key|auth|cred)[^=&?#]*=)[^&#]*", re.IGNORECASE)
+
+
 def redact(url: str) -> str:
-    """``url`` without its password, for messages."""
+    """``url`` without its password (``user:pass@``, ``?password=``...), for messages."""
+    url = _SECRET_PARAM.sub(r"\1***", url)
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
         cred, host = rest.rsplit("@", 1)

@@ -162,3 +162,33 @@ def test_a_seed_outside_32_bits_is_a_usage_error(run_cli, cache_root, seed):
     assert result.exit_code == 2, result.output
     assert "Invalid value for '--seed'" in result.stderr and "0<=x<=4294967295" in result.stderr
     assert not cache_root.exists()
+
+
+# -- item 15: credentials in a storage URL -----------------------------------------------
+
+secrets = st.text(st.characters(codec="ascii", categories=["L", "N"], include_characters="!$%*+,-./:;=@[]^_~"),
+                  min_size=4, max_size=16)
+
+
+@settings(max_examples=30, deadline=None)
+@given(secret=secrets, name=st.sampled_from(["password", "sslpassword", "PASSWORD", "auth_token",
+                                             "api_key", "pwd"]),
+       before=st.sampled_from(["", "user=bob&"]), after=st.sampled_from(["", "&sslmode=disable"]))
+def test_redact_hides_query_string_credentials(secret, name, before, after):
+    from gemmtune.search.study import redact
+
+    url = f"postgresql://127.0.0.1:1/db?{before}{name}={secret}{after}"
+    assert redact(url) == f"postgresql://127.0.0.1:1/db?{before}{name}=***{after}"
+    # user:pass@ and a query-string secret together
+    both = redact(f"postgresql://bob:{secret}@127.0.0.1:1/db?{name}={secret}")
+    assert both == f"postgresql://bob:***@127.0.0.1:1/db?{name}=***"
+
+
+def test_the_storage_password_never_reaches_the_terminal(run_cli, cache_root):
+    pytest.importorskip("psycopg")
+    url = "postgresql://127.0.0.1:1/db?password=s3cretZ&user=bob"
+    result = run_cli("search", "-m", "8", "-n", "8", "-k", "8", "--threads", "1", "--trials", "1",
+                     "--storage", url)
+    assert result.exit_code == 1
+    assert "s3cretZ" not in result.output and "password=***" in result.stderr
+    assert "Traceback" not in result.stderr
