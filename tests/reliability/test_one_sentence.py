@@ -192,3 +192,27 @@ def test_the_storage_password_never_reaches_the_terminal(run_cli, cache_root):
     assert result.exit_code == 1
     assert "s3cretZ" not in result.output and "password=***" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- item 12: a stdout that cannot be written ----------------------------------------------
+
+@pytest.mark.parametrize("args", [["export", "--all"], ["cache", "list", "--json"],
+                                  ["cache", "list"], ["cache", "path"], ["--help"],
+                                  ["info", "--json"], ["kernel", "--source"]])
+def test_a_full_stdout_is_one_sentence(tmp_path, args):
+    root = tmp_path / "cache"
+    from gemmtune.cache import TuningCache
+
+    TuningCache(root).put(make_entry(fingerprint_id()))  # so that every command prints
+    with open("/dev/full", "w") as full:
+        err = one_error(gemmtune(root, *args, stdout=full))
+    assert err.endswith("Error: Cannot write to standard output: No space left on device.\n")
+
+
+def test_stdout_still_carries_the_output_and_a_closed_pipe_is_quiet(tmp_path):
+    root = tmp_path / "cache"
+    proc = gemmtune(root, "cache", "path")
+    assert proc.returncode == 0 and proc.stdout.decode() == f"{root / 'tunings.json'}\n"
+    head = subprocess.run(f"{sys.executable} -m gemmtune --help | head -c 5", shell=True,
+                          capture_output=True, env={**os.environ, "GEMMTUNE_CACHE_DIR": str(root)})
+    assert head.stdout == b"Usage" and b"Traceback" not in head.stderr
