@@ -64,7 +64,22 @@ def loads(text: str, max_depth: int = MAX_DEPTH) -> Any:
         raise JSONRefused(f"it is not valid JSON ({e})") from None
     if depth(doc, max_depth + 1) > max_depth:
         raise JSONRefused(f"it is nested more than {max_depth} levels deep")
+    # "\ud800" is valid JSON but not Unicode text: printed or written as UTF-8 later it
+    # raises UnicodeEncodeError. Only an escape can bring one in, so most texts skip the walk.
+    if "\\ud" in text.lower():
+        lone = _lone_surrogate(doc)
+        if lone is not None:
+            raise JSONRefused(f"it holds the lone surrogate \\u{lone:04x}, which is not Unicode text")
     return doc
+
+
+def _lone_surrogate(doc: Any) -> int | None:
+    """The first unpaired UTF-16 surrogate in the strings of ``doc``, or None."""
+    try:
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        return ord(e.object[e.start])
+    return None
 
 
 def depth(value: Any, limit: int) -> int:

@@ -216,3 +216,42 @@ def test_stdout_still_carries_the_output_and_a_closed_pipe_is_quiet(tmp_path):
     head = subprocess.run(f"{sys.executable} -m gemmtune --help | head -c 5", shell=True,
                           capture_output=True, env={**os.environ, "GEMMTUNE_CACHE_DIR": str(root)})
     assert head.stdout == b"Usage" and b"Traceback" not in head.stderr
+
+
+# -- item 11: strings that are not Unicode text ---------------------------------------------
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(code=st.integers(0xD800, 0xDFFF), where=st.sampled_from(["value", "key", "params"]))
+def test_a_lone_surrogate_is_refused_on_import_and_read(run_cli, tmp_path_factory, code, where):
+    doc = good_document()
+    escape = f"\\u{code:04x}"
+    if where == "value":
+        doc["entries"][0]["provenance"]["note"] = "SURROGATE"
+    elif where == "key":
+        doc["entries"][0]["provenance"]["SURROGATE"] = 1
+    else:
+        doc["entries"][0]["params"]["SURROGATE"] = 1
+    text = json.dumps(doc).replace("SURROGATE", escape)
+    d = tmp_path_factory.mktemp("s")
+    f = d / "doc.json"
+    f.write_text(text)
+    result = run_cli("--cache-dir", str(d / "cache"), "import", str(f))
+    assert result.exit_code == 1
+    assert f"it holds the lone surrogate {escape}, which is not Unicode text" in result.stderr
+    assert not (d / "cache" / "tunings.json").exists()
+    # A tunings file that holds one (written by an older version) is moved aside.
+    (d / "cache").mkdir()
+    tunings = {"schema_version": 1, "entries": doc["entries"]}
+    (d / "cache" / "tunings.json").write_text(json.dumps(tunings).replace("SURROGATE", escape))
+    result = run_cli("--cache-dir", str(d / "cache"), "cache", "show")
+    assert result.exit_code == 0 and "lone surrogate" in result.stderr
+
+
+def test_a_surrogate_pair_is_text_and_shows(run_cli, tmp_path, cache_root):
+    doc = good_document()
+    doc["entries"][0]["provenance"]["note"] = "EMOJI"
+    f = tmp_path / "doc.json"
+    f.write_text(json.dumps(doc).replace("EMOJI", "\\ud83d\\ude00"))
+    assert run_cli("import", str(f)).exit_code == 0
+    proc = gemmtune(cache_root, "cache", "show")
+    assert proc.returncode == 0 and "\N{GRINNING FACE}" in proc.stdout.decode()
