@@ -42,6 +42,8 @@ def export(app, m, n, k, dtype: str, threads: int | None, everything: bool, stor
     from ..problem import Problem
     from ..transfer import build_document
 
+    if output == "":
+        raise click.BadParameter("give a file name, or - for stdout.", param_hint="'-o' / '--output'")
     shape = given_shape(m, n, k)
     if shape is None and not everything:
         raise click.UsageError("Give a shape with -m, -n and -k, or --all.")
@@ -142,7 +144,8 @@ def import_(app, file: str, force: bool) -> None:
 
     if report.foreign and not report.imported:
         raise GemmtuneError(
-            f"Refused {source}: its {_plural(len(report.foreign))} were tuned on another machine "
+            f"Refused {source}: its {_plural(len(report.foreign))} "
+            f"{'was' if len(report.foreign) == 1 else 'were'} tuned on another machine "
             f"(fingerprint {', '.join(report.foreign_ids)}; this machine is {local}); use "
             "--force to import them unverified.")
     msg = f"Imported {_plural(len(report.imported))} into {store.path}"

@@ -255,3 +255,37 @@ def test_a_surrogate_pair_is_text_and_shows(run_cli, tmp_path, cache_root):
     assert run_cli("import", str(f)).exit_code == 0
     proc = gemmtune(cache_root, "cache", "show")
     assert proc.returncode == 0 and "\N{GRINNING FACE}" in proc.stdout.decode()
+
+
+# -- item 17: the wording of three messages ------------------------------------------------
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_refused_import_counts_its_entries_in_good_english(run_cli, tmp_path, count):
+    from tests.factories import OTHER_ID
+
+    doc = good_document()
+    doc["fingerprint"] = {**doc["fingerprint"], "id": OTHER_ID}
+    doc["entries"] = [make_entry(OTHER_ID, 64 + i).to_dict() for i in range(count)]
+    f = tmp_path / "other.json"
+    f.write_text(json.dumps(doc))
+    result = run_cli("import", str(f))
+    assert result.exit_code == 1
+    said = "its 1 entry was tuned" if count == 1 else "its 2 entries were tuned"
+    assert said in result.stderr
+
+
+def test_export_to_an_empty_file_name_is_a_usage_error(run_cli):
+    result = run_cli("export", "--all", "-o", "")
+    assert result.exit_code == 2 and "give a file name, or - for stdout." in result.stderr
+
+
+@pytest.mark.parametrize("target", ["/dev/full", "file"])
+def test_bench_output_that_is_not_a_directory(run_cli, tmp_path, target):
+    path = target if target.startswith("/") else str(tmp_path / "f")
+    if target == "file":
+        Path(path).write_text("")
+    result = run_cli("bench", "--sizes", "8", "--output", path)
+    assert result.exit_code in (1, 2) and "File exists" not in result.stderr
+    assert "Traceback" not in result.stderr
+    if target == "/dev/full":
+        assert f"cannot write the results to {path}: it is not a directory." in result.stderr
