@@ -104,6 +104,8 @@ def open_storage(url: str | None, root: str | os.PathLike) -> tuple[Any, str]:
         except OSError as e:
             raise GemmtuneError(f"cannot create the cache directory {root}: {e.strerror or e}.") from None
         url = default_storage_url(root)
+        if not _sqlite_writable(Path(root)):
+            return _in_memory(root), f"memory (not saved: {Path(root) / STUDIES_FILE} is not writable)"
     import time
     import warnings
 
@@ -135,6 +137,28 @@ def open_storage(url: str | None, root: str | os.PathLike) -> tuple[Any, str]:
             raise GemmtuneError(f"cannot open the study storage {redact(url)}: "
                                 f"{_first_line(e)}") from None
     raise AssertionError("unreachable")
+
+
+def _sqlite_writable(root: Path) -> bool:
+    """Whether SQLite can write the default database: the file, and the directory for its
+    journal (``access`` sees ``chattr +i`` even for root)."""
+    db = root / STUDIES_FILE
+    return os.access(root, os.W_OK) and (not db.exists() or os.access(db, os.W_OK))
+
+
+def _in_memory(root: str | os.PathLike) -> Any:
+    """A study storage in memory, when the cache dir's database cannot be written: the
+    search still runs and prints its result, as it does when the winner cannot be cached."""
+    import warnings
+
+    import optuna
+
+    from ..cache import CacheWarning
+
+    warnings.warn(f"the study cannot be saved in {Path(root) / STUDIES_FILE}: the directory or "
+                  "the database is not writable; this search keeps its trials in memory (give "
+                  "--storage to keep them).", CacheWarning, stacklevel=2)
+    return optuna.storages.InMemoryStorage()
 
 
 def with_driver(url: str) -> str:
