@@ -34,7 +34,7 @@ def load_shapes(spec: str) -> tuple[str, list[Shape]]:
     from .safejson import JSONRefused, loads, read_file
 
     path = Path(spec)
-    if path.exists():  # a FIFO or a device is refused by read_file, not taken for a suite name
+    if path.exists() and not path.is_dir():  # a FIFO or device: refused by read_file
         try:
             text, source = read_file(path), str(path)
         except JSONRefused as e:

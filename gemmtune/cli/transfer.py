@@ -125,9 +125,8 @@ def import_(app, file: str, force: bool) -> None:
     from ..cache import TuningCache
     from ..errors import GemmtuneError
     from ..fingerprint import fingerprint_id
-    from ..transfer import import_document, parse_text
-
     from ..safejson import JSONRefused, read_file, read_stream
+    from ..transfer import import_document, parse_text
 
     source = "stdin" if file == "-" else file
     if file == "-" and sys.stdin is None:  # started with stdin closed (`<&-`)
