@@ -27,6 +27,7 @@ from typing import Any, Iterable, Iterator
 from . import safejson
 from .atomic import write_atomic
 from .errors import GemmtuneError
+from .paths import make_private_dir
 from .problem import Problem, log_distance, rank_nearest  # noqa: F401 (log_distance re-exported)
 
 SCHEMA_VERSION = 1
@@ -111,6 +112,11 @@ class Entry:
         provenance = data.get("provenance", {})
         if not isinstance(performance, dict) or not isinstance(provenance, dict):
             raise ValueError("performance and provenance must be JSON objects.")
+        gflops = performance.get("gflops")
+        # The nearest-shape ranking and the seeds negate it: one string would break them all.
+        if gflops is not None and (isinstance(gflops, bool) or not isinstance(gflops, (int, float))
+                                   or not math.isfinite(gflops)):
+            raise ValueError(f"performance.gflops must be a finite number or null, got {gflops!r}.")
         verified = data.get("verified", True)
         if not isinstance(verified, bool):
             raise ValueError(f"verified must be true or false, got {verified!r}.")
@@ -147,7 +153,7 @@ def checked_params(params: Any, problem: Problem, family: str | None = None) -> 
 
     fam = get_family(family) if family else family_for(problem)
     parsed = fam.parse_params(params)
-    problems = parsed.problems(problem.dtype) if hasattr(parsed, "problems") else []
+    problems = fam.file_problems(parsed, problem)
     if problems:
         raise ValueError(f"invalid kernel parameters: {problems[0]}")
     return parsed.to_dict()
@@ -322,8 +328,7 @@ class TuningCache:
         if memo is not None and memo[0] == stamp:
             return _copy(memo[1])
         try:
-            text = self.path.read_text(encoding="utf-8")
-            doc = safejson.loads(text)
+            doc = safejson.loads(safejson.read_file(self.path))
         except FileNotFoundError:
             return _Contents({}, [])
         except OSError as e:
@@ -386,7 +391,7 @@ class TuningCache:
         from .atomic import LockTimeout, locked
 
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.root)
             with locked(self.path, LOCK_TIMEOUT):
                 yield
         except LockTimeout as e:

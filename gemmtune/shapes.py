@@ -8,7 +8,6 @@ see ``gemmtune.conv.suite``); here it stands for the GEMMs of its forward pass, 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +34,16 @@ def load_shapes(spec: str) -> tuple[str, list[Shape]]:
     Raises:
         ValueError: no such file or suite, or the file is not a valid suite (one sentence).
     """
+    from .safejson import JSONRefused, loads, read_file
+
     path = Path(spec)
-    if path.is_file():
-        text, source = path.read_text(), str(path)
+    if path.exists() and not path.is_dir():  # a FIFO or device: refused by read_file
+        try:
+            text, source = read_file(path), str(path)
+        except JSONRefused as e:
+            raise ValueError(f"{path} cannot be used because {e}.") from None
+        except OSError as e:
+            raise ValueError(f"{path} cannot be read: {e.strerror or e}.") from None
     else:
         from importlib import resources
 
@@ -47,9 +53,9 @@ def load_shapes(spec: str) -> tuple[str, list[Shape]]:
             raise ValueError(f"no shape file {spec!r}; give a path or one of: {', '.join(suite_names())}.")
         text, source = shipped.read_text(), f"{name}.json"
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{source} is not valid JSON ({e.msg} at line {e.lineno}).") from None
+        doc = loads(text)  # refuses what json.loads would end in a RecursionError for
+    except JSONRefused as e:
+        raise ValueError(f"{source} cannot be used because {e}.") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list) or not doc["shapes"]:
         raise ValueError(f"{source} must be an object with a non-empty \"shapes\" list.")
     shapes = []

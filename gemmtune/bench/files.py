@@ -52,6 +52,8 @@ def ensure_writable(directory: Path, what: str) -> Path:
     Raises:
         GemmtuneError: the directory cannot be created or written, in one sentence.
     """
+    if directory.exists() and not directory.is_dir():  # mkdir would say "File exists"
+        raise GemmtuneError(f"cannot write the {what} to {directory}: it is not a directory.")
     try:
         directory.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=directory, prefix=".gemmtune-probe-")

@@ -5,7 +5,9 @@ Commands import numba, optuna and numpy inside their bodies, so ``gemmtune --hel
 
 from __future__ import annotations
 
+import io
 import os
+from typing import Any
 
 import click
 
@@ -72,4 +74,74 @@ def cli(ctx: click.Context, cache_dir: str | None) -> None:
 
 
 def main() -> None:
-    cli(prog_name="gemmtune")
+    """The ``gemmtune`` command; a stdout that cannot be written (``> /dev/full``) is one
+    sentence and exit status 1, whichever command wrote."""
+    import sys
+
+    stdout = _WatchedStdout.install()
+    code: Any = 0
+    try:
+        cli(prog_name="gemmtune")
+    except SystemExit as e:
+        code = e.code
+    except OSError as e:
+        if stdout is None or stdout.failed is None:
+            raise  # not stdout's: a real failure keeps its traceback
+        _stdout_failed(stdout.failed)
+    try:
+        sys.stdout.flush()  # now, not in Python's flush at exit, which would print a traceback
+    except OSError as e:
+        _stdout_failed(e)
+    sys.exit(code)
+
+
+class _WatchedStdout(io.TextIOWrapper):
+    """sys.stdout, remembering the error of a write that failed (click, rich and print all
+    write through it), so ``main`` can tell stdout's errors from any other OSError."""
+
+    failed: OSError | None = None
+
+    @classmethod
+    def install(cls) -> "_WatchedStdout | None":
+        import sys
+
+        old = sys.stdout
+        if type(old) is not io.TextIOWrapper:  # already replaced (a test runner): leave it
+            return None
+        try:
+            old.flush()
+            new = cls(old.buffer, encoding=old.encoding, errors=old.errors,
+                      line_buffering=old.line_buffering, write_through=old.write_through)
+            old.detach()
+        except (OSError, ValueError, AttributeError):
+            return None
+        sys.stdout = new
+        return new
+
+    def write(self, s: str) -> int:
+        try:
+            return super().write(s)
+        except OSError as e:
+            self.failed = e
+            raise
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError as e:
+            self.failed = e
+            raise
+
+
+def _stdout_failed(e: OSError) -> None:
+    import sys
+
+    # Unwritten text may still be buffered: send it to /dev/null, not to a second error.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    click.echo(f"Error: Cannot write to standard output: {e.strerror or e}.", err=True)
+    sys.exit(1)

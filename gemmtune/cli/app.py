@@ -22,7 +22,12 @@ class App:
 
     @cached_property
     def root(self) -> Path:
-        return cache_dir(self.cache_dir)
+        from ..errors import GemmtuneError
+
+        try:
+            return cache_dir(self.cache_dir)
+        except ValueError as e:  # a file where the directory should be
+            raise GemmtuneError(str(e)) from None
 
     @cached_property
     def console(self):

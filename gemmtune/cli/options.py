@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import click
 
 from ..dtypes import DTYPES
+
+
+# A wait beyond threading.TIMEOUT_MAX (about 9.2e9 s here) raises OverflowError in the
+# worker's queue; no search needs 11 days per shape or per candidate.
+MAX_SECONDS = 1e6
+# numpy's and optuna's samplers take 32-bit unsigned seeds.
+SEED_RANGE = click.IntRange(0, 2**32 - 1)
+
+
+class Seconds(click.FloatRange):
+    """A positive finite duration up to MAX_SECONDS; NaN is refused (it compares false with
+    every limit, so a NaN timeout would silently mean none)."""
+
+    name = "seconds"
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True, max=MAX_SECONDS)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        rv = super().convert(value, param, ctx)
+        if math.isnan(rv):
+            self.fail(f"{value!r} is not a number of seconds.", param, ctx)
+        return rv
 
 
 def _dtype(ctx: click.Context, param: click.Parameter, value: str) -> str:

@@ -8,7 +8,7 @@ import click
 
 from ..errors import GemmtuneError
 from ..search.study import SAMPLERS
-from .options import dtype_option, given_shape, shape_options, threads_option
+from .options import SEED_RANGE, Seconds, dtype_option, given_shape, shape_options, threads_option
 
 EXIT_INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
 
@@ -50,15 +50,15 @@ def check_memory(m: int, n: int, k: int, dtype: str) -> None:
 @threads_option
 @click.option("--trials", type=click.IntRange(min=1), default=40, show_default=True,
               help="Candidates to compile and measure (points rejected before compiling do not count).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--timeout", type=Seconds(), default=None,
               help="Stop starting candidates after this many seconds (per shape); the "
                    "finish still runs.")
-@click.option("--candidate-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--candidate-timeout", type=Seconds(), default=None,
               help="Seconds one candidate may take before its worker is killed and the trial "
                    "marked failed (default: scaled with the problem size).")
 @click.option("--sampler", type=click.Choice(SAMPLERS), default="tpe", show_default=True,
               help="How candidates are proposed after the starting points.")
-@click.option("--seed", type=int, default=None, help="Seed of the sampler (reproducible proposals).")
+@click.option("--seed", type=SEED_RANGE, default=None, help="Seed of the sampler (reproducible proposals).")
 @click.option("--storage", default=None, metavar="URL",
               help="Optuna storage URL (default: sqlite:///<cache dir>/studies.db); "
                    "postgresql://USER@HOST/DB shares the study with other machines of this "

@@ -42,6 +42,8 @@ def export(app, m, n, k, dtype: str, threads: int | None, everything: bool, stor
     from ..problem import Problem
     from ..transfer import build_document
 
+    if output == "":
+        raise click.BadParameter("give a file name, or - for stdout.", param_hint="'-o' / '--output'")
     shape = given_shape(m, n, k)
     if shape is None and not everything:
         raise click.UsageError("Give a shape with -m, -n and -k, or --all.")
@@ -123,21 +125,26 @@ def import_(app, file: str, force: bool) -> None:
     from ..cache import TuningCache
     from ..errors import GemmtuneError
     from ..fingerprint import fingerprint_id
+    from ..safejson import JSONRefused, read_file, read_stream
     from ..transfer import import_document, parse_text
 
     source = "stdin" if file == "-" else file
+    if file == "-" and sys.stdin is None:  # started with stdin closed (`<&-`)
+        raise GemmtuneError("Cannot import stdin: standard input is closed.")
     try:
-        text = sys.stdin.read() if file == "-" else open(file, encoding="utf-8").read()
-    except (OSError, UnicodeDecodeError) as e:
-        why = e.strerror if isinstance(e, OSError) else "it is not UTF-8 text"
-        raise GemmtuneError(f"Cannot import {source}: {why}.") from None
+        text = read_stream(sys.stdin.buffer) if file == "-" else read_file(file)
+    except JSONRefused as e:
+        raise GemmtuneError(f"Cannot import {source}: {e}.") from None
+    except OSError as e:
+        raise GemmtuneError(f"Cannot import {source}: {e.strerror or e}.") from None
     local = fingerprint_id()
     store = TuningCache(app.root)
     report = import_document(store, parse_text(text, source), source, local, force)
 
     if report.foreign and not report.imported:
         raise GemmtuneError(
-            f"Refused {source}: its {_plural(len(report.foreign))} were tuned on another machine "
+            f"Refused {source}: its {_plural(len(report.foreign))} "
+            f"{'was' if len(report.foreign) == 1 else 'were'} tuned on another machine "
             f"(fingerprint {', '.join(report.foreign_ids)}; this machine is {local}); use "
             "--force to import them unverified.")
     msg = f"Imported {_plural(len(report.imported))} into {store.path}"

@@ -110,6 +110,11 @@ class KernelFamily(ABC):
         what the search itself would explore on this machine is refused here.
         """
 
+    def file_problems(self, params: Any, problem: Problem) -> list[str]:
+        """What makes ``params`` unusable on any machine (a file holds other machines'
+        entries too): broken invariants, sizes no search space of the family would reach."""
+        return params.problems(problem.dtype) if hasattr(params, "problems") else []
+
     def check_params(self, data: Mapping[str, Any], problem: Problem) -> Any:
         """``parse_params`` plus ``params_problems``: ValueError naming the first problem."""
         params = self.parse_params(data)

@@ -21,6 +21,16 @@ class FloatGemmFamily(KernelFamily):
             return data
         return KernelParams.from_dict(dict(data) if isinstance(data, Mapping) else data)
 
+    def file_problems(self, params: Any, problem: Problem) -> list[str]:
+        from ..search.space import outside_every_space
+
+        out = params.problems(problem.dtype)
+        if not out:
+            over = outside_every_space(params, problem.dtype)
+            if over:
+                out = [f"outside the search space: {over}"]
+        return out
+
     def params_problems(self, params: Any, problem: Problem) -> list[str]:
         from ..kernels.params import lanes
 
@@ -30,17 +40,13 @@ class FloatGemmFamily(KernelFamily):
         # The register budget of the search space (search/space.py): a tile that does not
         # fit the register file spills, and a huge one takes minutes to compile.
         from .. import fingerprint as fpmod
-        from ..search.space import machine_vectors
+        from ..search.space import machine_vectors, register_budget
 
         widths, nvr = machine_vectors(fpmod)
         if params.vec_bits > max(widths):
             return [f"vec_bits={params.vec_bits} is wider than this machine's {max(widths)}-bit vectors."]
-        nv = params.NR // lanes(params.vec_bits, problem.dtype)
-        need = params.MR * nv + nv + 1
-        if need > nvr:
-            return [f"a {params.MR} x {nv}-vector tile needs {need} vector registers; "
-                    f"this machine has {nvr}."]
-        return []
+        over = register_budget(params.MR, params.NR // lanes(params.vec_bits, problem.dtype), nvr)
+        return [over] if over else []
 
     def space(self, problem: Problem, fp: dict[str, Any] | None = None) -> Any:
         from ..search.space import SearchSpace

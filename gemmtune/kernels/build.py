@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ..atomic import write_atomic
-from ..paths import kernel_dir
+from ..paths import check_private, kernel_dir, make_private_dir
 from .params import KernelParams, normalize_dtype
 from .template import generate_source, generator_hash
 
@@ -64,7 +64,12 @@ def load_module(params: KernelParams, dtype: str, root: str | os.PathLike | None
         mod = _modules.get(key)
         if mod is not None:
             return mod
-        directory.mkdir(parents=True, exist_ok=True)
+        # Made private before Python or numba make __pycache__ with the umask's mode; then
+        # nothing is loaded from a tree another user could have planted code in.
+        make_private_dir(directory / "__pycache__")
+        check_private(directory.parent)
+        check_private(directory, names=name)
+        check_private(directory / "__pycache__", names=name)
         path = directory / f"{name}.py"
         source = generate_source(params, dtype) + (_FAULT if faulty else "")
         if not path.exists() or path.read_text() != source:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from typing import Any
 
@@ -44,11 +45,15 @@ def check_operands(A: Any, B: Any, out: Any = None) -> np.dtype:
 
 
 def _check_scalar(name: str, value: Any) -> float:
-    if type(value) is float or type(value) is int:  # the common case, checked cheaply
-        return float(value)
+    if type(value) is float:  # the common case, checked cheaply
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}.")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a Python int beyond 1.8e308
+        raise ValueError(f"{name} is beyond the float64 range (magnitude above 1.8e308)."
+                         ) from None
 
 
 def _row_unit_stride(X: np.ndarray) -> bool:
@@ -56,11 +61,60 @@ def _row_unit_stride(X: np.ndarray) -> bool:
 
 
 def _rows_unit(X: np.ndarray) -> np.ndarray:
-    """X itself when its rows have unit stride, else a C-contiguous copy."""
-    return X if _row_unit_stride(X) else np.ascontiguousarray(X)
+    """X itself when its rows have unit stride and it is writeable, else a C-contiguous copy.
+
+    The driver is compiled for writeable arrays only (a read-only signature would be a
+    second compile); a read-only operand (``frombuffer``, a read-only memmap,
+    ``broadcast_to``) costs an O(MK) copy against the O(MNK) product.
+    """
+    if _row_unit_stride(X) and X.flags.writeable:
+        return X
+    return np.array(X, order="C")  # ascontiguousarray would return a read-only X as it is
 
 
 _pool = None
+# Set in a child forked from a process whose numba thread pool is GNU OpenMP's: libgomp is
+# not fork-safe, and numba ends such a child ("fork() called from a process already using
+# GNU OpenMP") at its first parallel launch, even with one thread. The child then runs every
+# kernel as its serial twin (threads split C in bands on a fresh Python thread pool).
+_forked_from_openmp = False
+
+
+def _parallel_layer_is_fork_unsafe() -> bool:
+    """True when this process has started numba's thread pool on GNU OpenMP."""
+    parallel = sys.modules.get("numba.np.ufunc.parallel")
+    if parallel is None:
+        return False  # numba never launched a parallel region: the child starts its own
+    try:
+        layer = parallel.threading_layer()
+    except ValueError:  # not initialised yet
+        return False
+    if layer != "omp":
+        return False  # tbb and workqueue survive a fork
+    omppool = sys.modules.get("numba.np.ufunc.omppool")
+    return getattr(omppool, "openmp_vendor", "GNU") != "Intel"
+
+
+def _after_fork_in_child() -> None:
+    global _pool, _forked_from_openmp, _threads_lock, _compile_lock
+    # The parent's threads do not exist here: its pool would queue work nobody runs, and a
+    # lock one of them held would never be released.
+    _pool = None
+    _threads_lock, _compile_lock = threading.Lock(), threading.Lock()
+    if _parallel_layer_is_fork_unsafe():
+        _forked_from_openmp = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def serial_twin(params: KernelParams) -> KernelParams:
+    """The serial kernel that splits C the way ``params``' parallel loop would: "ic" splits
+    rows (the A blocks) and "jr" columns (the B slivers); a serial set is its own twin."""
+    if params.serial:
+        return params
+    return params.replace(parallel="m" if params.parallel == "ic" else "n")
 
 
 def _thread_pool():
@@ -92,7 +146,9 @@ class GemmKernel:
     def __init__(self, params: KernelParams, dtype: str, root: str | os.PathLike | None = None):
         self.params = params
         self.dtype = normalize_dtype(dtype)
+        self.root = root
         self.module = load_module(params, self.dtype, root)
+        self._twin: GemmKernel | None = None
 
     def compile(self) -> None:
         """Compile the driver (or load it from numba's disk cache); later calls are free.
@@ -159,6 +215,11 @@ class GemmKernel:
             self._run(_rows_unit(B.T), _rows_unit(A.T), C.T, alpha, beta, threads)
 
     def _run(self, A, B, C, alpha, beta, threads):
+        if _forked_from_openmp and not self.params.serial:
+            if self._twin is None:
+                self._twin = GemmKernel(serial_twin(self.params), self.dtype, self.root)
+            self._twin._run(A, B, C, alpha, beta, threads)
+            return
         self.compile()
         import numba
 

@@ -93,6 +93,8 @@ class ChoiceDim:
 
 
 Dim = IntDim | ChoiceDim
+# k steps per micro-kernel iteration the search tries; the body grows with the unroll.
+UNROLLS = (1, 2, 4, 8)
 DIM_NAMES = ("mr", "nr_vecs", "mc_mult", "kc_mult", "nc_mult", "unroll", "prefetch",
              "parallel", "vec_bits", "pack_a", "pack_b")
 # Knobs a recorded space may predate; they take these values when it has no dimension.
@@ -141,7 +143,7 @@ class SearchSpace:
             IntDim("mc_mult", 1, 64, log=True),
             IntDim("kc_mult", 1, 32, log=True),
             IntDim("nc_mult", 1, 512, log=True),
-            ChoiceDim("unroll", (1, 2, 4, 8)),
+            ChoiceDim("unroll", UNROLLS),
             ChoiceDim("prefetch", (0, 8, 16)),
             ChoiceDim("parallel", ("ic", "jr", "m", "n") if threads > 1 else ("m",)),
             ChoiceDim("vec_bits", tuple(sorted(vec_widths))),
@@ -178,10 +180,9 @@ class SearchSpace:
         """Trial values (constants may be omitted) -> KernelParams; Rejected if invalid."""
         v = {**KNOB_DEFAULTS, **self.constants(), **values}
         mr, nv = int(v["mr"]), int(v["nr_vecs"])
-        need = mr * nv + nv + 1
-        if need > self.vector_registers:
-            raise Rejected(f"a {mr} x {nv}-vector tile needs {need} vector registers "
-                           f"({mr * nv} accumulators, {nv} B, 1 A); {self.vector_registers} exist.")
+        over = register_budget(mr, nv, self.vector_registers)
+        if over:
+            raise Rejected(over)
         vl = lanes(int(v["vec_bits"]), self.dtype)
         nr = vl * nv
         params = KernelParams(MR=mr, NR=nr, MC=mr * int(v["mc_mult"]), KC=self.kc_step * int(v["kc_mult"]),
@@ -270,6 +271,37 @@ class SearchSpace:
     def from_dict(cls, data: dict[str, Any]) -> "SearchSpace":
         dims = [_dim_from_dict(x) for x in data["dims"]]
         return cls(data["dtype"], data["vector_registers"], data["kc_step"], {d.name: d for d in dims})
+
+
+# The largest vector register file of the ISAs gemmtune searches (AVX-512: 32 zmm).
+MAX_VECTOR_REGISTERS = 32
+
+
+def register_budget(mr: int, nr_vecs: int, vector_registers: int) -> str | None:
+    """Why an MR x ``nr_vecs``-vector tile does not fit ``vector_registers``; None if it fits.
+
+    The tile keeps MR * nr_vecs accumulators, nr_vecs B vectors and one A broadcast live.
+    """
+    need = mr * nr_vecs + nr_vecs + 1
+    if need <= vector_registers:
+        return None
+    return (f"a {mr} x {nr_vecs}-vector tile needs {need} vector registers "
+            f"({mr * nr_vecs} accumulators, {nr_vecs} B, 1 A); {vector_registers} exist.")
+
+
+def outside_every_space(params: KernelParams, dtype: str) -> str | None:
+    """Why no search on any machine would explore ``params`` (None when one could).
+
+    A stored or imported configuration is refused beyond the largest register file or the
+    largest unroll searched: the micro-kernel's body grows with tile x unroll, and LLVM's
+    compile time with it (a 32 x 128-vector float64 tile unrolled 16 times took 292 s and
+    1.5 GB). Call on parameters that pass ``KernelParams.problems``.
+    """
+    nr_vecs = max(1, params.NR // lanes(params.vec_bits, dtype))
+    over = register_budget(params.MR, nr_vecs, MAX_VECTOR_REGISTERS)
+    if over is None and params.unroll > max(UNROLLS):
+        over = f"unroll={params.unroll} is above {max(UNROLLS)}, the largest the search tries."
+    return over
 
 
 def point_key(point: dict[str, Any]) -> str:

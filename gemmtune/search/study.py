@@ -16,10 +16,12 @@ timings of one kind of hardware however many machines work on it.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import GemmtuneError
+from ..paths import make_private_dir
 from ..problem import Problem
 
 SAMPLERS = ("tpe", "random", "grid", "qmc")
@@ -97,10 +99,12 @@ def open_storage(url: str | None, root: str | os.PathLike) -> tuple[Any, str]:
 
     if url is None:
         try:
-            Path(root).mkdir(parents=True, exist_ok=True)
+            make_private_dir(root)
         except OSError as e:
             raise GemmtuneError(f"cannot create the cache directory {root}: {e.strerror or e}.") from None
         url = default_storage_url(root)
+        if not _sqlite_writable(Path(root)):
+            return _in_memory(root), f"memory (not saved: {Path(root) / STUDIES_FILE} is not writable)"
     import time
     import warnings
 
@@ -132,6 +136,28 @@ def open_storage(url: str | None, root: str | os.PathLike) -> tuple[Any, str]:
             raise GemmtuneError(f"cannot open the study storage {redact(url)}: "
                                 f"{_first_line(e)}") from None
     raise AssertionError("unreachable")
+
+
+def _sqlite_writable(root: Path) -> bool:
+    """Whether SQLite can write the default database: the file, and the directory for its
+    journal (``access`` sees ``chattr +i`` even for root)."""
+    db = root / STUDIES_FILE
+    return os.access(root, os.W_OK) and (not db.exists() or os.access(db, os.W_OK))
+
+
+def _in_memory(root: str | os.PathLike) -> Any:
+    """A study storage in memory, when the cache dir's database cannot be written: the
+    search still runs and prints its result, as it does when the winner cannot be cached."""
+    import warnings
+
+    import optuna
+
+    from ..cache import CacheWarning
+
+    warnings.warn(f"the study cannot be saved in {Path(root) / STUDIES_FILE}: the directory or "
+                  "the database is not writable; this search keeps its trials in memory (give "
+                  "--storage to keep them).", CacheWarning, stacklevel=2)
+    return optuna.storages.InMemoryStorage()
 
 
 def with_driver(url: str) -> str:
@@ -245,8 +271,15 @@ def _point_key(point: dict[str, Any]) -> tuple:
     return tuple(sorted(point.items()))
 
 
+# Query parameters that carry secrets in database URLs (libpq's password and sslpassword,
+# tokens and keys of other drivers), matched by a substring of the name.
+_SECRET_PARAM = re.compile(
+    r"([?&][^=&?#]*(?:pass|pwd|secret|token|key|auth|cred)[^=&?#]*=)[^&#]*", re.IGNORECASE)
+
+
 def redact(url: str) -> str:
-    """``url`` without its password, for messages."""
+    """``url`` without its password (``user:pass@``, ``?password=``...), for messages."""
+    url = _SECRET_PARAM.sub(r"\1***", url)
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
         cred, host = rest.rsplit("@", 1)

@@ -69,6 +69,25 @@ def test_read_only_cache_dir_still_prints_the_result(run_cli, cache_root, tmp_pa
     assert sorted(p.name for p in root.iterdir()) == before
 
 
+def test_read_only_cache_dir_with_its_study_database_still_searches(run_cli, cache_root,
+                                                                   tmp_path_factory):
+    """Issue 14, item 7: the default studies.db in a read-only cache dir cannot take a trial;
+    the search keeps them in memory, says so, and still prints (and exits 0)."""
+    import optuna
+
+    root = make_root(cache_root, tmp_path_factory)
+    optuna.create_study(storage=f"sqlite:///{root / 'studies.db'}", study_name="earlier")
+    before = {p.name: p.lstat().st_mtime_ns for p in root.iterdir()}
+    with read_only(root):
+        result = run_cli("search", *search_args(*SHAPE, "--trials", "1"))
+    assert result.exit_code == 0, result.stderr
+    _check(json.loads(result.stdout), result.stderr, root, "the directory is not writable")
+    assert (f"warning: the study cannot be saved in {root / 'studies.db'}: the directory or the "
+            "database is not writable; this search keeps its trials in memory") in result.stderr
+    assert "StorageInternalError" not in result.stderr and "invalid data" not in result.stderr
+    assert {p.name: p.lstat().st_mtime_ns for p in root.iterdir()} == before
+
+
 def test_full_cache_dir_still_prints_the_result(tmp_path, tmp_path_factory):
     kernels = make_root(tmp_path / "warm", tmp_path_factory) / "kernels"
     root = tmp_path / "cache"
@@ -78,7 +97,8 @@ def test_full_cache_dir_still_prints_the_result(tmp_path, tmp_path_factory):
         pytest.skip("cannot mount a small file system here (needs root and unshare --mount)")
     storage = f"sqlite:///{tmp_path / 'studies.db'}"
     search = search_args(*SHAPE, "--trials", "1", "--storage", storage)
-    script = (f"mount -t tmpfs -o size=64k tmpfs {root} && "
+    # mode=0700: a tmpfs root is 1777 by default, and kernels are not loaded from such a tree.
+    script = (f"mount -t tmpfs -o size=64k,mode=0700 tmpfs {root} && "
               f"ln -s {kernels.resolve()} {root}/kernels && "
               f"(head -c 1048576 /dev/zero > {root}/filler 2>/dev/null; true) && "
               f"exec {shlex.join(command(search))}")
