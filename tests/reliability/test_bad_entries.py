@@ -40,12 +40,14 @@ def test_a_figure_that_is_not_a_number_skips_that_entry_only(tmp_path_factory, f
         found = gemmtune.best_config(250, 256, 256, "float32", threads=1, cache_dir=root)
     assert found is not None and found["problem"]["m"] == 256 and found["source"] == "nearest"
 
-    # The search's transfer seeds read the same entries.
-    from gemmtune.search.seeds import transfer_params
+    # The search's transfer starting points read the same entries.
+    from gemmtune.families import family_for
+    from gemmtune.search.starts import transfer_points
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CacheWarning)
-        seeds = transfer_params(TuningCache(root), local, Problem(250, 256, 256, "float32", 1))
+        p = Problem(250, 256, 256, "float32", 1)
+        seeds = transfer_points(family_for(p), TuningCache(root), local, p)
     assert [s for _, s in seeds] == ["transfer:256x256x256"]
 
 
