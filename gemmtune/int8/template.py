@@ -49,6 +49,7 @@ AOFF, BOFF = {AOFF}, {BOFF}
 CORR = {CORR}
 PA, PB = {PA}, {PB}
 {UKERNEL}
+{PACKING}
 '''
 
 _GENERIC_UK = '''
@@ -74,25 +75,27 @@ def pack_a(A, ic, pc, mc, kc, kg, Ap, za, rowB, sums):
     Rows past mc and k past kc are zero. With ``sums`` (first jc block) each row's sum of
     packed values is added to rowB.
     """
+    kf = kc // G
+    lda = A.strides[0]
     for s in range((mc + MR - 1) // MR):
         base = s * kg * MR * G
         mr = min(MR, mc - s * MR)
         for i in range(mr):
             r = ic + s * MR + i
-            row = A[r]
+            row = A[r, pc:pc + kc]
             z = __AZ__
-            tot = 0
-            for p in range(kc):
-                v = np.int32(row[pc + p]) + z
-                Ap[base + (p // G) * (MR * G) + i * G + p % G] = v
+            o = base + i * G
+__FAST_A__
+            for p in range(kf * G, kg * G):
+                v = (np.int32(row[p]) + z) if p < kc else 0
+                Ap[o + kf * (MR * G) + p % G] = v
                 tot += v
-            for p in range(kc, kg * G):
-                Ap[base + (p // G) * (MR * G) + i * G + p % G] = 0
             if CORR and sums:
                 rowB[r] += tot
         for i in range(mr, MR):
-            for p in range(kg * G):
-                Ap[base + (p // G) * (MR * G) + i * G + p % G] = 0
+            for g in range(kg):
+                for t in range(G):
+                    Ap[base + g * (MR * G) + i * G + t] = 0
 
 
 @njit(cache=True, nogil=True)
@@ -106,30 +109,27 @@ def pack_b(B, pc, jc, kc, kg, nc, Bp, zb, colA, first):
         for j in range(nc):
             colA[jc + j] = 0
     ns = (nc + NR - 1) // NR
+    ldb = B.strides[0]
     for g in range(kg):
-        for t in range(G):
-            p = g * G + t
-            for s in range(ns):
-                base = s * kg * NR * G + g * NR * G + t
-                j0 = jc + s * NR
-                nr = min(NR, nc - s * NR) if p < kc else 0
-                if p < kc:
-                    row = B[pc + p]
-                    if nr == NR:
-                        # A constant trip count: LLVM unrolls and vectorises the copy.
-                        for j in range(NR):
-                            v = np.int32(row[j0 + j]) + __BZ__
-                            Bp[base + j * G] = v
-                            if CORR:
-                                colA[j0 + j] -= v
-                    else:
+        whole = (g + 1) * G <= kc
+        for s in range(ns):
+            base = s * kg * NR * G + g * NR * G
+            j0 = jc + s * NR
+            if whole and s * NR + NR <= nc:
+__FAST_B__
+            else:
+                for t in range(G):
+                    p = g * G + t
+                    nr = min(NR, nc - s * NR) if p < kc else 0
+                    if nr > 0:
+                        row = B[pc + p]
                         for j in range(nr):
                             v = np.int32(row[j0 + j]) + __BZ__
-                            Bp[base + j * G] = v
+                            Bp[base + j * G + t] = v
                             if CORR:
                                 colA[j0 + j] -= v
-                for j in range(nr, NR):
-                    Bp[base + j * G] = 0
+                    for j in range(nr, NR):
+                        Bp[base + j * G + t] = 0
 
 
 @njit(cache=True, nogil=True)
@@ -212,6 +212,44 @@ def shifts(params: Int8Params, pair: str) -> tuple[int, int]:
     return (128 if pair[:2] == "s8" else 0), (-128 if pair[2:] == "u8" else 0)
 
 
+def _packing(params: Int8Params, pair: str) -> str:
+    if params.isa == "generic":
+        return ""
+    widen = params.isa == "avx2"
+    return ("from gemmtune.int8.packing import copy_words, make_interleave  # noqa: F401\n\n"
+            f"interleave = make_interleave(NR, G, {widen}, {pair[2:] == 's8'})")
+
+
+def _fast_a(params: Int8Params) -> str:
+    """The copy of row i's whole k groups into its place in the sliver."""
+    pad = " " * 12
+    if params.isa.startswith("vnni"):
+        return (f"{pad}# Whole groups move as 32-bit words (int8/packing.py).\n"
+                f"{pad}tot = copy_words(Ap, o, MR * G, A, r * lda + pc, kf, AOFF)")
+    return (f"{pad}tot = 0\n"
+            f"{pad}for g in range(kf):\n"
+            f"{pad}    for t in range(G):\n"
+            f"{pad}        Ap[o + g * (MR * G) + t] = np.int32(row[g * G + t]) + z")
+
+
+def _fast_b(params: Int8Params, vnni: bool) -> str:
+    """The copy of one whole group of one whole sliver: G rows of NR values, interleaved."""
+    g = params.k_group
+    pad = " " * 16
+    if params.isa != "generic":
+        # One vector per row, one shuffle (int8/packing.py).
+        zoff = "0" if vnni else "j0"
+        return f"{pad}interleave(Bp, base, B, (pc + g * G) * ldb + j0, ldb, BOFF, zb, {zoff}, colA, j0)"
+    lines = [f"{pad}r{t} = B[pc + g * G + {t}, j0:j0 + NR]" for t in range(g)]
+    if not vnni:
+        lines.append(f"{pad}zs = zb[j0:j0 + NR]")
+    lines.append(f"{pad}for j in range(NR):")
+    for t in range(g):
+        value = f"np.int32(r{t}[j]) + BOFF" if vnni else f"np.int32(r{t}[j]) - np.int32(zs[j])"
+        lines.append(f"{pad}    Bp[base + j * G + {t}] = {value}")
+    return "\n".join(lines)
+
+
 def generate_source(params: Int8Params, pair: str) -> str:
     """The complete numba module for ``params`` and ``pair`` (validated first)."""
     pair = normalize_pair(pair)
@@ -227,10 +265,11 @@ def generate_source(params: Int8Params, pair: str) -> str:
               f"uk = make_ukernel(\"{params.isa}\", MR, NR, {params.unroll}, CORR)")
     pa, pb = _PACKED[params.isa]
     head = _HEADER.format(label=params.label(), pair=pair, **{k: getattr(params, k) for k in params.SIZES},
-                          G=params.k_group, AOFF=aoff, BOFF=boff, CORR=vnni, PA=pa, PB=pb, UKERNEL=uk)
+                          G=params.k_group, AOFF=aoff, BOFF=boff, CORR=vnni, PA=pa, PB=pb, UKERNEL=uk,
+                          PACKING=_packing(params, pair))
     # VNNI leaves zero points to the compensation; the others subtract them while packing.
     body = (_BODY.replace("__AZ__", "AOFF" if vnni else "-np.int32(za[r])")
-            .replace("__BZ__", "BOFF" if vnni else "-np.int32(zb[j0 + j])")
+            .replace("__FAST_B__", _fast_b(params, vnni)).replace("__FAST_A__", _fast_a(params)).replace("__BZ__", "BOFF" if vnni else "-np.int32(zb[j0 + j])")
             .replace("__TILE__", _TILE_GENERIC if params.isa == "generic" else _TILE_FULL))
     return head + body
 
@@ -239,6 +278,6 @@ def generator_hash() -> str:
     """Hash of everything that shapes generated integer code; part of every module's name."""
     here = Path(__file__).parent
     h = hashlib.sha256()
-    for name in ("template.py", "ukernel.py"):
+    for name in ("template.py", "ukernel.py", "packing.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()[:12]

@@ -1,0 +1,1 @@
+class Int8SearchSpace: pass
