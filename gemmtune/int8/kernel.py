@@ -88,7 +88,8 @@ def _check_beta(beta: Any) -> int:
 def _zp_vector(zp: Any, n: int) -> np.ndarray:
     if zp is None:
         return np.zeros(n, dtype=np.int32)
-    return np.broadcast_to(np.asarray(zp, dtype=np.int32), (n,))
+    # Contiguous: the packing intrinsics load zero points as vectors.
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(zp, dtype=np.int32), (n,)))
 
 
 def _rows_unit(X: np.ndarray) -> np.ndarray:
