@@ -152,10 +152,17 @@ class Int8Kernel:
             if not getattr(self.module, "compiled", False):
                 sig = self.signature()
                 gemm = self.module.gemm
-                if not load_cached(gemm, sig):
+                # Marked on the module: True when numba's disk cache had the machine code.
+                self.module.from_disk_cache = load_cached(gemm, sig)
+                if not self.module.from_disk_cache:
                     gemm.compile(sig)
                 gemm.disable_compile()
                 self.module.compiled = True
+
+    @property
+    def from_disk_cache(self) -> bool:
+        """True when compile() loaded machine code from numba's disk cache instead of compiling."""
+        return bool(getattr(self.module, "from_disk_cache", False))
 
     def asm(self) -> str:
         """The assembly of the compiled driver (micro-kernels inlined)."""
