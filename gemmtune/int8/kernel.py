@@ -78,6 +78,8 @@ def check_int8_operands(A: Any, B: Any, out: Any = None, a_zero_point: Any = Non
 
 
 def _check_beta(beta: Any) -> int:
+    if type(beta) is int and (beta == 0 or beta == 1):
+        return beta
     if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real):
         raise TypeError(f"beta must be 0 or 1, got {type(beta).__name__}.")
     if beta not in (0, 1):
@@ -100,6 +102,8 @@ def _rows_unit(X: np.ndarray) -> np.ndarray:
 
 
 def _check_threads(threads: Any) -> int:
+    if type(threads) is int and threads >= 1:
+        return threads
     if threads is None:
         from ..fingerprint import usable_cores
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,13 @@ _DTYPES = {"u8": np.dtype(np.uint8), "s8": np.dtype(np.int8)}
 INT32_MAX = 2**31 - 1
 
 
+_BY_DTYPE = {np.dtype(np.uint8): "u8", np.dtype(np.int8): "s8"}
+
+
 def _code(dtype: Any, name: str) -> str:
+    code = _BY_DTYPE.get(dtype) if isinstance(dtype, np.dtype) else None
+    if code is not None:
+        return code  # the common case, without numpy's dtype-name machinery
     try:
         return _CODES[np.dtype(dtype).name]
     except (TypeError, KeyError):
@@ -58,6 +65,12 @@ def _max_abs_shifted(dtype: np.dtype, zero_point: Any) -> int:
     return int(max(hi - z.min(), z.max() - lo))
 
 
+@lru_cache(maxsize=None)
+def _max_k_plain(pair: str) -> int:
+    a_dt, b_dt = pair_dtypes(pair)
+    return INT32_MAX // (_max_abs_shifted(a_dt, None) * _max_abs_shifted(b_dt, None))
+
+
 def max_k(pair: str, a_zero_point: Any = None, b_zero_point: Any = None) -> int:
     """The largest K for which no (A - a_zp) @ (B - b_zp) of this pair can leave int32.
 
@@ -66,6 +79,8 @@ def max_k(pair: str, a_zero_point: Any = None, b_zero_point: Any = None) -> int:
     without zero points. The kernels compute in wrapping 32-bit arithmetic, which is exact
     whenever the true result fits in int32, so this bound is the only condition.
     """
+    if a_zero_point is None and b_zero_point is None:
+        return _max_k_plain(normalize_pair(pair))
     a_dt, b_dt = pair_dtypes(pair)
     worst = _max_abs_shifted(a_dt, a_zero_point) * _max_abs_shifted(b_dt, b_zero_point)
     return INT32_MAX // max(worst, 1)

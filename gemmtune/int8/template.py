@@ -161,19 +161,26 @@ def gemm(A, B, C, za, zb, accumulate):
     rowB = np.zeros(mp, dtype=np.int32)
     colA = np.zeros(np_, dtype=np.int32)
     colB = np.zeros(np_, dtype=np.int32)
+    # fix: whether any compensation term is non-zero (u8s8 without zero points has none,
+    # and then the micro-kernels skip the epilogue's multiplies).
+    fix = 0
     if CORR:
         for i in range(M):
             alpha = np.int64(za[i]) + AOFF
             rowA[i] = alpha
             rowB[i] = -K * alpha
+            if alpha != 0:
+                fix = 1
         for j in range(N):
             colB[j] = -BOFF - np.int64(zb[j])
+            if colB[j] != 0:
+                fix = 1
     for jc in range(0, N, NC):
         nc = min(NC, N - jc)
         for pc in range(0, K, KC):
             kc = min(KC, K - pc)
             kg = (kc + G - 1) // G
-            last = 1 if pc + kc == K else 0
+            last = fix if pc + kc == K else 0
             acc = 1 if (pc > 0 or accumulate) else 0
             pack_b(B, pc, jc, kc, kg, nc, Bp, zb, colA, pc == 0)
             for ic in range(0, M, MC):
