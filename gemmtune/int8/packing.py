@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 _I8 = ir.IntType(8)
@@ -150,3 +151,64 @@ def copy_words(typingctx, dst, dst_off, dst_step, src, src_off, n, bias):
         return result
 
     return sig, codegen
+
+
+@lru_cache(maxsize=None)
+def make_transpose_words(mr: int, chunk: int = 16):
+    """``transpose(dst, dst_off, src, src_off, ld, bias, sums, sums_off, add_sums)``: A's VNNI sliver.
+
+    Reads ``chunk`` 4-byte k groups from each of ``mr`` rows of ``src`` (bytes at
+    ``src_off + i*ld``) and writes them group-major, ``dst`` word ``g*mr + i`` = row i's group
+    g: ``chunk`` groups of a packed A sliver in one pass. ``bias`` (0 or 128) is added to
+    every byte (for +-128 that is a flip of the top bit). With ``add_sums`` != 0,
+    ``sums[sums_off + i]`` (int32) gains the sum of row i's written bytes as unsigned values.
+    """
+    vbytes = ir.VectorType(_I8, 4 * chunk)
+    vwords = ir.VectorType(_I32, chunk)
+    mask = [i * chunk + g for g in range(chunk) for i in range(mr)]
+
+    @intrinsic
+    def transpose(typingctx, dst, dst_off, src, src_off, ld, bias, sums, sums_off, add_sums):
+        sig = types.void(dst, dst_off, src, src_off, ld, bias, sums, sums_off, add_sums)
+
+        def codegen(context, builder, signature, args):
+            st = signature.args
+            i64 = {i: context.cast(builder, args[i], st[i], types.int64) for i in (1, 3, 4, 5, 7, 8)}
+            src_p = _ptr(context, builder, st[2], args[2], i64[3], _I8)
+            b8 = builder.trunc(i64[5], _I8)
+            flip = builder.shuffle_vector(
+                builder.insert_element(ir.Constant(vbytes, ir.Undefined), b8, ir.Constant(_I32, 0)),
+                ir.Constant(vbytes, ir.Undefined), ir.Constant(ir.VectorType(_I32, 4 * chunk), [0] * (4 * chunk)))
+            rows = []
+            for i in range(mr):
+                p = builder.gep(src_p, [builder.mul(i64[4], ir.Constant(_I64, i))], source_etype=_I8)
+                rows.append(builder.xor(builder.load(builder.bitcast(p, vbytes.as_pointer()), align=1), flip))
+            with builder.if_then(builder.icmp_signed("!=", i64[8], ir.Constant(_I64, 0))):
+                sp = _ptr(context, builder, st[6], args[6], i64[7], _I32)
+                v32 = ir.VectorType(_I32, 4 * chunk)
+                for i, v in enumerate(rows):
+                    reduce = cgutils.get_or_insert_function(
+                        builder.module, ir.FunctionType(_I32, [v32]), f"llvm.vector.reduce.add.v{4 * chunk}i32")
+                    total = builder.call(reduce, [builder.zext(v, v32)])
+                    ptr = builder.gep(sp, [ir.Constant(_I64, i)], source_etype=_I32)
+                    builder.store(builder.add(builder.load(ptr), total), ptr)
+            words = [builder.bitcast(v, vwords) for v in rows]
+            # Concatenate pairwise; pad to a power of two with undefined rows, so row i
+            # always starts at lane i*chunk of the concatenation.
+            while len(words) & (len(words) - 1):
+                words.append(ir.Constant(vwords, ir.Undefined))
+            while len(words) > 1:
+                n = words[0].type.count
+                words = [builder.shuffle_vector(words[i], words[i + 1],
+                                                ir.Constant(ir.VectorType(_I32, 2 * n), list(range(2 * n))))
+                         for i in range(0, len(words), 2)]
+            allw = words[0]
+            out = builder.shuffle_vector(allw, ir.Constant(allw.type, ir.Undefined),
+                                         ir.Constant(ir.VectorType(_I32, mr * chunk), mask))
+            dp = _ptr(context, builder, st[0], args[0], i64[1], _I8)
+            builder.store(out, builder.bitcast(dp, out.type.as_pointer()), align=1)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return transpose

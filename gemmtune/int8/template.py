@@ -48,6 +48,7 @@ MR, NR, MC, KC, NC, G = {MR}, {NR}, {MC}, {KC}, {NC}, {G}
 AOFF, BOFF = {AOFF}, {BOFF}
 CORR = {CORR}
 PA, PB = {PA}, {PB}
+BIN = np.{BIN}  # B's own dtype
 {UKERNEL}
 {PACKING}
 '''
@@ -80,6 +81,7 @@ def pack_a(A, ic, pc, mc, kc, kg, Ap, za, rowB, sums):
     for s in range((mc + MR - 1) // MR):
         base = s * kg * MR * G
         mr = min(MR, mc - s * MR)
+__TRANSPOSE_A__
         for i in range(mr):
             r = ic + s * MR + i
             row = A[r, pc:pc + kc]
@@ -110,6 +112,7 @@ def pack_b(B, pc, jc, kc, kg, nc, Bp, zb, colA, first):
             colA[jc + j] = 0
     ns = (nc + NR - 1) // NR
     ldb = B.strides[0]
+    S = np.empty(G * NR, dtype=BIN)
     for g in range(kg):
         whole = (g + 1) * G <= kc
         for s in range(ns):
@@ -118,18 +121,7 @@ def pack_b(B, pc, jc, kc, kg, nc, Bp, zb, colA, first):
             if whole and s * NR + NR <= nc:
 __FAST_B__
             else:
-                for t in range(G):
-                    p = g * G + t
-                    nr = min(NR, nc - s * NR) if p < kc else 0
-                    if nr > 0:
-                        row = B[pc + p]
-                        for j in range(nr):
-                            v = np.int32(row[j0 + j]) + __BZ__
-                            Bp[base + j * G + t] = v
-                            if CORR:
-                                colA[j0 + j] -= v
-                    for j in range(nr, NR):
-                        Bp[base + j * G + t] = 0
+__SLOW_B__
 
 
 @njit(cache=True, nogil=True)
@@ -224,19 +216,65 @@ def _packing(params: Int8Params, pair: str) -> str:
         return ""
     widen = params.isa == "avx2"
     return ("from gemmtune.int8.packing import copy_words, make_interleave  # noqa: F401\n\n"
-            f"interleave = make_interleave(NR, G, {widen}, {pair[2:] == 's8'})")
+            f"interleave = make_interleave(NR, G, {widen}, {pair[2:] == 's8'})\n"
+            + ("from gemmtune.int8.packing import make_transpose_words\n\n"
+               "transpose_a = make_transpose_words(MR)" if not widen else ""))
+
+
+def _transpose_a(params: Int8Params) -> str:
+    """VNNI: a whole sliver's k groups, 16 at a time, transposed by one shuffle."""
+    pad = " " * 8
+    if not params.isa.startswith("vnni"):
+        return f"{pad}kt = 0"
+    return (f"{pad}kt = (kf // 16) * 16 if mr == MR else 0\n"
+            f"{pad}r0 = ic + s * MR\n"
+            f"{pad}for q in range(0, kt, 16):\n"
+            f"{pad}    transpose_a(Ap, base + q * (MR * G), A, r0 * lda + pc + q * G, lda, AOFF, rowB, r0,\n"
+            f"{pad}                1 if (CORR and sums) else 0)")
 
 
 def _fast_a(params: Int8Params) -> str:
     """The copy of row i's whole k groups into its place in the sliver."""
     pad = " " * 12
     if params.isa.startswith("vnni"):
-        return (f"{pad}# Whole groups move as 32-bit words (int8/packing.py).\n"
-                f"{pad}tot = copy_words(Ap, o, MR * G, A, r * lda + pc, kf, AOFF)")
+        return (f"{pad}# Whole groups move as 32-bit words (int8/packing.py); in a whole\n"
+                f"{pad}# sliver, all but the last kf % 16 were moved by the transpose above.\n"
+                f"{pad}q0 = kt if mr == MR else 0\n"
+                f"{pad}tot = copy_words(Ap, o + q0 * (MR * G), MR * G, A, r * lda + pc + q0 * G, kf - q0, AOFF)")
     return (f"{pad}tot = 0\n"
             f"{pad}for g in range(kf):\n"
             f"{pad}    for t in range(G):\n"
             f"{pad}        Ap[o + g * (MR * G) + t] = np.int32(row[g * G + t]) + z")
+
+
+_SLOW_B_SCALAR = """\
+                for t in range(G):
+                    p = g * G + t
+                    nr = min(NR, nc - s * NR) if p < kc else 0
+                    if nr > 0:
+                        row = B[pc + p]
+                        for j in range(nr):
+                            v = np.int32(row[j0 + j]) + __BZ__
+                            Bp[base + j * G + t] = v
+                            if CORR:
+                                colA[j0 + j] -= v
+                    for j in range(nr, NR):
+                        Bp[base + j * G + t] = 0"""
+
+_SLOW_B_SCRATCH = """\
+                # A cut sliver or the cut last k group: its valid part goes into a scratch
+                # block filled with the byte that packs to 0 (-BOFF), which is then
+                # interleaved like a whole one (a scalar loop here costs 4 ns a value).
+                for t in range(G):
+                    p = g * G + t
+                    nr = min(NR, nc - s * NR) if p < kc else 0
+                    for j in range(NR):
+                        S[t * NR + j] = -BOFF
+                    if nr > 0:
+                        row = B[pc + p]
+                        for j in range(nr):
+                            S[t * NR + j] = row[j0 + j]
+                interleave(Bp, base, S, 0, NR, BOFF, zb, 0, colA, j0)"""
 
 
 def _fast_b(params: Int8Params, vnni: bool) -> str:
@@ -272,11 +310,13 @@ def generate_source(params: Int8Params, pair: str) -> str:
               f"uk = make_ukernel(\"{params.isa}\", MR, NR, {params.unroll}, CORR)")
     pa, pb = _PACKED[params.isa]
     head = _HEADER.format(label=params.label(), pair=pair, **{k: getattr(params, k) for k in params.SIZES},
-                          G=params.k_group, AOFF=aoff, BOFF=boff, CORR=vnni, PA=pa, PB=pb, UKERNEL=uk,
+                          G=params.k_group, AOFF=aoff, BOFF=boff, CORR=vnni, PA=pa, PB=pb, UKERNEL=uk, BIN="uint8" if pair[2:] == "u8" else "int8",
                           PACKING=_packing(params, pair))
     # VNNI leaves zero points to the compensation; the others subtract them while packing.
     body = (_BODY.replace("__AZ__", "AOFF" if vnni else "-np.int32(za[r])")
-            .replace("__FAST_B__", _fast_b(params, vnni)).replace("__FAST_A__", _fast_a(params)).replace("__BZ__", "BOFF" if vnni else "-np.int32(zb[j0 + j])")
+            .replace("__SLOW_B__", _SLOW_B_SCRATCH if vnni else _SLOW_B_SCALAR)
+            .replace("__FAST_B__", _fast_b(params, vnni)).replace("__FAST_A__", _fast_a(params))
+            .replace("__TRANSPOSE_A__", _transpose_a(params)).replace("__BZ__", "BOFF" if vnni else "-np.int32(zb[j0 + j])")
             .replace("__TILE__", _TILE_GENERIC if params.isa == "generic" else _TILE_FULL))
     return head + body
 
