@@ -27,7 +27,7 @@ def test_available_isas_follow_the_features(features, isas):
 
 
 @pytest.mark.parametrize("features, isa, nr", [
-    (ZEN3, "avx2", 16), (ALDER_LAKE, "vnni256", 16), (ICELAKE_SERVER, "vnni512", 48), (OLD, "generic", 8)])
+    (ZEN3, "avx2", 16), (ALDER_LAKE, "vnni256", 16), (ICELAKE_SERVER, "vnni512", 32), (OLD, "generic", 8)])
 def test_default_params_use_the_best_isa_present(features, isa, nr):
     for pair in ("u8s8", "s8u8"):
         p = default_params(pair, features)
