@@ -38,7 +38,8 @@ def _check_zero_point(name: str, zp: Any, dtype: np.dtype, length: int, along: s
     arr = np.asarray(zp)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name} must be an integer or an integer array, got {arr.dtype}.")
-    if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != length):
+    # A 1-element vector is a scalar, as ONNX allows.
+    if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] not in (1, length)):
         raise ValueError(f"{name} must be a scalar or a vector of {length} values (one per {along}), "
                          f"got shape {arr.shape}.")
     lo, hi = value_range(dtype)

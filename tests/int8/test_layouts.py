@@ -75,3 +75,9 @@ def test_threads_split_bands_exactly(kernel, threads):
     C = np.full((131, 97), SENTINEL, np.int32)
     kernel(A, B, C, a_zero_point=za, b_zero_point=zb, threads=threads)
     np.testing.assert_array_equal(C, exact_reference(A, B, za, zb))
+
+
+def test_a_one_element_zero_point_is_a_scalar(kernel):
+    A, B = _operands()
+    np.testing.assert_array_equal(kernel(A, B, a_zero_point=np.array([-3]), b_zero_point=[200], threads=1),
+                                  exact_reference(A, B, -3, 200))
