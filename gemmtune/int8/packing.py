@@ -212,3 +212,62 @@ def make_transpose_words(mr: int, chunk: int = 16):
         return sig, codegen
 
     return transpose
+
+
+def _concat_rows(builder, rows, lane_type):
+    """The rows (vectors of one type) back to back; row i starts at lane i * row length."""
+    rows = list(rows)
+    while len(rows) & (len(rows) - 1):
+        rows.append(ir.Constant(rows[0].type, ir.Undefined))
+    while len(rows) > 1:
+        n = rows[0].type.count
+        rows = [builder.shuffle_vector(rows[i], rows[i + 1],
+                                       ir.Constant(ir.VectorType(_I32, 2 * n), list(range(2 * n))))
+                for i in range(0, len(rows), 2)]
+    return rows[0]
+
+
+@lru_cache(maxsize=None)
+def make_transpose_pairs(mr: int, signed: bool, chunk: int = 16):
+    """``transpose(dst, dst_off, src, src_off, ld, za, za_off)``: A's vpmaddwd sliver.
+
+    Reads ``2*chunk`` bytes (``chunk`` k pairs) from each of ``mr`` rows of ``src`` at
+    ``src_off + i*ld``, widens them to int16 (sign- or zero-extended), subtracts the row's
+    zero point ``za[za_off + i]`` and writes the pairs group-major: int16 pair ``g*mr + i``
+    of ``dst`` (from element ``dst_off``) is row i's pair g.
+    """
+    vbytes = ir.VectorType(_I8, 2 * chunk)
+    v16 = ir.VectorType(_I16, 2 * chunk)
+    vwords = ir.VectorType(_I32, chunk)
+    mask = [i * chunk + g for g in range(chunk) for i in range(mr)]
+
+    @intrinsic
+    def transpose(typingctx, dst, dst_off, src, src_off, ld, za, za_off):
+        sig = types.void(dst, dst_off, src, src_off, ld, za, za_off)
+
+        def codegen(context, builder, signature, args):
+            st = signature.args
+            i64 = {i: context.cast(builder, args[i], st[i], types.int64) for i in (1, 3, 4, 6)}
+            src_p = _ptr(context, builder, st[2], args[2], i64[3], _I8)
+            za_p = _ptr(context, builder, st[5], args[5], i64[6], _I32)
+            words = []
+            for i in range(mr):
+                p = builder.gep(src_p, [builder.mul(i64[4], ir.Constant(_I64, i))], source_etype=_I8)
+                v = builder.load(builder.bitcast(p, vbytes.as_pointer()), align=1)
+                v = builder.sext(v, v16) if signed else builder.zext(v, v16)
+                z = builder.trunc(builder.load(builder.gep(za_p, [ir.Constant(_I64, i)], source_etype=_I32)), _I16)
+                zs = builder.shuffle_vector(builder.insert_element(ir.Constant(v16, ir.Undefined), z,
+                                                                   ir.Constant(_I32, 0)),
+                                            ir.Constant(v16, ir.Undefined),
+                                            ir.Constant(ir.VectorType(_I32, 2 * chunk), [0] * (2 * chunk)))
+                words.append(builder.bitcast(builder.sub(v, zs), vwords))
+            allw = _concat_rows(builder, words, _I32)
+            out = builder.shuffle_vector(allw, ir.Constant(allw.type, ir.Undefined),
+                                         ir.Constant(ir.VectorType(_I32, mr * chunk), mask))
+            dp = _ptr(context, builder, st[0], args[0], i64[1], _I16)
+            builder.store(out, builder.bitcast(dp, out.type.as_pointer()), align=1)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return transpose

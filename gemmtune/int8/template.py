@@ -218,12 +218,19 @@ def _packing(params: Int8Params, pair: str) -> str:
     return ("from gemmtune.int8.packing import copy_words, make_interleave  # noqa: F401\n\n"
             f"interleave = make_interleave(NR, G, {widen}, {pair[2:] == 's8'})\n"
             + ("from gemmtune.int8.packing import make_transpose_words\n\n"
-               "transpose_a = make_transpose_words(MR)" if not widen else ""))
+               "transpose_a = make_transpose_words(MR)" if not widen else
+               "from gemmtune.int8.packing import make_transpose_pairs\n\n"
+               f"transpose_a = make_transpose_pairs(MR, {pair[:2] == 's8'})"))
 
 
 def _transpose_a(params: Int8Params) -> str:
     """VNNI: a whole sliver's k groups, 16 at a time, transposed by one shuffle."""
     pad = " " * 8
+    if params.isa == "avx2":
+        return (f"{pad}kt = (kf // 16) * 16 if mr == MR else 0\n"
+                f"{pad}r0 = ic + s * MR\n"
+                f"{pad}for q in range(0, kt, 16):\n"
+                f"{pad}    transpose_a(Ap, base + q * (MR * G), A, r0 * lda + pc + q * G, lda, za, r0)")
     if not params.isa.startswith("vnni"):
         return f"{pad}kt = 0"
     return (f"{pad}kt = (kf // 16) * 16 if mr == MR else 0\n"
@@ -242,7 +249,7 @@ def _fast_a(params: Int8Params) -> str:
                 f"{pad}q0 = kt if mr == MR else 0\n"
                 f"{pad}tot = copy_words(Ap, o + q0 * (MR * G), MR * G, A, r * lda + pc + q0 * G, kf - q0, AOFF)")
     return (f"{pad}tot = 0\n"
-            f"{pad}for g in range(kf):\n"
+            f"{pad}for g in range(kt if mr == MR else 0, kf):\n"
             f"{pad}    for t in range(G):\n"
             f"{pad}        Ap[o + g * (MR * G) + t] = np.int32(row[g * G + t]) + z")
 

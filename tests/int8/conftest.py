@@ -13,11 +13,12 @@ from gemmtune.int8 import Int8Params, available_isas, compile_int8
 
 # Tiny cache blocks: every shape above ~20 crosses several jc, pc and ic blocks and cuts
 # tiles in both directions. KC is no multiple of 8: K cuts a k group. The VNNI sets' KC of
-# 76 and 68 hold 19 and 17 k groups: a 16-group transpose of A and a word-copied rest.
+# 76 and 68 hold 19 and 17 k groups (avx2: 38 pairs): 16-group transposes of A and a rest
+# copied group by group.
 FRINGE_SETS = {
     "vnni512": Int8Params(MR=5, NR=32, MC=15, KC=76, NC=64, isa="vnni512", unroll=2, parallel="m"),
     "vnni256": Int8Params(MR=3, NR=16, MC=9, KC=68, NC=32, isa="vnni256", unroll=1, parallel="n"),
-    "avx2": Int8Params(MR=5, NR=16, MC=10, KC=12, NC=32, isa="avx2", unroll=4, parallel="m"),
+    "avx2": Int8Params(MR=5, NR=16, MC=10, KC=76, NC=32, isa="avx2", unroll=4, parallel="m"),
     "generic": Int8Params(MR=3, NR=8, MC=9, KC=8, NC=16, isa="generic", unroll=1, parallel="n"),
 }
 PAIRS = ("u8s8", "s8s8", "u8u8", "s8u8")
