@@ -24,9 +24,7 @@ compile time) and ``BatchedKernel`` gives each thread of a pool its own range.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
-import sys
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -34,7 +32,6 @@ from types import ModuleType
 import numpy as np
 
 from ..paths import ENV_CACHE_DIR, kernel_dir
-from ..atomic import write_atomic
 from .cached_load import load_cached
 from .gemm import _thread_pool, bands
 from .params import KernelParams, normalize_dtype
@@ -166,7 +163,6 @@ __EDGE_CALLS__
 _lock = threading.Lock()
 _compile_lock = threading.Lock()
 _threads_lock = threading.Lock()
-_modules: dict[tuple[str, str], ModuleType] = {}
 
 
 def batched_generator_hash() -> str:
@@ -219,28 +215,12 @@ def batched_module_name(params: KernelParams, dtype: str) -> str:
 def load_batched_module(params: KernelParams, dtype: str,
                         root: str | os.PathLike | None = None) -> ModuleType:
     """Write (once) and import the batched module for ``params``; importing does not compile."""
+    from .build import import_generated
+
     dtype = normalize_dtype(dtype)
     params.validate(dtype)
-    directory = kernel_dir(root)
-    name = batched_module_name(params, dtype)
-    key = (str(directory), name)
-    with _lock:
-        mod = _modules.get(key)
-        if mod is not None:
-            return mod
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{name}.py"
-        source = generate_batched_source(params, dtype)
-        if not path.exists() or path.read_text() != source:
-            write_atomic(path, source, fsync=False)
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        # numba's cache locator needs the module importable by name while it compiles.
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-        _modules[key] = mod
-        return mod
+    return import_generated(batched_module_name(params, dtype),
+                            lambda: generate_batched_source(params, dtype), root)
 
 
 def unit_rows(X: np.ndarray) -> bool:

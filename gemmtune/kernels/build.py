@@ -12,15 +12,16 @@ import importlib.util
 import os
 import sys
 import threading
-from pathlib import Path
+
 from types import ModuleType
+from typing import Callable
 
 from ..atomic import write_atomic
 from ..paths import check_private, kernel_dir, make_private_dir
 from .params import KernelParams, normalize_dtype
 from .template import generate_source, generator_hash
 
-_modules: dict[tuple[str, str, str], ModuleType] = {}
+_modules: dict[tuple[str, str], ModuleType] = {}
 _lock = threading.Lock()
 
 # The corruption ``gemmtune.faults`` asks for with ``wrong:<label>`` (tests only).
@@ -56,25 +57,41 @@ def load_module(params: KernelParams, dtype: str, root: str | os.PathLike | None
     """
     dtype = normalize_dtype(dtype)
     params.validate(dtype)
-    directory = kernel_dir(root)
     faulty = fault_injected(params)
     name = module_name(params, dtype) + ("_testfault" if faulty else "")
-    key = (str(directory), name, dtype)
+    return import_generated(name, lambda: generate_source(params, dtype) + (_FAULT if faulty else ""),
+                            root)
+
+
+def import_generated(name: str, source: Callable[[], str],
+                     root: str | os.PathLike | None = None) -> ModuleType:
+    """Write (once) and import the generated module ``name`` in the kernel directory.
+
+    Every family's generated code goes through here, so the rules hold for all of them:
+    the directory is private to this user (nothing is loaded from a tree another user could
+    have planted code in), the file is replaced atomically (a concurrent process never
+    imports half a module), and a module is imported once per process and directory.
+
+    Args:
+        name: the module name; it must carry everything that shapes the code (parameters,
+            dtype, generator hash), since numba's disk cache is keyed by it.
+        source: makes the module's text (called only when the module is not loaded yet).
+    """
+    directory = kernel_dir(root)
+    key = (str(directory), name)
     with _lock:
         mod = _modules.get(key)
         if mod is not None:
             return mod
-        # Made private before Python or numba make __pycache__ with the umask's mode; then
-        # nothing is loaded from a tree another user could have planted code in.
+        # Made private before Python or numba make __pycache__ with the umask's mode.
         make_private_dir(directory / "__pycache__")
         check_private(directory.parent)
         check_private(directory, names=name)
         check_private(directory / "__pycache__", names=name)
         path = directory / f"{name}.py"
-        source = generate_source(params, dtype) + (_FAULT if faulty else "")
-        if not path.exists() or path.read_text() != source:
-            # A rename never leaves a half-written module for a concurrent process to import.
-            write_atomic(path, source, fsync=False)
+        text = source()
+        if not path.exists() or path.read_text() != text:
+            write_atomic(path, text, fsync=False)
         spec = importlib.util.spec_from_file_location(name, path)
         assert spec is not None and spec.loader is not None
         mod = importlib.util.module_from_spec(spec)
