@@ -9,7 +9,6 @@ so a changed generator never picks up an old compiled kernel.
 from __future__ import annotations
 
 import os
-import threading
 from types import ModuleType
 
 from .isa import require_isa
