@@ -1,0 +1,138 @@
+"""The parameter set of an AMX int8 GEMM kernel, in BLIS vocabulary.
+
+The register blocking is counted in tiles: a micro-kernel keeps TM x TN tiles of C (16 x 16
+int32 each) in tile registers, so MR = 16*TM and NR = 16*TN, and loads TM tiles of A and TN
+of B per 64-deep step. The eight tile registers bound it: TM*TN + TM + TN <= 8, which
+allows 1x1, 1x2, 2x1, 2x2 (4 accumulators + 2 A + 2 B), 1x3 and 3x1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .tiles import PRODUCT, TILE_K, TILE_N, TILE_ROWS, TILES
+
+PAIRS = tuple(PRODUCT)
+# numpy dtype names of (A, B) per pair.
+PAIR_DTYPES = {"u8s8": ("uint8", "int8"), "s8s8": ("int8", "int8"),
+               "s8u8": ("int8", "uint8"), "u8u8": ("uint8", "uint8")}
+# How threads share C: "m" gives each thread a band of rows (each packs all of B), "n" a
+# band of columns (each packs all of A).
+PARALLEL = ("m", "n")
+
+# Bounds that only guard against typos and hostile files; they are far above anything fast.
+MAX_MC, MAX_KC, MAX_NC = 16384, 16384, 65536
+
+
+def normalize_pair(pair: Any) -> str:
+    """Check an int8 pair name ("u8s8": A uint8, B int8; "s8s8", "s8u8", "u8u8")."""
+    if not isinstance(pair, str) or pair not in PAIRS:
+        raise ValueError(f"unknown int8 pair {pair!r}: use one of {', '.join(PAIRS)}.")
+    return pair
+
+
+@dataclass(frozen=True)
+class AmxParams:
+    """Block sizes and knobs of one AMX kernel.
+
+    Attributes:
+        TM: C tiles of the micro-kernel along M (MR = 16*TM rows).
+        TN: C tiles of the micro-kernel along N (NR = 16*TN columns).
+        MC: rows of the packed A block (ic loop step), a multiple of MR.
+        KC: depth of the packed blocks (pc loop step), a multiple of 64 (one tile row of
+            int8); a K that is not a multiple of 64 is padded with zeros.
+        NC: columns of the packed B block (jc loop step), a multiple of NR.
+        parallel: how threads share C: "m" (bands of rows) or "n" (bands of columns).
+    """
+
+    TM: int = 2
+    TN: int = 2
+    MC: int = 256
+    KC: int = 1024
+    NC: int = 512
+    parallel: str = "m"
+
+    FIELDS = ("TM", "TN", "MC", "KC", "NC", "parallel")
+
+    @property
+    def MR(self) -> int:
+        return TILE_ROWS * self.TM
+
+    @property
+    def NR(self) -> int:
+        return TILE_N * self.TN
+
+    def problems(self) -> list[str]:
+        """Every invariant this set breaks, one sentence each (empty when valid)."""
+        out: list[str] = []
+        for name in ("TM", "TN", "MC", "KC", "NC"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                out.append(f"{name} must be an integer, got {value!r}.")
+        if not isinstance(self.parallel, str) or self.parallel not in PARALLEL:
+            out.append(f"parallel must be one of {', '.join(PARALLEL)}, got {self.parallel!r}.")
+        if out:
+            return out
+        need = self.TM * self.TN + self.TM + self.TN
+        if self.TM < 1 or self.TN < 1 or need > TILES:
+            out.append(f"a {self.TM} x {self.TN} tile micro-kernel needs {need} tile registers "
+                       f"({self.TM * self.TN} C, {self.TM} A, {self.TN} B); {TILES} exist.")
+            return out
+        for name, hi in (("MC", MAX_MC), ("KC", MAX_KC), ("NC", MAX_NC)):
+            value = getattr(self, name)
+            if not 1 <= value <= hi:
+                out.append(f"{name}={value} is outside 1..{hi}.")
+        if out:
+            return out
+        if self.MC % self.MR:
+            out.append(f"MC={self.MC} is not a multiple of MR={self.MR} (16 x TM={self.TM}).")
+        if self.KC % TILE_K:
+            out.append(f"KC={self.KC} is not a multiple of {TILE_K} (one tile row of int8).")
+        if self.NC % self.NR:
+            out.append(f"NC={self.NC} is not a multiple of NR={self.NR} (16 x TN={self.TN}).")
+        return out
+
+    def validate(self) -> "AmxParams":
+        """Raise ValueError naming the first broken invariant; return self when valid."""
+        problems = self.problems()
+        if problems:
+            raise ValueError(f"invalid AMX kernel parameters: {problems[0]}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.FIELDS}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AmxParams":
+        """Build from a mapping; ``parallel`` may be missing, unknown keys are refused."""
+        if not isinstance(data, dict):
+            raise ValueError(f"AMX kernel parameters must be a JSON object, got {type(data).__name__}.")
+        unknown = sorted(set(data) - set(cls.FIELDS))
+        if unknown:
+            raise ValueError(f"unknown AMX kernel parameter {unknown[0]!r}.")
+        for key in ("TM", "TN", "MC", "KC", "NC"):
+            if key not in data:
+                raise ValueError(f"AMX kernel parameters lack {key}.")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> "AmxParams":
+        return dataclasses.replace(self, **changes)
+
+    def key(self) -> str:
+        """A short stable hash of the set, used in file names."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    def label(self) -> str:
+        """Kernel name in the BLIS style, e.g. ``amx_2x2_mc256_kc1024_nc512_m``."""
+        return f"amx_{self.TM}x{self.TN}_mc{self.MC}_kc{self.KC}_nc{self.NC}_{self.parallel}"
+
+
+def default_amx_params(pair: str) -> AmxParams:
+    """The configuration used before anything is tuned (the same for every pair)."""
+    normalize_pair(pair)
+    return AmxParams()
