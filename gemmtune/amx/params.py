@@ -2,8 +2,10 @@
 
 The register blocking is counted in tiles: a micro-kernel keeps TM x TN tiles of C (16 x 16
 int32 each) in tile registers, so MR = 16*TM and NR = 16*TN, and loads TM tiles of A and TN
-of B per 64-deep step. The eight tile registers bound it: TM*TN + TM + TN <= 8, which
-allows 1x1, 1x2, 2x1, 2x2 (4 accumulators + 2 A + 2 B), 1x3 and 3x1.
+of B per 64-deep step. The eight tile registers bound it: the C tiles, the tiles of the
+shorter side (kept for the step) and one streamed tile of the longer side must fit,
+TM*TN + min(TM, TN) + 1 <= 8: 2x2 (4 accumulators + 2 kept + 1 streamed), 6x1, 1x6 and
+everything smaller. The tiles left over let loads run ahead (tiles.step_schedule).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .tiles import PRODUCT, TILE_K, TILE_N, TILE_ROWS, TILES
+from .tiles import PRODUCT, TILE_K, TILE_N, TILE_ROWS, TILES, tile_budget
 
 PAIRS = tuple(PRODUCT)
 # numpy dtype names of (A, B) per pair.
@@ -26,6 +28,7 @@ PARALLEL = ("m", "n")
 
 # Bounds that only guard against typos and hostile files; they are far above anything fast.
 MAX_MC, MAX_KC, MAX_NC = 16384, 16384, 65536
+UNROLLS = (1, 2, 4, 8)
 
 
 def normalize_pair(pair: Any) -> str:
@@ -46,6 +49,8 @@ class AmxParams:
         KC: depth of the packed blocks (pc loop step), a multiple of 64 (one tile row of
             int8); a K that is not a multiple of 64 is padded with zeros.
         NC: columns of the packed B block (jc loop step), a multiple of NR.
+        unroll: k steps per iteration of the micro-kernel's loop (1, 2, 4 or 8); operand
+            tiles rotate through the free tile registers across unrolled steps.
         parallel: how threads share C: "m" (bands of rows) or "n" (bands of columns).
     """
 
@@ -54,9 +59,10 @@ class AmxParams:
     MC: int = 256
     KC: int = 1024
     NC: int = 512
+    unroll: int = 1
     parallel: str = "m"
 
-    FIELDS = ("TM", "TN", "MC", "KC", "NC", "parallel")
+    FIELDS = ("TM", "TN", "MC", "KC", "NC", "unroll", "parallel")
 
     @property
     def MR(self) -> int:
@@ -69,7 +75,7 @@ class AmxParams:
     def problems(self) -> list[str]:
         """Every invariant this set breaks, one sentence each (empty when valid)."""
         out: list[str] = []
-        for name in ("TM", "TN", "MC", "KC", "NC"):
+        for name in ("TM", "TN", "MC", "KC", "NC", "unroll"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 out.append(f"{name} must be an integer, got {value!r}.")
@@ -77,11 +83,13 @@ class AmxParams:
             out.append(f"parallel must be one of {', '.join(PARALLEL)}, got {self.parallel!r}.")
         if out:
             return out
-        need = self.TM * self.TN + self.TM + self.TN
-        if self.TM < 1 or self.TN < 1 or need > TILES:
-            out.append(f"a {self.TM} x {self.TN} tile micro-kernel needs {need} tile registers "
-                       f"({self.TM * self.TN} C, {self.TM} A, {self.TN} B); {TILES} exist.")
+        if self.TM < 1 or self.TN < 1 or tile_budget(self.TM, self.TN) > TILES:
+            out.append(f"a {self.TM} x {self.TN} tile micro-kernel needs at least "
+                       f"{tile_budget(self.TM, self.TN)} tile registers ({self.TM * self.TN} C, "
+                       f"{min(self.TM, self.TN)} kept, 1 streamed); {TILES} exist.")
             return out
+        if self.unroll not in UNROLLS:
+            out.append(f"unroll={self.unroll} is not one of {UNROLLS}.")
         for name, hi in (("MC", MAX_MC), ("KC", MAX_KC), ("NC", MAX_NC)):
             value = getattr(self, name)
             if not 1 <= value <= hi:
@@ -108,7 +116,7 @@ class AmxParams:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "AmxParams":
-        """Build from a mapping; ``parallel`` may be missing, unknown keys are refused."""
+        """Build from a mapping; knobs may be missing (defaults), unknown keys are refused."""
         if not isinstance(data, dict):
             raise ValueError(f"AMX kernel parameters must be a JSON object, got {type(data).__name__}.")
         unknown = sorted(set(data) - set(cls.FIELDS))
@@ -128,8 +136,9 @@ class AmxParams:
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def label(self) -> str:
-        """Kernel name in the BLIS style, e.g. ``amx_2x2_mc256_kc1024_nc512_m``."""
-        return f"amx_{self.TM}x{self.TN}_mc{self.MC}_kc{self.KC}_nc{self.NC}_{self.parallel}"
+        """Kernel name in the BLIS style, e.g. ``amx_2x2_mc256_kc1024_nc512_u1_m``."""
+        return (f"amx_{self.TM}x{self.TN}_mc{self.MC}_kc{self.KC}_nc{self.NC}_u{self.unroll}"
+                f"_{self.parallel}")
 
 
 def default_amx_params(pair: str) -> AmxParams:

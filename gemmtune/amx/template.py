@@ -28,7 +28,7 @@ from gemmtune.amx.tiles import make_amx_ukernel, tile_config, tile_release
 
 TM, TN = {TM}, {TN}
 MR, NR, MC, KC, NC = {MR}, {NR}, {MC}, {KC}, {NC}
-ukernel = make_amx_ukernel(TM, TN, "{pair}")
+ukernel = make_amx_ukernel(TM, TN, "{pair}", {unroll})
 
 
 @njit(cache=True, nogil=True)

@@ -52,20 +52,58 @@ def _imm(tile: int) -> ir.Constant:
     return ir.Constant(_I8, tile)
 
 
-def tile_registers(tm: int, tn: int) -> tuple[list[int], list[int], list[int]]:
-    """Tile numbers (C tiles row-major, A tiles, B tiles) of a TM x TN micro-kernel.
+def tile_budget(tm: int, tn: int) -> int:
+    """Tile registers a TM x TN micro-kernel needs at least: its C tiles, the operand tiles
+    reused across the step (the shorter side) and one streamed tile of the other side."""
+    return tm * tn + min(tm, tn) + 1
+
+
+def step_schedule(tm: int, tn: int, steps: int) -> list[list[tuple]]:
+    """The tile operations of ``steps`` consecutive k steps, with operand tiles allocated.
+
+    AMX tile registers are not renamed: a load into a tile waits until every product still
+    reading it has finished. So operand tiles are not given fixed numbers; each load takes
+    the free tile that has been free the longest (the pool is every tile that is not a C
+    accumulator), which lets the loads of step s+1 start while the products of step s still
+    read other tiles. Within a step the shorter side's tiles are loaded first and kept for
+    the step; the longer side is streamed, one tile at a time, each freed after its row (or
+    column) of products.
+
+    Returns:
+        One list per step of ``("loadA", tile, i)``, ``("loadB", tile, j)`` and
+        ``("dot", c_tile, a_tile, b_tile)`` in program order.
 
     Raises:
-        ValueError: when TM*TN accumulators plus TM A and TN B tiles exceed the 8 tiles.
+        ValueError: when the C tiles and the operands of one step exceed the 8 tiles.
     """
-    need = tm * tn + tm + tn
+    need = tile_budget(tm, tn)
     if tm < 1 or tn < 1 or need > TILES:
-        raise ValueError(f"a {tm} x {tn} tile micro-kernel needs {need} tiles ({tm * tn} C, "
-                         f"{tm} A, {tn} B); {TILES} exist.")
-    c = list(range(tm * tn))
-    a = list(range(tm * tn, tm * tn + tm))
-    b = list(range(tm * tn + tm, need))
-    return c, a, b
+        raise ValueError(f"a {tm} x {tn} tile micro-kernel needs at least {need} tiles "
+                         f"({tm * tn} C, {min(tm, tn)} reused, 1 streamed); {TILES} exist.")
+    free = list(range(tm * tn, TILES))   # the operand pool, longest free first
+    b_kept = tn <= tm
+    out = []
+    for _ in range(steps):
+        ops: list[tuple] = []
+        if b_kept:
+            kept = [free.pop(0) for _ in range(tn)]
+            ops += [("loadB", t, j) for j, t in enumerate(kept)]
+            for i in range(tm):
+                a = free.pop(0)
+                ops.append(("loadA", a, i))
+                ops += [("dot", i * tn + j, a, kept[j]) for j in range(tn)]
+                free.append(a)
+        else:
+            kept = [free.pop(0) for _ in range(tm)]
+            ops += [("loadA", t, i) for i, t in enumerate(kept)]
+            for j in range(tn):
+                b = free.pop(0)
+                ops.append(("loadB", b, j))
+                ops += [("dot", i * tn + j, kept[i], b) for i in range(tm)]
+                free.append(b)
+        free += kept
+        out.append(ops)
+    return out
 
 
 @intrinsic
@@ -104,7 +142,7 @@ def tile_release(typingctx):
 
 
 @lru_cache(maxsize=None)
-def make_amx_ukernel(tm: int, tn: int, pair: str):
+def make_amx_ukernel(tm: int, tn: int, pair: str, unroll: int = 1):
     """Return a numba intrinsic ``ukernel(ks, Ap, a_off, Bp, b_off, C, c_off, ldc, acc)``.
 
     It computes the MR x NR block (MR = 16*TM rows, NR = 16*TN columns) of int32 C at element
@@ -118,16 +156,22 @@ def make_amx_ukernel(tm: int, tn: int, pair: str):
       ``s*NR*64 + t*64``, rows NR*4 bytes apart).
 
     The TM*TN C tiles stay in tile registers for the whole k loop; each step loads TM A
-    tiles and TN B tiles and issues TM*TN tile products.
+    tiles and TN B tiles into the other tiles (see ``step_schedule``) and issues TM*TN tile
+    products.
 
     Args:
-        tm: C tiles per micro-kernel along M.
-        tn: C tiles per micro-kernel along N.
+        tm: C tiles of the micro-kernel along M.
+        tn: C tiles of the micro-kernel along N.
         pair: "u8s8", "s8s8", "s8u8" or "u8u8" (A's type then B's).
+        unroll: k steps per iteration of the emitted loop (the operand tiles rotate through
+            the free tiles across the unrolled steps); a one-step loop does the rest.
     """
     if pair not in PRODUCT:
         raise ValueError(f"unknown int8 pair {pair!r}: use one of {', '.join(PRODUCT)}.")
-    c_tiles, a_tiles, b_tiles = tile_registers(tm, tn)
+    if not isinstance(unroll, int) or unroll < 1:
+        raise ValueError(f"unroll must be a positive integer, got {unroll!r}.")
+    main_steps = step_schedule(tm, tn, unroll)
+    rest_step = step_schedule(tm, tn, 1)[0]
     mr, nr = TILE_ROWS * tm, TILE_N * tn
     a_step, b_step = mr * TILE_K, nr * TILE_K
     b_stride = nr * 4
@@ -154,48 +198,71 @@ def make_amx_ukernel(tm: int, tn: int, pair: str):
             b_p = builder.gep(data(3), [b_off_v])
             c_p = builder.gep(data(5), [builder.mul(c_off_v, ir.Constant(_I64, 4))])
             c_stride = builder.mul(ldc_v, ir.Constant(_I64, 4))
+            i64 = lambda v: ir.Constant(_I64, v)  # noqa: E731
 
             def c_tile_ptr(i, j):
-                rows = builder.mul(ir.Constant(_I64, i * TILE_ROWS), c_stride)
-                return builder.gep(c_p, [builder.add(rows, ir.Constant(_I64, j * TILE_BYTES))])
+                rows = builder.mul(i64(i * TILE_ROWS), c_stride)
+                return builder.gep(c_p, [builder.add(rows, i64(j * TILE_BYTES))])
 
-            with builder.if_else(builder.icmp_signed("!=", acc_v, ir.Constant(_I64, 0))) as (then, otherwise):
+            with builder.if_else(builder.icmp_signed("!=", acc_v, i64(0))) as (then, otherwise):
                 with then:
                     for i in range(tm):
                         for j in range(tn):
-                            builder.call(load, [_imm(c_tiles[i * tn + j]), c_tile_ptr(i, j), c_stride])
+                            builder.call(load, [_imm(i * tn + j), c_tile_ptr(i, j), c_stride])
                 with otherwise:
-                    for t in c_tiles:
+                    for t in range(tm * tn):
                         builder.call(zero, [_imm(t)])
 
-            # for s in range(ks): the k loop, with only the step counter as SSA state (the
-            # accumulators are tile registers).
-            pre = builder.block
-            loop = builder.append_basic_block("amx.k")
-            done = builder.append_basic_block("amx.k.done")
-            builder.cbranch(builder.icmp_signed(">", ks_v, ir.Constant(_I64, 0)), loop, done)
-            builder.position_at_end(loop)
-            s = builder.phi(_I64)
-            s.add_incoming(ir.Constant(_I64, 0), pre)
-            a_s = builder.gep(a_p, [builder.mul(s, ir.Constant(_I64, a_step))])
-            b_s = builder.gep(b_p, [builder.mul(s, ir.Constant(_I64, b_step))])
-            for i, t in enumerate(a_tiles):
-                builder.call(load, [_imm(t), builder.gep(a_s, [ir.Constant(_I64, i * TILE_SIZE)]),
-                                    ir.Constant(_I64, TILE_BYTES)])
-            for j, t in enumerate(b_tiles):
-                builder.call(load, [_imm(t), builder.gep(b_s, [ir.Constant(_I64, j * TILE_BYTES)]),
-                                    ir.Constant(_I64, b_stride)])
-            for i in range(tm):
-                for j in range(tn):
-                    builder.call(dot, [_imm(c_tiles[i * tn + j]), _imm(a_tiles[i]), _imm(b_tiles[j])])
-            s_next = builder.add(s, ir.Constant(_I64, 1))
-            s.add_incoming(s_next, builder.block)
-            builder.cbranch(builder.icmp_signed("<", s_next, ks_v), loop, done)
-            builder.position_at_end(done)
+            def emit_step(s, ops):
+                # s: the step's index (an i64 value); ops from step_schedule.
+                a_s = builder.gep(a_p, [builder.mul(s, i64(a_step))])
+                b_s = builder.gep(b_p, [builder.mul(s, i64(b_step))])
+                for op in ops:
+                    if op[0] == "loadA":
+                        ptr = builder.gep(a_s, [i64(op[2] * TILE_SIZE)])
+                        builder.call(load, [_imm(op[1]), ptr, i64(TILE_BYTES)])
+                    elif op[0] == "loadB":
+                        ptr = builder.gep(b_s, [i64(op[2] * TILE_BYTES)])
+                        builder.call(load, [_imm(op[1]), ptr, i64(b_stride)])
+                    else:
+                        builder.call(dot, [_imm(op[1]), _imm(op[2]), _imm(op[3])])
+
+            def emit_loop(name, start, stop, step, body):
+                # for s in range(start, stop, step): body(s); returns the first s not run.
+                pre = builder.block
+                loop = builder.append_basic_block(name)
+                done = builder.append_basic_block(name + ".done")
+                builder.cbranch(builder.icmp_signed("<", start, stop), loop, done)
+                builder.position_at_end(loop)
+                s = builder.phi(_I64)
+                s.add_incoming(start, pre)
+                body(s)
+                s_next = builder.add(s, i64(step))
+                end = builder.block
+                s.add_incoming(s_next, end)
+                builder.cbranch(builder.icmp_signed("<", s_next, stop), loop, done)
+                builder.position_at_end(done)
+                out = builder.phi(_I64)
+                out.add_incoming(start, pre)
+                out.add_incoming(s_next, end)
+                return out
+
+            # The k loop has only the step counter as SSA state: the accumulators are tiles.
+            if unroll > 1:
+                main_stop = builder.mul(builder.sdiv(ks_v, i64(unroll)), i64(unroll))
+
+                def body(s):
+                    for u, ops in enumerate(main_steps):
+                        emit_step(builder.add(s, i64(u)), ops)
+
+                s_end = emit_loop("amx.k", i64(0), main_stop, unroll, body)
+            else:
+                s_end = i64(0)
+            emit_loop("amx.k.rest", s_end, ks_v, 1, lambda s: emit_step(s, rest_step))
 
             for i in range(tm):
                 for j in range(tn):
-                    builder.call(store, [_imm(c_tiles[i * tn + j]), c_tile_ptr(i, j), c_stride])
+                    builder.call(store, [_imm(i * tn + j), c_tile_ptr(i, j), c_stride])
             return context.get_dummy_value()
 
         return sig, codegen
