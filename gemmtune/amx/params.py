@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .tiles import PRODUCT, TILE_K, TILE_N, TILE_ROWS, TILES, tile_budget
+from .geometry import PRODUCT, TILE_K, TILE_N, TILE_ROWS, TILES, tile_budget
 
 PAIRS = tuple(PRODUCT)
 # numpy dtype names of (A, B) per pair.

@@ -25,23 +25,17 @@ from numba import types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
 
+from .geometry import (PRODUCT, TILE_BYTES, TILE_K, TILE_N, TILE_ROWS, TILE_SIZE, TILES,
+                       tile_budget)
+
 _I8 = ir.IntType(8)
 _I16 = ir.IntType(16)
 _I64 = ir.IntType(64)
 _PTR = _I8.as_pointer()
 _VOID = ir.VoidType()
 
-TILES = 8            # tile registers of palette 1
-TILE_ROWS = 16       # rows per tile
-TILE_BYTES = 64      # bytes per tile row: 64 int8, or 16 int32 of C
-TILE_K = 64          # k values one tile product consumes (a row of A holds 64 bytes)
-TILE_N = 16          # columns of C per tile (16 int32 in 64 bytes)
-TILE_SIZE = TILE_ROWS * TILE_BYTES
-
-# The tile product per (A, B) pair, named by the signedness of (src1 = A, src2 = B): A's
-# bytes come from src1 rows, B's from src2 in the VNNI layout. Native signedness means no
-# +128 shift and no column-sum compensation.
-PRODUCT = {"u8s8": "tdpbusd", "s8s8": "tdpbssd", "s8u8": "tdpbsud", "u8u8": "tdpbuud"}
+__all__ = ["PRODUCT", "TILE_K", "TILE_N", "TILE_ROWS", "TILES", "make_amx_ukernel",
+           "step_schedule", "tile_budget", "tile_config", "tile_release"]
 
 
 def _fn(module: ir.Module, name: str, args: list[ir.Type]) -> ir.Function:
@@ -50,12 +44,6 @@ def _fn(module: ir.Module, name: str, args: list[ir.Type]) -> ir.Function:
 
 def _imm(tile: int) -> ir.Constant:
     return ir.Constant(_I8, tile)
-
-
-def tile_budget(tm: int, tn: int) -> int:
-    """Tile registers a TM x TN micro-kernel needs at least: its C tiles, the operand tiles
-    reused across the step (the shorter side) and one streamed tile of the other side."""
-    return tm * tn + min(tm, tn) + 1
 
 
 def step_schedule(tm: int, tn: int, steps: int) -> list[list[tuple]]:
