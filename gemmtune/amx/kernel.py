@@ -99,11 +99,11 @@ class AmxKernel:
     """
 
     def __init__(self, params: AmxParams, pair: str, root: str | os.PathLike | None = None):
+        self.params = params.validate()
+        self.pair = normalize_pair(pair)
         ok, why = amx_available()
         if not ok:
             raise RuntimeError(f"AMX kernels cannot run here: {why}")
-        self.params = params.validate()
-        self.pair = normalize_pair(pair)
         self.dtypes = tuple(np.dtype(t) for t in PAIR_DTYPES[self.pair])
         self.module = load_module(params, self.pair, root)
         self._compile()
