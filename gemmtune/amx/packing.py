@@ -17,6 +17,7 @@ dtype (numba's disk cache) and shared by every generated kernel.
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core.extending import intrinsic
@@ -83,6 +84,19 @@ def interleave4(typingctx, dst, dst_off, src, src_off, ld):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@njit(cache=True, nogil=True)
+def aligned_empty(n, like):
+    """An uninitialised 1-D buffer of ``n`` elements of ``like``'s dtype on a 64-byte boundary.
+
+    A tile row is 64 bytes: in a buffer numpy aligns only to 16 bytes, each row of each
+    tile load straddles two cache lines, and the micro-kernel ran 2-4x slower (measured:
+    1x2 tiles 1000 against 3650 GOP/s on packed operands in L2).
+    """
+    raw = np.empty(n + 64, dtype=like.dtype)
+    off = (-raw.ctypes.data) % 64 // raw.itemsize
+    return raw[off:off + n]
 
 
 @njit(cache=True, nogil=True)

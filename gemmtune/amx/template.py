@@ -23,7 +23,7 @@ _SOURCE = '''\
 import numpy as np
 from numba import njit
 
-from gemmtune.amx.packing import pack_a, pack_b, write_edge
+from gemmtune.amx.packing import aligned_empty, pack_a, pack_b, write_edge
 from gemmtune.amx.tiles import make_amx_ukernel, tile_config, tile_release
 
 TM, TN = {TM}, {TN}
@@ -38,9 +38,11 @@ def gemm(A, B, C, beta):
     N = B.shape[1]
     ldc = C.strides[0] // 4
     kmax = (min(KC, K) + 63) // 64 * 64
-    Ap = np.empty(((min(MC, M) + MR - 1) // MR) * MR * kmax, dtype=A.dtype)
-    Bp = np.empty(((min(NC, N) + NR - 1) // NR) * NR * kmax, dtype=B.dtype)
-    tile = np.empty(MR * NR, dtype=np.int32)
+    # Every tile row must start a cache line: the buffers are 64-byte aligned, and every
+    # tile offset in them is a multiple of 64.
+    Ap = aligned_empty(((min(MC, M) + MR - 1) // MR) * MR * kmax, A)
+    Bp = aligned_empty(((min(NC, N) + NR - 1) // NR) * NR * kmax, B)
+    tile = aligned_empty(MR * NR, C)
     # Tile state is per thread: configure it here, on the thread that runs the products.
     tile_config()
     for jc in range(0, N, NC):
