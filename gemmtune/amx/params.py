@@ -51,6 +51,7 @@ class AmxParams:
         NC: columns of the packed B block (jc loop step), a multiple of NR.
         unroll: k steps per iteration of the micro-kernel's loop (1, 2, 4 or 8); operand
             tiles rotate through the free tile registers across unrolled steps.
+        prefetch_c: prefetch each C block for writing before its k loop.
         parallel: how threads share C: "m" (bands of rows) or "n" (bands of columns).
     """
 
@@ -60,9 +61,10 @@ class AmxParams:
     KC: int = 1024
     NC: int = 512
     unroll: int = 1
+    prefetch_c: bool = True
     parallel: str = "m"
 
-    FIELDS = ("TM", "TN", "MC", "KC", "NC", "unroll", "parallel")
+    FIELDS = ("TM", "TN", "MC", "KC", "NC", "unroll", "prefetch_c", "parallel")
 
     @property
     def MR(self) -> int:
@@ -79,6 +81,8 @@ class AmxParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 out.append(f"{name} must be an integer, got {value!r}.")
+        if not isinstance(self.prefetch_c, bool):
+            out.append(f"prefetch_c must be true or false, got {self.prefetch_c!r}.")
         if not isinstance(self.parallel, str) or self.parallel not in PARALLEL:
             out.append(f"parallel must be one of {', '.join(PARALLEL)}, got {self.parallel!r}.")
         if out:
@@ -136,9 +140,12 @@ class AmxParams:
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def label(self) -> str:
-        """Kernel name in the BLIS style, e.g. ``amx_2x2_mc256_kc1024_nc512_u1_m``."""
+        """Kernel name in the BLIS style, e.g. ``amx_2x2_mc256_kc1024_nc512_u1_m``.
+
+        ``_np`` marks a kernel without the C prefetch.
+        """
         return (f"amx_{self.TM}x{self.TN}_mc{self.MC}_kc{self.KC}_nc{self.NC}_u{self.unroll}"
-                f"_{self.parallel}")
+                f"_{self.parallel}{'' if self.prefetch_c else '_np'}")
 
 
 def default_amx_params(pair: str) -> AmxParams:

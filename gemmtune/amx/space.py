@@ -72,6 +72,7 @@ class AmxSearchSpace:
             IntDim("kc_mult", 1, 64, log=True),
             IntDim("nc_mult", 1, 256, log=True),
             ChoiceDim("unroll", UNROLLS),
+            ChoiceDim("prefetch_c", (True, False)),
             ChoiceDim("parallel", ("m", "n") if threads > 1 else ("m",)),
         ]
         return cls(pair, TILE_K, {d.name: d for d in dims})
@@ -98,7 +99,8 @@ class AmxSearchSpace:
             raise Rejected(f"tiles must be a tile blocking like '2x2', got {v.get('tiles')!r}.") from None
         params = AmxParams(TM=tm, TN=tn, MC=16 * tm * int(v["mc_mult"]),
                            KC=self.kc_step * int(v["kc_mult"]), NC=16 * tn * int(v["nc_mult"]),
-                           unroll=int(v["unroll"]), parallel=str(v["parallel"]))
+                           unroll=int(v["unroll"]), prefetch_c=bool(v["prefetch_c"]),
+                           parallel=str(v["parallel"]))
         problems = params.problems()
         if problems:
             raise Rejected(problems[0])
@@ -120,6 +122,7 @@ class AmxSearchSpace:
             "kc_mult": d["kc_mult"].snap(params.KC / self.kc_step),
             "nc_mult": d["nc_mult"].snap(params.NC / (16 * tn)),
             "unroll": d["unroll"].snap(params.unroll),
+            "prefetch_c": d["prefetch_c"].snap(params.prefetch_c),
             "parallel": d["parallel"].snap(params.parallel),
         }
         self.decode(point)

@@ -28,7 +28,7 @@ from gemmtune.amx.tiles import make_amx_ukernel, tile_config, tile_release
 
 TM, TN = {TM}, {TN}
 MR, NR, MC, KC, NC = {MR}, {NR}, {MC}, {KC}, {NC}
-ukernel = make_amx_ukernel(TM, TN, "{pair}", {unroll})
+ukernel = make_amx_ukernel(TM, TN, "{pair}", {unroll}, {prefetch_c})
 
 
 @njit(cache=True, nogil=True)

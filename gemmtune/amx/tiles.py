@@ -30,6 +30,7 @@ from .geometry import (PRODUCT, TILE_BYTES, TILE_K, TILE_N, TILE_ROWS, TILE_SIZE
 
 _I8 = ir.IntType(8)
 _I16 = ir.IntType(16)
+_I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
 _PTR = _I8.as_pointer()
 _VOID = ir.VoidType()
@@ -130,7 +131,7 @@ def tile_release(typingctx):
 
 
 @lru_cache(maxsize=None)
-def make_amx_ukernel(tm: int, tn: int, pair: str, unroll: int = 1):
+def make_amx_ukernel(tm: int, tn: int, pair: str, unroll: int = 1, prefetch_c: bool = True):
     """Return a numba intrinsic ``ukernel(ks, Ap, a_off, Bp, b_off, C, c_off, ldc, acc)``.
 
     It computes the MR x NR block (MR = 16*TM rows, NR = 16*TN columns) of int32 C at element
@@ -153,6 +154,7 @@ def make_amx_ukernel(tm: int, tn: int, pair: str, unroll: int = 1):
         pair: "u8s8", "s8s8", "s8u8" or "u8u8" (A's type then B's).
         unroll: k steps per iteration of the emitted loop (the operand tiles rotate through
             the free tiles across the unrolled steps); a one-step loop does the rest.
+        prefetch_c: prefetch the C block for writing before the k loop.
     """
     if pair not in PRODUCT:
         raise ValueError(f"unknown int8 pair {pair!r}: use one of {', '.join(PRODUCT)}.")
@@ -191,6 +193,18 @@ def make_amx_ukernel(tm: int, tn: int, pair: str, unroll: int = 1):
             def c_tile_ptr(i, j):
                 rows = builder.mul(i64(i * TILE_ROWS), c_stride)
                 return builder.gep(c_p, [builder.add(rows, i64(j * TILE_BYTES))])
+
+            # Prefetch C for writing before the k loop: its MR rows lie ldc apart, usually in
+            # as many pages and not in any cache, and a tile store that waits for them
+            # stalls the tile unit for as long as a good part of the k loop.
+            prefetch = cgutils.get_or_insert_function(
+                mod, ir.FunctionType(_VOID, [_PTR, _I32, _I32, _I32]), "llvm.prefetch.p0")
+            for r in range(mr if prefetch_c else 0):
+                row = builder.gep(c_p, [builder.mul(i64(r), c_stride)])
+                for line in range(tn):
+                    builder.call(prefetch, [builder.gep(row, [i64(line * TILE_BYTES)]),
+                                            ir.Constant(_I32, 1), ir.Constant(_I32, 3),
+                                            ir.Constant(_I32, 1)])
 
             with builder.if_else(builder.icmp_signed("!=", acc_v, i64(0))) as (then, otherwise):
                 with then:

@@ -31,6 +31,7 @@ def test_unknown_pair_is_refused():
     ({"parallel": "ic"}, "parallel must be"),
     ({"KC": 64.0}, "must be an integer"),
     ({"TM": True}, "must be an integer"),
+    ({"prefetch_c": 1}, "prefetch_c must be true or false"),
 ])
 def test_each_broken_rule_is_named(changes, words):
     p = AmxParams().replace(**changes)
@@ -61,3 +62,4 @@ def test_key_and_label():
     assert p.label() == "amx_2x2_mc256_kc1024_nc512_u1_m"
     assert p.key() == AmxParams.from_dict(p.to_dict()).key()
     assert p.key() != p.replace(unroll=2).key()
+    assert p.replace(prefetch_c=False).label().endswith("_m_np")

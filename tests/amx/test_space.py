@@ -45,7 +45,7 @@ def test_suggested_points_decode_to_valid_params():
 
 def test_encode_decode_round_trip_and_snap():
     s = space()
-    p = AmxParams(TM=3, TN=1, MC=96, KC=512, NC=64, unroll=4, parallel="n")
+    p = AmxParams(TM=3, TN=1, MC=96, KC=512, NC=64, unroll=4, prefetch_c=False, parallel="n")
     assert s.decode(s.encode(p)) == p
     assert s.snap(p) == p
     odd = s.snap(AmxParams(TM=2, TN=2, MC=96, KC=320, NC=96))   # MC=96 is 3 x MR, KC=320 5 x 64
@@ -55,13 +55,14 @@ def test_encode_decode_round_trip_and_snap():
 
 def test_every_grid_point_is_a_valid_kernel():
     # The space is built so that no draw is rejected: no compile budget is spent on misses.
-    s = space()
+    s = space(1)
     assert all(s.decode(point).problems() == [] for point in s.points())
 
 
 def test_malformed_point_is_rejected():
     with pytest.raises(Rejected, match="tile blocking"):
-        space().decode({"tiles": "big", "mc_mult": 1, "kc_mult": 1, "nc_mult": 1, "unroll": 1})
+        space().decode({"tiles": "big", "mc_mult": 1, "kc_mult": 1, "nc_mult": 1, "unroll": 1,
+                        "prefetch_c": True})
 
 
 def test_grid_and_dict_round_trip():
