@@ -141,25 +141,34 @@ def pack_b(B, pc, jc, kc, nc, Bp, NR, kcp):
     """
     ldb = B.strides[0]
     ns = (nc + NR - 1) // NR
+    whole = nc // 16 * 16       # columns in whole 16-column chunks (never across slivers)
     for g in range(kcp // 4):
         k = 4 * g
-        full_k = k + 4 <= kc
-        for s in range(ns):
-            out = s * NR * kcp + g * NR * 4
-            j0 = jc + s * NR
-            nr = min(NR, nc - s * NR)
-            j = 0
-            if full_k:
-                src = (pc + k) * ldb + j0
-                while j + 16 <= nr:
-                    interleave4(Bp, out + 4 * j, B, src + j, ldb)
-                    j += 16
-            for jj in range(j, NR):
-                for q in range(4):
-                    if jj < nr and k + q < kc:
-                        Bp[out + 4 * jj + q] = B[pc + k + q, j0 + jj]
-                    else:
-                        Bp[out + 4 * jj + q] = 0
+        row = g * NR * 4
+        first = 0
+        if k + 4 <= kc:
+            # One pass over the full width: the sliver and column advance by counting, no
+            # division, and every 64 output bytes are one interleave4.
+            src = (pc + k) * ldb + jc
+            s = 0
+            jj = 0
+            for j in range(0, whole, 16):
+                interleave4(Bp, s * NR * kcp + row + 4 * jj, B, src + j, ldb)
+                jj += 16
+                if jj == NR:
+                    jj = 0
+                    s += 1
+            first = whole
+        # What is left: cut columns, the zero columns up to the last sliver's end, and the
+        # zero-padded k values of the last group.
+        for j in range(first, ns * NR):
+            s = j // NR
+            out = s * NR * kcp + row + 4 * (j - s * NR)
+            for q in range(4):
+                if j < nc and k + q < kc:
+                    Bp[out + q] = B[pc + k + q, jc + j]
+                else:
+                    Bp[out + q] = 0
 
 
 @njit(cache=True, nogil=True)
