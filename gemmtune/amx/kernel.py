@@ -6,9 +6,10 @@ process load the machine code instead of compiling again; the file name carries 
 the parameters' key and the generator hash. numba keys its cache by CPU name and features
 too, so code compiled on an AMX machine is never loaded on another CPU.
 
-``compile_amx`` refuses to compile anything unless ``amx_available()`` is True: compiled
-for a CPU without AMX the tile intrinsics abort the process in LLVM's instruction
-selection, and run without the Linux permission they kill it with SIGILL.
+``compile_amx`` refuses to compile anything unless ``amx_available()`` is True and numba's
+target has AMX (``numba_targets_amx``): compiled for a CPU without AMX the tile intrinsics
+abort the process in LLVM's instruction selection, and run without the Linux permission
+they kill it with SIGILL.
 """
 
 from __future__ import annotations
@@ -33,6 +34,31 @@ from .template import generate_source, generator_hash
 _modules: dict[tuple[str, str], ModuleType] = {}
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
+
+
+# LLVM CPUs whose own feature set has AMX int8 (used only when NUMBA_CPU_FEATURES is set
+# without saying +amx-int8 or -amx-int8).
+_AMX_CPUS = ("sapphirerapids", "emeraldrapids", "graniterapids", "graniterapids-d", "diamondrapids")
+
+
+def numba_targets_amx() -> tuple[bool, str]:
+    """Whether numba compiles for a target with AMX int8: (True, "") or (False, why not).
+
+    numba passes the host's features to LLVM unless NUMBA_CPU_FEATURES is set (portable
+    caches set it, often with NUMBA_CPU_NAME=generic). Compiled for a target without AMX,
+    the tile intrinsics abort the whole process in LLVM ("Cannot select").
+    """
+    from numba.core import config
+
+    if config.CPU_FEATURES is None:
+        return True, ""
+    flags = {f.strip() for f in str(config.CPU_FEATURES).split(",")}
+    cpu = (config.CPU_NAME or "").lower()
+    for feature in ("amx-tile", "amx-int8"):
+        if f"-{feature}" in flags or (f"+{feature}" not in flags and cpu not in _AMX_CPUS):
+            return False, (f"numba compiles for NUMBA_CPU_NAME={config.CPU_NAME!r} with "
+                           f"NUMBA_CPU_FEATURES without +{feature}, which has no AMX.")
+    return True, ""
 
 
 def module_name(params: AmxParams, pair: str) -> str:
@@ -102,6 +128,8 @@ class AmxKernel:
         self.params = params.validate()
         self.pair = normalize_pair(pair)
         ok, why = amx_available()
+        if ok:
+            ok, why = numba_targets_amx()
         if not ok:
             raise RuntimeError(f"AMX kernels cannot run here: {why}")
         self.dtypes = tuple(np.dtype(t) for t in PAIR_DTYPES[self.pair])

@@ -151,6 +151,30 @@ def test_no_amx_cpu_compiles_nothing(monkeypatch, tmp_path):
     assert not (tmp_path / "kernels").exists()
 
 
+@needs_amx
+@pytest.mark.parametrize("name, features, ok", [
+    (None, None, True),
+    ("generic", "+sse2,+avx2", False),
+    ("sapphirerapids", "+avx512f", True),
+    ("sapphirerapids", "+avx512f,-amx-int8", False),
+    ("generic", "+amx-tile,+amx-int8", True),
+])
+def test_numba_target_without_amx_compiles_nothing(monkeypatch, tmp_path, name, features, ok):
+    """NUMBA_CPU_FEATURES without AMX would make LLVM abort the process: refuse first."""
+    from numba.core import config
+
+    from gemmtune.amx import compile_amx
+    from gemmtune.amx.kernel import numba_targets_amx
+
+    monkeypatch.setattr(config, "CPU_NAME", name)
+    monkeypatch.setattr(config, "CPU_FEATURES", features)
+    assert numba_targets_amx()[0] is ok
+    if not ok:
+        with pytest.raises(RuntimeError, match="AMX kernels cannot run here: numba compiles for"):
+            compile_amx(AmxParams(), "u8s8", tmp_path)
+        assert not (tmp_path / "kernels").exists()
+
+
 def test_invalid_params_are_refused_before_compiling(tmp_path):
     from gemmtune.amx import compile_amx
 
