@@ -48,7 +48,7 @@ def test_largest_tile_blockings_fit_the_eight_tiles():
 def test_dict_round_trip_and_refusals():
     p = AmxParams(TM=3, TN=1, MC=96, KC=512, NC=64, unroll=4, parallel="n")
     assert AmxParams.from_dict(p.to_dict()) == p
-    assert AmxParams.from_dict({"TM": 2, "TN": 2, "MC": 64, "KC": 64, "NC": 64}).unroll == 1
+    assert AmxParams.from_dict({"TM": 2, "TN": 2, "MC": 64, "KC": 64, "NC": 64}).unroll == 2
     with pytest.raises(ValueError, match="unknown AMX kernel parameter 'MR'"):
         AmxParams.from_dict({**p.to_dict(), "MR": 48})
     with pytest.raises(ValueError, match="lack KC"):
@@ -59,7 +59,7 @@ def test_dict_round_trip_and_refusals():
 
 def test_key_and_label():
     p = AmxParams()
-    assert p.label() == "amx_2x2_mc256_kc1024_nc512_u1_m"
+    assert p.label() == "amx_2x2_mc256_kc2048_nc2048_u2_m"
     assert p.key() == AmxParams.from_dict(p.to_dict()).key()
-    assert p.key() != p.replace(unroll=2).key()
+    assert p.key() != p.replace(unroll=4).key()
     assert p.replace(prefetch_c=False).label().endswith("_m_np")
