@@ -15,9 +15,10 @@ from typing import Any
 from .params import PAIR_DTYPES, PAIRS, AmxParams, default_amx_params
 from .permission import amx_available
 from .space import AmxSearchSpace
+from .verify import verify_amx
 
 __all__ = ["AmxKernel", "AmxParams", "AmxSearchSpace", "PAIRS", "PAIR_DTYPES", "amx_available",
-           "compile_amx", "default_amx_params"]
+           "compile_amx", "default_amx_params", "verify_amx"]
 
 
 def compile_amx(params: AmxParams, pair: str, root: str | os.PathLike | None = None) -> Any:

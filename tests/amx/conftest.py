@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gemmtune.amx import PAIR_DTYPES, AmxParams, amx_available
+from gemmtune.amx import AmxParams, amx_available
+from gemmtune.amx.verify import SENTINEL, exact_product, random_operands  # noqa: F401 (re-exported)
 
 AMX_OK, AMX_WHY = amx_available()
 needs_amx = pytest.mark.skipif(not AMX_OK, reason=f"AMX cannot run here: {AMX_WHY}")
@@ -21,9 +22,6 @@ VARIANTS = [
     AmxParams(TM=2, TN=2, MC=96, KC=64, NC=64, unroll=4, parallel="m"),
     AmxParams(TM=3, TN=1, MC=144, KC=192, NC=80, unroll=1, parallel="m"),
 ]
-
-# A (and B) filled with this before a run would show up if packing ever read past the data.
-SENTINEL = np.int32(-0x5A5A5A5B)
 
 
 @pytest.fixture(scope="session")
@@ -44,13 +42,9 @@ def amx_kernel(compiled_root):
 
 def operands(rng: np.random.Generator, pair: str, m: int, n: int, k: int):
     """Random A (m, k) and B (k, n) of the pair's dtypes over their full ranges."""
-    out = []
-    for dt, shape in zip(PAIR_DTYPES[pair], ((m, k), (k, n))):
-        info = np.iinfo(dt)
-        out.append(rng.integers(info.min, info.max, shape, dtype=dt, endpoint=True))
-    return out
+    return random_operands(rng, pair, m, n, k)
 
 
 def reference(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """A @ B exactly: float64 BLAS is exact while |sum| < 2^53 (K*255*255 is far below)."""
-    return (A.astype(np.float64) @ B.astype(np.float64)).astype(np.int64)
+    """A @ B exactly (int64)."""
+    return exact_product(A, B)

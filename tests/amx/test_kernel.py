@@ -182,3 +182,20 @@ def test_invalid_params_are_refused_before_compiling(tmp_path):
         compile_amx(AmxParams(KC=100), "u8s8", tmp_path)
     with pytest.raises(ValueError, match="unknown int8 pair"):
         compile_amx(AmxParams(), "u8s16", tmp_path)
+
+
+@needs_amx
+def test_verify_passes_a_right_kernel_and_names_a_wrong_one(amx_kernel):
+    from gemmtune.amx import verify_amx
+
+    kernel = amx_kernel(FRINGE, "s8s8")
+    assert verify_amx(kernel, "s8s8", 70, 90, 130, threads=2).status == "PASS"
+
+    def forgets_last_column(A, B, C, beta, threads):
+        # A wrong kernel: it leaves the last column of C alone.
+        if B.shape[1] > 1:
+            kernel(A, np.ascontiguousarray(B[:, :-1]), C[:, :-1], beta, threads)
+
+    v = verify_amx(forgets_last_column, "s8s8", 70, 90, 130)
+    assert v.status == "FAIL"
+    assert v.reason.startswith("70x90x130 beta=0: 70 of 6300 elements wrong, first at (0, 89)")
