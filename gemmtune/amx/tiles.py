@@ -50,8 +50,9 @@ def _imm(tile: int) -> ir.Constant:
 def step_schedule(tm: int, tn: int, steps: int) -> list[list[tuple]]:
     """The tile operations of ``steps`` consecutive k steps, with operand tiles allocated.
 
-    AMX tile registers are not renamed: a load into a tile waits until every product still
-    reading it has finished. So operand tiles are not given fixed numbers; each load takes
+    This assumes tile registers are not renamed (a load into a tile then waits until every
+    product still reading it has finished), and costs nothing if they are. So operand tiles
+    are not given fixed numbers; each load takes
     the free tile that has been free the longest (the pool is every tile that is not a C
     accumulator), which lets the loads of step s+1 start while the products of step s still
     read other tiles. Within a step the shorter side's tiles are loaded first and kept for
