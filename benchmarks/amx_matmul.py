@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     base = AmxParams.from_dict(json.loads(args.params)) if args.params else AmxParams()
     # Tuning starts from the base and from shapes that did well in hand-made sweeps here.
     seeds = [base, AmxParams(TM=1, TN=4, MC=128, KC=1024, NC=2048, unroll=4),
-             AmxParams(TM=2, TN=2, MC=256, KC=1024, NC=512, unroll=1),
+             AmxParams(TM=2, TN=2, MC=256, KC=2048, NC=2048, unroll=2),
              AmxParams(TM=1, TN=3, MC=64, KC=2048, NC=672, unroll=4)]
     seeds = list(dict.fromkeys(seeds))
     rows = []
