@@ -33,7 +33,6 @@ from .template import generate_source, generator_hash
 
 _modules: dict[tuple[str, str], ModuleType] = {}
 _lock = threading.Lock()
-_threads_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -98,7 +97,7 @@ def _signature(pair: str) -> tuple:
     a, b = (getattr(types, t) for t in PAIR_DTYPES[pair])
     # Layout "A": the thread bands are views (a band of B's or C's columns is not contiguous).
     return (types.Array(a, 2, "A"), types.Array(b, 2, "A"), types.Array(types.int32, 2, "A"),
-            types.int64, types.int64)
+            types.int64)
 
 
 def _thread_pool() -> ThreadPoolExecutor:
@@ -194,35 +193,19 @@ class AmxKernel:
         gemm = self.module.gemm
         beta = int(beta)
         p = self.params
-        if p.parallel == "ic":
-            self._run_prange(gemm, A, B, C, beta, threads)
-            return
         if p.parallel == "m":
             parts = [(A[lo:hi], B, C[lo:hi]) for lo, hi in bands(M, threads, p.MR)]
         else:
             parts = [(A, B[:, lo:hi], C[:, lo:hi]) for lo, hi in bands(N, threads, p.NR)]
         if len(parts) == 1:
-            gemm(A, B, C, beta, 1)
+            gemm(A, B, C, beta)
             return
         # Each band runs on its own thread, which configures its own tiles (gemm is nogil).
-        futures = [_thread_pool().submit(gemm, a, b, c, beta, 1) for a, b, c in parts[1:]]
+        futures = [_thread_pool().submit(gemm, a, b, c, beta) for a, b, c in parts[1:]]
         a, b, c = parts[0]
-        gemm(a, b, c, beta, 1)
+        gemm(a, b, c, beta)
         for f in futures:
             f.result()
-
-    def _run_prange(self, gemm, A, B, C, beta, threads):
-        import numba
-
-        nt = min(threads, numba.config.NUMBA_NUM_THREADS)
-        # set_num_threads is per calling thread in numba; restore the caller's setting.
-        with _threads_lock:
-            before = numba.get_num_threads()
-            numba.set_num_threads(nt)
-            try:
-                gemm(A, B, C, beta, nt)
-            finally:
-                numba.set_num_threads(before)
 
 
 def compile_amx(params: AmxParams, pair: str, root: str | os.PathLike | None = None) -> AmxKernel:

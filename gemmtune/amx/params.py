@@ -23,9 +23,8 @@ PAIRS = tuple(PRODUCT)
 PAIR_DTYPES = {"u8s8": ("uint8", "int8"), "s8s8": ("int8", "int8"),
                "s8u8": ("int8", "uint8"), "u8u8": ("uint8", "uint8")}
 # How threads share C: "m" gives each thread a band of rows (each packs all of B), "n" a
-# band of columns (each packs all of A); "ic" runs one kernel whose threads pack each B
-# block together and split the ic loop (numba prange: compiles slower, packs B once).
-PARALLEL = ("m", "n", "ic")
+# band of columns (each packs all of A).
+PARALLEL = ("m", "n")
 
 # Bounds that only guard against typos and hostile files; they are far above anything fast.
 MAX_MC, MAX_KC, MAX_NC = 16384, 16384, 65536
@@ -53,8 +52,7 @@ class AmxParams:
         unroll: k steps per iteration of the micro-kernel's loop (1, 2, 4 or 8); operand
             tiles rotate through the free tile registers across unrolled steps.
         prefetch_c: prefetch each C block for writing before its k loop.
-        parallel: how threads share C: "m" (bands of rows), "n" (bands of columns), or
-            "ic" (the threads share the packed B and split the ic loop).
+        parallel: how threads share C: "m" (bands of rows) or "n" (bands of columns).
     """
 
     TM: int = 2

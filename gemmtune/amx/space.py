@@ -73,7 +73,7 @@ class AmxSearchSpace:
             IntDim("nc_mult", 1, 256, log=True),
             ChoiceDim("unroll", UNROLLS),
             ChoiceDim("prefetch_c", (True, False)),
-            ChoiceDim("parallel", ("m", "n", "ic") if threads > 1 else ("m",)),
+            ChoiceDim("parallel", ("m", "n") if threads > 1 else ("m",)),
         ]
         return cls(pair, TILE_K, {d.name: d for d in dims})
 

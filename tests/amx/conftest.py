@@ -20,7 +20,7 @@ needs_amx = pytest.mark.skipif(not AMX_OK, reason=f"AMX cannot run here: {AMX_WH
 FRINGE = AmxParams(TM=1, TN=2, MC=48, KC=128, NC=96, unroll=2, parallel="n")
 VARIANTS = [
     AmxParams(TM=2, TN=2, MC=96, KC=64, NC=64, unroll=4, parallel="m"),
-    AmxParams(TM=3, TN=1, MC=144, KC=192, NC=80, unroll=1, parallel="ic"),
+    AmxParams(TM=3, TN=1, MC=144, KC=192, NC=80, unroll=1, parallel="m"),
 ]
 
 

@@ -28,7 +28,7 @@ def test_unknown_pair_is_refused():
     ({"NC": 40}, "multiple of NR=32"),
     ({"MC": 0}, "outside"),
     ({"unroll": 3}, "unroll=3"),
-    ({"parallel": "jr"}, "parallel must be"),
+    ({"parallel": "ic"}, "parallel must be"),
     ({"KC": 64.0}, "must be an integer"),
     ({"TM": True}, "must be an integer"),
     ({"prefetch_c": 1}, "prefetch_c must be true or false"),
