@@ -86,7 +86,8 @@ def exact(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return (A.astype(np.float64) @ B.astype(np.float64)).astype(np.int64)
 
 
-def tune(pair: str, n: int, threads: int, trials: int, root: str, seeds: list[AmxParams]) -> tuple[AmxParams, float]:
+def tune(pair: str, n: int, threads: int, trials: int, root: str, seeds: list[AmxParams],
+         cpu_time: bool = False) -> tuple[AmxParams, float]:
     """The best of ``trials`` candidates of a TPE search at n^3 (seeds tried first)."""
     import optuna
 
@@ -103,10 +104,13 @@ def tune(pair: str, n: int, threads: int, trials: int, root: str, seeds: list[Am
         trial = study.ask()
         params = space.suggest(trial)
         kernel = compile_amx(params, pair, root)
-        timing = measure(lambda: kernel(A, B, C, 0, threads), samples=3, min_sample_seconds=0.03)
+        if cpu_time and threads == 1:
+            secs = interleaved_cpu([lambda: kernel(A, B, C, 0, threads)], 3, 0.03)[0]
+        else:
+            secs = measure(lambda: kernel(A, B, C, 0, threads), samples=3, min_sample_seconds=0.03).samples
         # The best sample, not the median: on a shared machine the fastest sample is the one
         # least disturbed by other processes, and the search compares candidates by it.
-        gops = flops / min(timing.samples) / 1e9
+        gops = flops / min(secs) / 1e9
         study.tell(trial, gops)
         print(f"  tune {n}^3 t{threads}: {gops:7.0f} GOP/s  {params.label()}", file=sys.stderr, flush=True)
         if best is None or gops > best[1]:
@@ -208,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
         for n in (int(s) for s in args.sizes.split(",")):
             params = base
             if args.tune:
-                params, _ = tune(args.pair, n, threads, args.tune, root, seeds)
+                params, _ = tune(args.pair, n, threads, args.tune, root, seeds, args.cpu_time)
             row = bench_one(args.pair, n, threads, params, args.rounds, root, args.numpy_int_max,
                             args.cpu_time)
             rows.append(row)

@@ -62,7 +62,7 @@ class AmxParams:
     NC: int = 2048
     unroll: int = 2
     prefetch_c: bool = True
-    parallel: str = "m"
+    parallel: str = "n"
 
     FIELDS = ("TM", "TN", "MC", "KC", "NC", "unroll", "prefetch_c", "parallel")
 
@@ -140,7 +140,7 @@ class AmxParams:
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def label(self) -> str:
-        """Kernel name in the BLIS style, e.g. ``amx_2x2_mc128_kc2048_nc2048_u2_m``.
+        """Kernel name in the BLIS style, e.g. ``amx_2x2_mc128_kc2048_nc2048_u2_n``.
 
         ``_np`` marks a kernel without the C prefetch.
         """
@@ -154,7 +154,8 @@ def default_amx_params(pair: str) -> AmxParams:
     2x2 tiles, KC 2048 (one pc block up to K = 2048: C is stored once), NC 2048 (A packed
     once up to N = 2048): the best of 16 searched candidates at 1024^3 and 2048^3 on one
     thread here, with MC 256; MC 128 then measured +9% at 512^3, +26% at 1024^3 and -7% at
-    2048^3 against it (docs/amx.md).
+    2048^3 against it. Threads take bands of columns ("n"): each packs all of A, a copy,
+    rather than all of B, an interleave that is about half as fast (docs/amx.md).
     """
     normalize_pair(pair)
     return AmxParams()

@@ -59,7 +59,7 @@ def test_dict_round_trip_and_refusals():
 
 def test_key_and_label():
     p = AmxParams()
-    assert p.label() == "amx_2x2_mc128_kc2048_nc2048_u2_m"
+    assert p.label() == "amx_2x2_mc128_kc2048_nc2048_u2_n"
     assert p.key() == AmxParams.from_dict(p.to_dict()).key()
     assert p.key() != p.replace(unroll=4).key()
-    assert p.replace(prefetch_c=False).label().endswith("_m_np")
+    assert p.replace(prefetch_c=False).label().endswith("_n_np")
