@@ -33,6 +33,7 @@ from .template import generate_source, generator_hash
 
 _modules: dict[tuple[str, str], ModuleType] = {}
 _lock = threading.Lock()
+_pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -102,7 +103,7 @@ def _signature(pair: str) -> tuple:
 
 def _thread_pool() -> ThreadPoolExecutor:
     global _pool
-    with _lock:
+    with _pool_lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) - 1),
                                        thread_name_prefix="gemmtune-amx")
