@@ -21,6 +21,7 @@ __all__ = ["KernelFamily", "StartingPoint", "Verdict", "Workload", "family_for",
 
 # module:attribute of each built-in family, in order of preference.
 _BUILTIN = ("gemmtune.families.float_gemm:FloatGemmFamily",
+            "gemmtune.families.amx_int8:AmxInt8Family",
             "gemmtune.families.int8_gemm:Int8GemmFamily")
 
 _lock = threading.RLock()

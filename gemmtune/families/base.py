@@ -94,7 +94,11 @@ class KernelFamily(ABC):
     handles: tuple[tuple[str, str], ...] = ()
 
     def accepts(self, problem: Problem) -> bool:
-        return (problem.op, problem.dtype) in self.handles
+        return (problem.op, problem.dtype) in self.handles and self.available()
+
+    def available(self) -> bool:
+        """Whether this machine can run the family's kernels at all (the CPU, the OS)."""
+        return True
 
     # -- parameters ----------------------------------------------------------------------
 

@@ -1,9 +1,8 @@
 """The integer GEMM family: 8-bit A and B, exact int32 C (``gemmtune/int8/``).
 
-VNNI (512- and 256-bit), AVX2 (``vpmaddwd``) and portable micro-kernels, plus any raw core
-registered with ``gemmtune.int8.register_core`` (the AMX tile kernel, where the CPU and the
-OS allow it). Only what this CPU can run is offered: LLVM aborts the process on an
-instruction the target lacks.
+VNNI (512- and 256-bit), AVX2 (``vpmaddwd``) and portable micro-kernels. Only what this CPU
+can run is offered: LLVM aborts the process on an instruction the target lacks. Where AMX
+tiles may run, the AMX family (``amx_int8.py``) takes these problems first.
 """
 
 from __future__ import annotations
@@ -15,23 +14,11 @@ from ..problem import Problem
 from .base import KernelFamily, StartingPoint, Verdict, Workload, snap_unique
 
 
-def _register_amx() -> None:
-    """Plug the AMX tile kernel in as one more int8 ISA, once, where it is built."""
-    try:
-        from ..amx import register_with_int8
-    except ImportError:
-        return
-    register_with_int8()
-
-
 class Int8GemmFamily(KernelFamily):
     """Int8Params (MR, NR, MC, KC, NC, isa, knobs); verification is exact equality."""
 
     name = "numba-int8"
     handles = tuple(("gemm", d) for d in INT_DTYPES)
-
-    def __init__(self) -> None:
-        _register_amx()
 
     def parse_params(self, data: Mapping[str, Any]) -> Any:
         from ..int8 import Int8Params

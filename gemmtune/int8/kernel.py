@@ -138,6 +138,17 @@ class Int8Kernel:
 
             self.module = load_module(params, self.pair, root)
 
+    @classmethod
+    def around(cls, raw: Callable[..., Any], params: Any, pair: str) -> "Int8Kernel":
+        """The wrapper (checks, layouts, zero points, the K limit, ``out=``) around a raw core
+        ``raw(A, B, C, beta, threads)`` whose parameters are its own type (AMX tiles)."""
+        self = cls.__new__(cls)
+        self.pair = normalize_pair(pair)
+        self.params = params
+        self._raw = raw
+        self.module = None
+        return self
+
     def signature(self) -> tuple:
         from numba import types
         from numba.np.numpy_support import from_dtype

@@ -20,6 +20,8 @@ def _all_families():
 
 @pytest.fixture(params=_all_families(), ids=lambda f: f.name)
 def family(request):
+    if not request.param.available():
+        pytest.skip(f"{request.param.name} cannot run on this machine")
     return request.param
 
 
