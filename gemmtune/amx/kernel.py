@@ -14,9 +14,7 @@ they kill it with SIGILL.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
@@ -24,15 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from ..kernels.build import _atomic_write
 from ..kernels.cached_load import load_cached
-from ..paths import kernel_dir
 from .params import PAIR_DTYPES, AmxParams, normalize_pair
 from .permission import amx_available
 from .template import generate_source, generator_hash
 
-_modules: dict[tuple[str, str], ModuleType] = {}
-_lock = threading.Lock()
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
@@ -68,28 +62,11 @@ def module_name(params: AmxParams, pair: str) -> str:
 
 def load_module(params: AmxParams, pair: str, root: str | os.PathLike | None = None) -> ModuleType:
     """Write (once) and import the generated module; importing does not compile."""
+    from ..kernels.build import import_generated
+
     pair = normalize_pair(pair)
     params.validate()
-    directory = kernel_dir(root)
-    name = module_name(params, pair)
-    key = (str(directory), name)
-    with _lock:
-        mod = _modules.get(key)
-        if mod is not None:
-            return mod
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{name}.py"
-        source = generate_source(params, pair)
-        if not path.exists() or path.read_text() != source:
-            _atomic_write(path, source)
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        # numba's cache locator needs the module importable by name while it compiles.
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-        _modules[key] = mod
-        return mod
+    return import_generated(module_name(params, pair), lambda: generate_source(params, pair), root)
 
 
 def _signature(pair: str) -> tuple:
