@@ -27,6 +27,7 @@ from .params import PAIR_DTYPES, AmxParams, normalize_pair
 from .permission import amx_available
 from .template import generate_source, generator_hash
 
+_lock = threading.Lock()
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
