@@ -13,12 +13,11 @@ block above its bound.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
-from ..search.space import ChoiceDim, IntDim, Rejected, _dim_from_dict
+from ..search.space import ChoiceDim, IntDim, Rejected, SpaceGrid, _dim_from_dict
 from .params import UNROLLS, AmxParams, normalize_pair
 from .permission import REQUIRED_FEATURES, host_features
 from .geometry import TILE_K, TILES, tile_budget
@@ -36,7 +35,7 @@ def parse_tiles(value: str) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
-class AmxSearchSpace:
+class AmxSearchSpace(SpaceGrid):
     """The dimensions for one int8 pair on one AMX machine.
 
     Attributes:
@@ -79,17 +78,6 @@ class AmxSearchSpace:
 
     # -- mapping -----------------------------------------------------------------------
 
-    def searched(self) -> list[Dim]:
-        """Dimensions with more than one value (constants are not suggested)."""
-        return [d for d in self.dims.values() if len(d.values()) > 1]
-
-    def constants(self) -> dict[str, Any]:
-        return {d.name: d.values()[0] for d in self.dims.values() if len(d.values()) == 1}
-
-    def suggest(self, trial: Any) -> AmxParams:
-        """Draw every searched dimension from ``trial`` and decode (Rejected if invalid)."""
-        return self.decode({d.name: d.suggest(trial) for d in self.searched()})
-
     def decode(self, values: dict[str, Any]) -> AmxParams:
         """Trial values (constants may be omitted) -> AmxParams; Rejected if invalid."""
         v = {**self.constants(), **values}
@@ -129,25 +117,7 @@ class AmxSearchSpace:
         names = {x.name for x in self.searched()}
         return {k: val for k, val in point.items() if k in names}
 
-    def snap(self, params: AmxParams) -> AmxParams:
-        """``params`` moved to the nearest point of this space."""
-        return self.decode(self.encode(params))
-
     # -- enumeration -------------------------------------------------------------------
-
-    def grid(self) -> dict[str, list]:
-        """The values a grid visits along each searched dimension (for Optuna's GridSampler)."""
-        return {dim.name: dim.grid_values() for dim in self.searched()}
-
-    def size(self) -> int:
-        return math.prod(len(v) for v in self.grid().values())
-
-    def points(self) -> Iterator[dict[str, Any]]:
-        """Every point of the grid, valid or not, in a fixed order."""
-        grid = self.grid()
-        names = list(grid)
-        for combo in itertools.product(*(grid[n] for n in names)):
-            yield dict(zip(names, combo))
 
     # -- serialisation -----------------------------------------------------------------
 

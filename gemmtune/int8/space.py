@@ -14,12 +14,10 @@ the ISA (MR * nr_vecs accumulators + nr_vecs B vectors + 1 A broadcast) and
 
 from __future__ import annotations
 
-import itertools
-import math
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
-from ..search.space import ChoiceDim, Dim, IntDim, Rejected, _dim_from_dict
+from ..search.space import ChoiceDim, Dim, IntDim, Rejected, SpaceGrid, _dim_from_dict
 from .isa import available_isas, lanes, raw_core, vector_registers
 from .pairs import normalize_pair
 from .params import MAX_MR, PARALLEL_LOOPS, Int8Params
@@ -37,7 +35,7 @@ def nr_unit(isa: str) -> int:
 
 
 @dataclass(frozen=True)
-class Int8SearchSpace:
+class Int8SearchSpace(SpaceGrid):
     """The dimensions for one dtype pair on one machine.
 
     Attributes:
@@ -87,17 +85,6 @@ class Int8SearchSpace:
         return cls(pair, registers, KC_STEP, {d.name: d for d in dims})
 
     # -- mapping -----------------------------------------------------------------------
-
-    def searched(self) -> list[Dim]:
-        """Dimensions with more than one value (constants are not suggested)."""
-        return [d for d in self.dims.values() if len(d.values()) > 1]
-
-    def constants(self) -> dict[str, Any]:
-        return {d.name: d.values()[0] for d in self.dims.values() if len(d.values()) == 1}
-
-    def suggest(self, trial: Any) -> Int8Params:
-        """Draw every searched dimension from ``trial`` and decode (Rejected if invalid)."""
-        return self.decode({d.name: d.suggest(trial) for d in self.searched()})
 
     def decode(self, values: dict[str, Any]) -> Int8Params:
         """Trial values (constants may be omitted) -> Int8Params; Rejected if invalid."""
@@ -157,32 +144,7 @@ class Int8SearchSpace:
         names = {x.name for x in self.searched()}
         return {k: val for k, val in point.items() if k in names}
 
-    def snap(self, params: Int8Params) -> Int8Params:
-        """``params`` moved to the nearest point of this space."""
-        return self.decode(self.encode(params))
-
     # -- enumeration -------------------------------------------------------------------
-
-    def grid(self) -> dict[str, list]:
-        """The values a grid visits along each searched dimension (for Optuna's GridSampler)."""
-        return {dim.name: dim.grid_values() for dim in self.searched()}
-
-    def size(self) -> int:
-        return math.prod(len(v) for v in self.grid().values())
-
-    def points(self) -> Iterator[dict[str, Any]]:
-        """Every point of the grid, valid or not, in a fixed order."""
-        grid = self.grid()
-        names = list(grid)
-        for combo in itertools.product(*(grid[n] for n in names)):
-            yield dict(zip(names, combo))
-
-    def valid_points(self) -> Iterator[tuple[dict[str, Any], Int8Params]]:
-        for point in self.points():
-            try:
-                yield point, self.decode(point)
-            except Rejected:
-                continue
 
     # -- serialisation -----------------------------------------------------------------
 

@@ -101,6 +101,53 @@ DIM_NAMES = ("mr", "nr_vecs", "mc_mult", "kc_mult", "nc_mult", "unroll", "prefet
 KNOB_DEFAULTS = {"unroll": 4, "prefetch": 0, "parallel": "ic", "pack_a": True, "pack_b": True}
 
 
+class SpaceGrid:
+    """What every search space derives from its ``dims`` and its ``decode``/``encode``.
+
+    A family's space (``SearchSpace`` here, ``Int8SearchSpace``, ``AmxSearchSpace``) defines
+    ``dims``, ``decode(values) -> params`` (``Rejected`` for an invalid point) and
+    ``encode(params) -> point``; the sampler interface and the grid come from here.
+    """
+
+    dims: dict[str, Any]
+
+    def searched(self) -> list[Dim]:
+        """Dimensions with more than one value (constants are not suggested)."""
+        return [d for d in self.dims.values() if len(d.values()) > 1]
+
+    def constants(self) -> dict[str, Any]:
+        return {d.name: d.values()[0] for d in self.dims.values() if len(d.values()) == 1}
+
+    def suggest(self, trial: Any) -> Any:
+        """Draw every searched dimension from ``trial`` and decode (Rejected if invalid)."""
+        return self.decode({d.name: d.suggest(trial) for d in self.searched()})
+
+    def snap(self, params: Any) -> Any:
+        """``params`` moved to the nearest point of this space."""
+        return self.decode(self.encode(params))
+
+    def grid(self) -> dict[str, list]:
+        """The values a grid visits along each searched dimension (for Optuna's GridSampler)."""
+        return {dim.name: dim.grid_values() for dim in self.searched()}
+
+    def size(self) -> int:
+        return math.prod(len(v) for v in self.grid().values())
+
+    def points(self) -> Iterator[dict[str, Any]]:
+        """Every point of the grid, valid or not, in a fixed order."""
+        grid = self.grid()
+        names = list(grid)
+        for combo in itertools.product(*(grid[n] for n in names)):
+            yield dict(zip(names, combo))
+
+    def valid_points(self) -> Iterator[tuple[dict[str, Any], Any]]:
+        for point in self.points():
+            try:
+                yield point, self.decode(point)
+            except Rejected:
+                continue
+
+
 def _dim_from_dict(d: dict[str, Any]) -> Dim:
     if d["type"] == "int":
         return IntDim(d["name"], d["low"], d["high"], d.get("step", 1), d.get("log", False))
@@ -108,7 +155,7 @@ def _dim_from_dict(d: dict[str, Any]) -> Dim:
 
 
 @dataclass(frozen=True)
-class SearchSpace:
+class SearchSpace(SpaceGrid):
     """The dimensions for one dtype on one machine.
 
     Attributes:
@@ -163,18 +210,6 @@ class SearchSpace:
         return cls.for_machine(dtype, vec_widths=widths, vector_registers=nvr, threads=threads)
 
     # -- mapping -----------------------------------------------------------------------
-
-    def searched(self) -> list[Dim]:
-        """Dimensions with more than one value (constants are not suggested)."""
-        return [d for d in self.dims.values() if len(d.values()) > 1]
-
-    def constants(self) -> dict[str, Any]:
-        return {d.name: d.values()[0] for d in self.dims.values() if len(d.values()) == 1}
-
-    def suggest(self, trial: Any) -> KernelParams:
-        """Draw every searched dimension from ``trial`` and decode (Rejected if invalid)."""
-        values = {d.name: d.suggest(trial) for d in self.searched()}
-        return self.decode(values)
 
     def decode(self, values: dict[str, Any]) -> KernelParams:
         """Trial values (constants may be omitted) -> KernelParams; Rejected if invalid."""
@@ -234,32 +269,7 @@ class SearchSpace:
         names = {x.name for x in self.searched()}
         return {k: val for k, val in point.items() if k in names}
 
-    def snap(self, params: KernelParams) -> KernelParams:
-        """``params`` moved to the nearest point of this space."""
-        return self.decode(self.encode(params))
-
     # -- enumeration -------------------------------------------------------------------
-
-    def grid(self) -> dict[str, list]:
-        """The values a grid visits along each searched dimension (for Optuna's GridSampler)."""
-        return {dim.name: dim.grid_values() for dim in self.searched()}
-
-    def size(self) -> int:
-        return math.prod(len(v) for v in self.grid().values())
-
-    def points(self) -> Iterator[dict[str, Any]]:
-        """Every point of the grid, valid or not, in a fixed order."""
-        grid = self.grid()
-        names = list(grid)
-        for combo in itertools.product(*(grid[n] for n in names)):
-            yield dict(zip(names, combo))
-
-    def valid_points(self) -> Iterator[tuple[dict[str, Any], KernelParams]]:
-        for point in self.points():
-            try:
-                yield point, self.decode(point)
-            except Rejected:
-                continue
 
     # -- serialisation -----------------------------------------------------------------
 
