@@ -31,16 +31,25 @@ from .problem import Problem
 _lock = threading.RLock()
 
 
-@dataclass(frozen=True)
+@dataclass
 class Choice:
-    """What ``matmul`` runs for a problem: the family, its parameters, the compiled kernel,
-    and the threads it runs on (``threads`` of the call is a maximum, see ``_fit_threads``)."""
+    """What ``matmul`` runs for a problem: the family, its parameters and the threads it runs
+    on (``threads`` of the call is a maximum, see ``_fit_threads``); the kernel is compiled on
+    first use, so ``best_config`` never compiles anything."""
 
     family: Any
     params: Any
     info: dict[str, Any]
-    kernel: Any
     threads: int
+    problem: Problem
+    root: str
+    _kernel: Any = None
+
+    @property
+    def kernel(self) -> Any:
+        if self._kernel is None:
+            self._kernel = _kernel(self.family, self.params, self.problem, self.root)
+        return self._kernel
 
 
 # Below this many flops a product with no tuning of its own runs on one thread: starting
@@ -118,7 +127,7 @@ def _choose(problem: Problem, root: str, fp: str) -> Choice:
     if threads < problem.threads:
         info["threads_reason"] = (f"a product of {problem.flops:.2g} flops with no tuning of its "
                                   f"own runs on {threads} thread: splitting it costs more than it saves")
-    return Choice(family, params, info, _kernel(family, params, problem, root), threads)
+    return Choice(family, params, info, threads, problem, root)
 
 
 def _fit_threads(problem: Problem) -> int:
