@@ -202,7 +202,11 @@ def stack_params(m: int, n: int, k: int, dtype: str, threads: int = 1,
     Args:
         m, n, k: each product's sizes.
         dtype: "float32" or "float64".
-        threads: 1 gives a serial driver ("m"), more a prange driver ("ic").
+        threads: the threads it will run on. The driver is the serial one ("m") for any
+            count: more threads run its batch ranges on the thread pool, so one compiled
+            kernel serves every thread count, and on a shared machine it degraded far less
+            than the prange driver ("ic"), whose threads wait for each other at every call
+            (docs/stacks.md).
         vec_bits, registers: the vector width and register count (default: this machine's).
     """
     dtype = normalize_dtype(dtype)
@@ -244,7 +248,7 @@ def _stack_params(m: int, n: int, k: int, dtype: str, threads: int, vec_bits: in
     nc = min(-(-max(n, 1) // nr) * nr, max(1, 4096 // nr) * nr)
     kc = max(1, min(k, 512))
     return KernelParams(MR=mr, NR=nr, MC=mc, KC=kc, NC=nc, vec_bits=vec_bits, unroll=1 if k <= 32 else 4,
-                        prefetch=0, parallel="m" if threads == 1 else "ic",
+                        prefetch=0, parallel="m",
                         pack_a=False, pack_b=False).validate(dtype)
 
 

@@ -121,7 +121,7 @@ def test_stack_params_fit_the_register_file(vec_bits, registers, dtype):
         assert p.MR * p.NR // vl + p.NR // vl < registers
         assert not p.pack_a and not p.pack_b and p.parallel == "m"
         assert p.MC >= m and p.NC >= n and p.KC >= min(k, 512)
-    assert stack_params(16, 16, 16, dtype, 2, vec_bits=vec_bits, registers=registers).parallel == "ic"
+    assert stack_params(16, 16, 16, dtype, 2, vec_bits=vec_bits, registers=registers).parallel == "m"
 
 
 def test_stack_params_of_the_avx2_form_run_here(kernel_root):
