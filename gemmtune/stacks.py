@@ -184,6 +184,7 @@ def stacked_problem(A: np.ndarray, B: np.ndarray) -> tuple[int, int, int, int]:
 
 # -- default parameters -----------------------------------------------------------------------
 
+MIN_FLOPS_PER_THREAD = 2_000_000   # about 20 us of work at 100 GFLOP/s
 SMALL_FLOPS = 2 * 128 ** 3   # products up to this many flops run unpacked, one block each
 
 
@@ -339,14 +340,15 @@ def matmul_nd(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, al
         out: optional array of exactly the result's shape and C's dtype, written in place;
             when ``beta`` is 0 it is not read.
         alpha, beta: scalars of the update (BLAS semantics).
-        threads: threads to run on; default the usable cores.
+        threads: threads to run on at most (default the usable cores); a stack with less
+            than ``MIN_FLOPS_PER_THREAD`` flops per thread runs on fewer.
         params_for: ``params_for(m, n, k, batch, dtype, threads)`` -> the KernelParams of the
             batched GEMM (default :func:`default_params_for`); not called for GEMV shapes
             or empty products.
         cache_dir: the gemmtune cache dir for generated kernels.
 
     Returns:
-        ``out``, or a new C-ordered array.
+        ``out``, or a new C-ordered array (a numpy scalar for two vectors, as numpy).
 
     Raises:
         TypeError, ValueError: for operands that cannot be multiplied, with the reason.
@@ -359,6 +361,10 @@ def matmul_nd(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, al
     alpha = _check_scalar("alpha", alpha)
     beta = _check_scalar("beta", beta)
     if out is None:
+        if not shape.out_shape:
+            # Vector @ vector: numpy returns a scalar, not a 0-d array.
+            return matmul_nd(A, B, np.empty((), dtype=pair.out), alpha=alpha, beta=0.0,
+                             threads=threads, params_for=params_for, cache_dir=cache_dir)[()]
         out = np.empty(shape.out_shape, dtype=pair.out)
         beta = 0.0
     else:
@@ -373,6 +379,9 @@ def matmul_nd(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, al
     threads = _check_threads(threads)
     if out.size == 0:
         return out
+    # A thread costs a pool hand-off or a parallel launch (tens of microseconds): a stack too
+    # small to give each thread MIN_FLOPS_PER_THREAD runs on fewer.
+    threads = max(1, min(threads, 2 * shape.batch * shape.m * shape.n * shape.k // MIN_FLOPS_PER_THREAD))
     if shape.k == 0:
         # An empty sum: C = beta*C, and C is not read when beta is 0 (BLAS semantics).
         if beta == 0:
