@@ -305,3 +305,15 @@ def test_a_small_stack_runs_on_fewer_threads(monkeypatch):
     big = np.ones((64, 32, 32), dtype="float32")
     matmul_nd(big, big, threads=2, params_for=params_for)        # 4.2 Mflop: two
     assert seen == [1, 2]
+
+
+def test_stacked_problem_does_not_import_numba():
+    """The CLI and the cache can ask for a stack's problem without numba's start-up."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from gemmtune.stacks import stacked_problem; "
+            "assert stacked_problem(np.ones((2, 3, 4)), np.ones(4)) == (2, 3, 1, 4); "
+            "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
