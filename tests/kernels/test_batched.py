@@ -134,3 +134,22 @@ def test_stack_params_of_the_avx2_form_run_here(kernel_root):
     idx = np.arange(9, dtype=np.int64)
     kernel(A3, B3, C3, idx, idx, 1.0, 0.0, 1)
     _check_products(C3, A3, B3, idx, idx)
+
+
+def test_verify_batched_passes_a_right_kernel_and_catches_a_wrong_one(kernel_root):
+    from gemmtune.kernels.batched import verify_batched
+
+    dtype, params = ALL[0]
+    kernel = batched_kernel(params, dtype, kernel_root)
+    assert verify_batched(kernel, 96, 20, 24, 16, threads=2).ok
+
+    class OffByOne:
+        """The right kernel, then one element of the last product spoiled."""
+        dtype = kernel.dtype
+
+        def __call__(self, A3, B3, C3, ia, ib, alpha, beta, threads):
+            kernel(A3, B3, C3, ia, ib, alpha, beta, threads)
+            C3[-1, -1, -1] += 1
+
+    verdict = verify_batched(OffByOne(), 4, 9, 10, 11)
+    assert not verdict.ok and "product 3" in verdict.reason
