@@ -45,8 +45,9 @@ def candidates(m: int, n: int, k: int, threads: int, limit: int, prior=None):
 
     base = stack_params(m, n, k, "float32", threads)
     if threads > 1 and prior is not None:
-        return [prior.replace(parallel="ic"), prior.replace(parallel="m"), base,
-                base.replace(parallel="m")][:limit]
+        out = [prior.replace(parallel="ic"), prior.replace(parallel="m"), base,
+               base.replace(parallel="ic")]
+        return list(dict.fromkeys(out))[:limit]
     out = [base]
     for vec_bits, regs in ((512, 32), (256, 32)):
         p = stack_params(m, n, k, "float32", threads, vec_bits=vec_bits, registers=regs)

@@ -184,6 +184,7 @@ def stacked_problem(A: np.ndarray, B: np.ndarray) -> tuple[int, int, int, int]:
 
 # -- default parameters -----------------------------------------------------------------------
 
+MIN_FLOPS_PER_THREAD = 2_000_000   # about 20 us of work at 100 GFLOP/s
 SMALL_FLOPS = 2 * 128 ** 3   # products up to this many flops run unpacked, one block each
 
 
@@ -202,7 +203,11 @@ def stack_params(m: int, n: int, k: int, dtype: str, threads: int = 1,
     Args:
         m, n, k: each product's sizes.
         dtype: "float32" or "float64".
-        threads: 1 gives a serial driver ("m"), more a prange driver ("ic").
+        threads: the threads it will run on. The driver is the serial one ("m") for any
+            count: more threads run its batch ranges on the thread pool, so one compiled
+            kernel serves every thread count, and on a shared machine it degraded far less
+            than the prange driver ("ic"), whose threads wait for each other at every call
+            (docs/stacks.md).
         vec_bits, registers: the vector width and register count (default: this machine's).
     """
     dtype = normalize_dtype(dtype)
@@ -244,7 +249,7 @@ def _stack_params(m: int, n: int, k: int, dtype: str, threads: int, vec_bits: in
     nc = min(-(-max(n, 1) // nr) * nr, max(1, 4096 // nr) * nr)
     kc = max(1, min(k, 512))
     return KernelParams(MR=mr, NR=nr, MC=mc, KC=kc, NC=nc, vec_bits=vec_bits, unroll=1 if k <= 32 else 4,
-                        prefetch=0, parallel="m" if threads == 1 else "ic",
+                        prefetch=0, parallel="m",
                         pack_a=False, pack_b=False).validate(dtype)
 
 
@@ -335,14 +340,15 @@ def matmul_nd(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, al
         out: optional array of exactly the result's shape and C's dtype, written in place;
             when ``beta`` is 0 it is not read.
         alpha, beta: scalars of the update (BLAS semantics).
-        threads: threads to run on; default the usable cores.
+        threads: threads to run on at most (default the usable cores); a stack with less
+            than ``MIN_FLOPS_PER_THREAD`` flops per thread runs on fewer.
         params_for: ``params_for(m, n, k, batch, dtype, threads)`` -> the KernelParams of the
             batched GEMM (default :func:`default_params_for`); not called for GEMV shapes
             or empty products.
         cache_dir: the gemmtune cache dir for generated kernels.
 
     Returns:
-        ``out``, or a new C-ordered array.
+        ``out``, or a new C-ordered array (a numpy scalar for two vectors, as numpy).
 
     Raises:
         TypeError, ValueError: for operands that cannot be multiplied, with the reason.
@@ -355,6 +361,10 @@ def matmul_nd(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, al
     alpha = _check_scalar("alpha", alpha)
     beta = _check_scalar("beta", beta)
     if out is None:
+        if not shape.out_shape:
+            # Vector @ vector: numpy returns a scalar, not a 0-d array.
+            return matmul_nd(A, B, np.empty((), dtype=pair.out), alpha=alpha, beta=0.0,
+                             threads=threads, params_for=params_for, cache_dir=cache_dir)[()]
         out = np.empty(shape.out_shape, dtype=pair.out)
         beta = 0.0
     else:
@@ -369,6 +379,9 @@ def matmul_nd(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, al
     threads = _check_threads(threads)
     if out.size == 0:
         return out
+    # A thread costs a pool hand-off or a parallel launch (tens of microseconds): a stack too
+    # small to give each thread MIN_FLOPS_PER_THREAD runs on fewer.
+    threads = max(1, min(threads, 2 * shape.batch * shape.m * shape.n * shape.k // MIN_FLOPS_PER_THREAD))
     if shape.k == 0:
         # An empty sum: C = beta*C, and C is not read when beta is 0 (BLAS semantics).
         if beta == 0:

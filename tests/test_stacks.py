@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gemmtune
@@ -13,6 +13,15 @@ from gemmtune.kernels.reference import check
 from gemmtune.stacks import matmul_nd, stack_shape, stacked_problem
 
 from .kernels.test_batched import BATCHED
+
+
+@pytest.fixture(autouse=True, scope="module")
+def every_thread_works():
+    """Tests use small stacks; let them run on every thread they ask for (2: the pool split)."""
+    before = stacks.MIN_FLOPS_PER_THREAD
+    stacks.MIN_FLOPS_PER_THREAD = 1
+    yield
+    stacks.MIN_FLOPS_PER_THREAD = before
 
 
 def fixed_params(m, n, k, batch, dtype, threads):
@@ -180,6 +189,14 @@ def test_bad_out_dtype_and_operands():
         matmul_nd(A, B, threads=0)
 
 
+def test_two_vectors_give_a_scalar_like_numpy():
+    x = np.arange(5, dtype="float64")
+    r = matmul_nd(x, x, threads=1)
+    assert type(r) is type(np.matmul(x, x)) and r == 30.0
+    out = np.zeros((), dtype="float64")
+    assert matmul_nd(x, x, out, threads=1) is out and out == 30.0
+
+
 def test_stacked_problem_and_shape():
     f = np.float32
     assert stacked_problem(np.ones((96, 128, 64), f), np.ones((96, 64, 128), f)) == (96, 128, 128, 64)
@@ -273,3 +290,30 @@ def test_nan_and_inf_propagate_as_in_numpy(b_shape):
     assert np.array_equal(np.isnan(C), np.isnan(want))
     assert np.array_equal(np.isinf(C), np.isinf(want))
     check_matmul(C, A, B)
+
+
+def test_a_small_stack_runs_on_fewer_threads(monkeypatch):
+    seen = []
+
+    def params_for(m, n, k, batch, dtype, threads):
+        seen.append(threads)
+        return BATCHED[dtype][0]
+
+    monkeypatch.setattr(stacks, "MIN_FLOPS_PER_THREAD", 2_000_000)
+    A = np.ones((4, 16, 16), dtype="float32")
+    matmul_nd(A, A, threads=2, params_for=params_for)            # 32 kflop: one thread
+    big = np.ones((64, 32, 32), dtype="float32")
+    matmul_nd(big, big, threads=2, params_for=params_for)        # 4.2 Mflop: two
+    assert seen == [1, 2]
+
+
+def test_stacked_problem_does_not_import_numba():
+    """The CLI and the cache can ask for a stack's problem without numba's start-up."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from gemmtune.stacks import stacked_problem; "
+            "assert stacked_problem(np.ones((2, 3, 4)), np.ones(4)) == (2, 3, 1, 4); "
+            "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -343,3 +343,45 @@ def batched_kernel(params: KernelParams, dtype: str,
             k = _kernels.setdefault(key, k)
     _by_request[fast] = k
     return k
+
+
+# Stacks that cross every fringe of a small-product configuration: 1, primes, a broadcast
+# operand (one A for every product), and more products than threads.
+FRINGE_STACKS = ((1, 1, 1, 1), (3, 1, 37, 5), (2, 29, 1, 17), (5, 13, 11, 1), (4, 67, 41, 23))
+
+
+def verify_batched(kernel, batch: int, m: int, n: int, k: int, threads: int = 1, seed: int = 0,
+                   fringes: bool = True):
+    """Run a batched kernel on a stack of the problem's shape (and fringe stacks), C poisoned.
+
+    The problem's own stack is capped at 64 products (every product is checked); the first
+    fringe stack broadcasts one A to every product. Returns the first failing
+    ``reference.Verdict``, else the worst passing one, as ``reference.verify_kernel`` does
+    for 2-D kernels.
+
+    Args:
+        kernel: a callable with ``BatchedKernel``'s signature (``kernel.dtype`` names its dtype).
+        batch, m, n, k: the stack to check.
+        threads: threads to run it on.
+    """
+    from .reference import Verdict, check
+
+    rng = np.random.default_rng(seed)
+    dtype = kernel.dtype
+    shapes = [(min(batch, 64), m, n, k)] + (list(FRINGE_STACKS) if fringes else [])
+    worst = Verdict(0.0, "PASS")
+    for i, (bb, mm, nn, kk) in enumerate(shapes):
+        shared = i == 1   # one A for every product: the broadcast path
+        A3 = rng.standard_normal((1 if shared else bb, mm, kk)).astype(dtype)
+        B3 = rng.standard_normal((bb, kk, nn)).astype(dtype)
+        C3 = np.full((bb, mm, nn), np.nan, dtype=dtype)   # poison: unwritten shows as NaN
+        ia = np.zeros(bb, dtype=np.int64) if shared else np.arange(bb, dtype=np.int64)
+        ib = np.arange(bb, dtype=np.int64)
+        kernel(A3, B3, C3, ia, ib, 1.0, 0.0, threads)
+        for c in range(bb):
+            v = check(C3[c], A3[ia[c]], B3[ib[c]])
+            if not v.ok:
+                return Verdict(v.residual, v.status, f"{bb} x {mm}x{nn}x{kk}, product {c}: {v.reason}")
+            if v.residual > worst.residual:
+                worst = v
+    return worst

@@ -121,7 +121,7 @@ def test_stack_params_fit_the_register_file(vec_bits, registers, dtype):
         assert p.MR * p.NR // vl + p.NR // vl < registers
         assert not p.pack_a and not p.pack_b and p.parallel == "m"
         assert p.MC >= m and p.NC >= n and p.KC >= min(k, 512)
-    assert stack_params(16, 16, 16, dtype, 2, vec_bits=vec_bits, registers=registers).parallel == "ic"
+    assert stack_params(16, 16, 16, dtype, 2, vec_bits=vec_bits, registers=registers).parallel == "m"
 
 
 def test_stack_params_of_the_avx2_form_run_here(kernel_root):
@@ -134,3 +134,22 @@ def test_stack_params_of_the_avx2_form_run_here(kernel_root):
     idx = np.arange(9, dtype=np.int64)
     kernel(A3, B3, C3, idx, idx, 1.0, 0.0, 1)
     _check_products(C3, A3, B3, idx, idx)
+
+
+def test_verify_batched_passes_a_right_kernel_and_catches_a_wrong_one(kernel_root):
+    from gemmtune.kernels.batched import verify_batched
+
+    dtype, params = ALL[0]
+    kernel = batched_kernel(params, dtype, kernel_root)
+    assert verify_batched(kernel, 96, 20, 24, 16, threads=2).ok
+
+    class OffByOne:
+        """The right kernel, then one element of the last product spoiled."""
+        dtype = kernel.dtype
+
+        def __call__(self, A3, B3, C3, ia, ib, alpha, beta, threads):
+            kernel(A3, B3, C3, ia, ib, alpha, beta, threads)
+            C3[-1, -1, -1] += 1
+
+    verdict = verify_batched(OffByOne(), 4, 9, 10, 11)
+    assert not verdict.ok and "product 3" in verdict.reason
