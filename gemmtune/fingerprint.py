@@ -166,7 +166,7 @@ def _identity() -> dict[str, Any]:
 
     import llvmlite.binding as llvm
 
-    from .kernels.template import generator_hash
+    from .families import generator_hash
 
     return {
         "arch": platform.machine(),

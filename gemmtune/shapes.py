@@ -1,6 +1,7 @@
 """Shape suites: named lists of GEMM shapes from real workloads (``configs/shapes/*.json``).
 
-A suite file is ``{"suite": NAME, "description": ..., "shapes": [{"name", "m", "n", "k"}, ...]}``.
+A suite file is ``{"suite": NAME, "description": ..., "shapes": [{"name", "m", "n", "k"}, ...]}``;
+an entry may add ``"batch"`` (a stack of that many products, 1 by default).
 An entry may name a convolution layer instead (``{"name", "conv": "N,C,H,W,K,R,S,stride,pad"}``,
 see ``gemmtune.conv.suite``); here it stands for the GEMMs of its forward pass, the problems
 ``gemmtune.conv2d`` runs, so tuning the suite tunes the network.
@@ -18,6 +19,7 @@ class Shape:
     m: int
     n: int
     k: int
+    batch: int = 1  # products in the stack (attention heads, ...); 1 for a single GEMM
 
 
 def suite_names() -> list[str]:
@@ -72,9 +74,9 @@ def load_shapes(spec: str) -> tuple[str, list[Shape]]:
             shapes += [Shape(layer.name if len(gemms) == 1 else f"{layer.name}/{j}", g.m, g.n, g.k)
                        for j, g in enumerate(gemms) if (g.m, g.n, g.k) not in seen]
             continue
-        for key in ("m", "n", "k"):
-            v = s.get(key)
+        for key in ("m", "n", "k", "batch"):
+            v = s.get(key, 1)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"shape {i} of {source} has {key}={v!r}; sizes must be integers >= 1.")
-        shapes.append(Shape(str(s.get("name", f"shape{i}")), s["m"], s["n"], s["k"]))
+        shapes.append(Shape(str(s.get("name", f"shape{i}")), s["m"], s["n"], s["k"], s.get("batch", 1)))
     return str(doc.get("suite", path.stem)), shapes

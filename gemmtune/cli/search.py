@@ -43,6 +43,9 @@ def check_memory(m: int, n: int, k: int, dtype: str) -> None:
 
 @click.command()
 @shape_options
+@click.option("-b", "--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Products in a stack of (m x k) @ (k x n) (attention heads, ...): the "
+                   "batched kernel is tuned.")
 @click.option("--shapes", "shapes_spec", metavar="FILE",
               help="Tune every shape of a suite: a JSON file, or a shipped suite name "
                    "(transformer, mlp).")
@@ -67,7 +70,8 @@ def check_memory(m: int, n: int, k: int, dtype: str) -> None:
               help="Study name (default: gemm-<fingerprint>-<problem>); with --shapes, a prefix.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.pass_context
-def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, shapes_spec: str | None,
+def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, batch: int,
+           shapes_spec: str | None,
            dtype: str, threads: int | None, trials: int, timeout: float | None,
            candidate_timeout: float | None, sampler: str,
            seed: int | None, storage: str | None, study_opt: str | None, as_json: bool) -> None:
@@ -100,10 +104,10 @@ def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, shap
             suite, shapes = load_shapes(shapes_spec)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="'--shapes'") from None
-        named = [(s.name, Problem(s.m, s.n, s.k, dtype, threads)) for s in shapes]
+        named = [(s.name, Problem(s.m, s.n, s.k, dtype, threads, batch=s.batch)) for s in shapes]
     else:
         suite = None
-        named = [("", Problem(*shape, dtype, threads))]
+        named = [("", Problem(*shape, dtype, threads, batch=batch))]
     for _, p in named:
         check_memory(p.m, p.n, p.k, p.dtype)
 

@@ -74,6 +74,17 @@ def registered(family: KernelFamily) -> Iterator[KernelFamily]:
             _families[:] = before  # type: ignore[index]
 
 
+def generator_hash() -> str:
+    """One hash over every built-in family's generator: part of the hardware fingerprint, so
+    a tuning never outlives the code it was measured on, whichever family made it."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in _loaded():
+        h.update(f"{f.name}={f.generator_hash()};".encode())
+    return h.hexdigest()[:12]
+
+
 def family_for(problem: Problem) -> KernelFamily:
     """The family that computes ``problem``; ValueError with one sentence if none does."""
     for f in _loaded():

@@ -75,12 +75,25 @@ class FloatGemmFamily(KernelFamily):
         except Exception:
             pass
         raw += skinny_params([p for p, _ in raw], problem)
+        if problem.batch > 1:
+            from ..stacks import stack_params
+
+            # A stack of small products: the unpacked tile cut to the product comes first.
+            raw.insert(len(tuned), (stack_params(problem.m, problem.n, problem.k, problem.dtype,
+                                                 problem.threads), "stack"))
         return snap_unique(space, raw)
 
     def compile(self, params: Any, problem: Problem, root: Any = None) -> Callable[..., Any]:
-        from ..kernels.gemm import compile_kernel
+        """The 2-D kernel, or for a stack (``batch`` > 1) the batched driver
+        ``kernel(A3, B3, C3, ia, ib, alpha, beta, threads)`` that runs the whole stack."""
+        if problem.batch > 1:
+            from ..kernels.batched import batched_kernel
 
-        kernel = compile_kernel(params, problem.dtype, root)
+            kernel = batched_kernel(params, problem.dtype, root)
+        else:
+            from ..kernels.gemm import compile_kernel
+
+            kernel = compile_kernel(params, problem.dtype, root)
         kernel.compile()
         return kernel
 
@@ -89,12 +102,25 @@ class FloatGemmFamily(KernelFamily):
         from ..kernels.reference import verify_kernel
 
         m, n, k = shape or problem.shape()
+        if problem.batch > 1:
+            from ..kernels.batched import verify_batched
+
+            return verify_batched(kernel, problem.batch, m, n, k, threads=problem.threads)
         return verify_kernel(kernel, m, n, k, problem.dtype, threads=problem.threads)
 
     def workload(self, problem: Problem, seed: int = 1) -> Workload:
         import numpy as np
 
         rng = np.random.default_rng(seed)
+        if problem.batch > 1:
+            b = problem.batch
+            A3 = rng.standard_normal((b, problem.m, problem.k)).astype(problem.dtype)
+            B3 = rng.standard_normal((b, problem.k, problem.n)).astype(problem.dtype)
+            C3 = np.empty((b, problem.m, problem.n), dtype=problem.dtype)
+            idx = np.arange(b, dtype=np.int64)
+            t = problem.threads
+            return Workload(run=lambda kernel: (lambda: kernel(A3, B3, C3, idx, idx, 1.0, 0.0, t)),
+                            peer=lambda: np.matmul(A3, B3, out=C3), flops=problem.flops)
         A = rng.standard_normal((problem.m, problem.k)).astype(problem.dtype)
         B = rng.standard_normal((problem.k, problem.n)).astype(problem.dtype)
         C = np.empty((problem.m, problem.n), dtype=problem.dtype)
@@ -102,6 +128,14 @@ class FloatGemmFamily(KernelFamily):
                         peer=lambda: np.matmul(A, B, out=C), flops=problem.flops)
 
     def generator_hash(self) -> str:
+        import hashlib
+        from pathlib import Path
+
         from ..kernels.template import generator_hash
 
-        return generator_hash()
+        # The 2-D driver's generator, and the stacked drivers built from it.
+        h = hashlib.sha256(generator_hash().encode())
+        kernels = Path(__file__).parent.parent / "kernels"
+        for name in ("batched.py", "gemv.py"):
+            h.update((kernels / name).read_bytes())
+        return h.hexdigest()[:12]
