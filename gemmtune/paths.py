@@ -93,10 +93,12 @@ def make_private_dir(path: str | os.PathLike) -> Path:
 
 
 def writable_kernel_dir(root: str | os.PathLike | None = None) -> Path:
-    """The kernel directory, created private and proven writable, before minutes of work.
+    """The kernel directory, created private and proven writable and trusted (see
+    ``check_private``), before minutes of work.
 
     Raises:
         GemmtuneError: it cannot be created or written (a read-only cache dir), one sentence.
+        UnsafeDirectory: another user owns or can write it.
     """
     import tempfile
 
@@ -109,6 +111,9 @@ def writable_kernel_dir(root: str | os.PathLike | None = None) -> Path:
     except OSError as e:
         raise GemmtuneError(f"cannot write compiled kernels to {directory}: "
                             f"{e.strerror or e}; give a writable --cache-dir.") from None
+    # And loadable: otherwise every candidate would fail with the same UnsafeDirectory.
+    for d in (directory.parent, directory, directory / "__pycache__"):
+        check_private(d)
     return directory
 
 
