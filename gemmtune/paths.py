@@ -92,6 +92,31 @@ def make_private_dir(path: str | os.PathLike) -> Path:
     return path
 
 
+def writable_kernel_dir(root: str | os.PathLike | None = None) -> Path:
+    """The kernel directory, created private and proven writable and trusted (see
+    ``check_private``), before minutes of work.
+
+    Raises:
+        GemmtuneError: it cannot be created or written (a read-only cache dir), one sentence.
+        UnsafeDirectory: another user owns or can write it.
+    """
+    import tempfile
+
+    directory = kernel_dir(root)
+    try:
+        make_private_dir(directory / "__pycache__")
+        fd, probe = tempfile.mkstemp(dir=directory / "__pycache__", prefix=".gemmtune-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise GemmtuneError(f"cannot write compiled kernels to {directory}: "
+                            f"{e.strerror or e}; give a writable --cache-dir.") from None
+    # And loadable: otherwise every candidate would fail with the same UnsafeDirectory.
+    for d in (directory.parent, directory, directory / "__pycache__"):
+        check_private(d)
+    return directory
+
+
 def check_private(path: str | os.PathLike, names: str | None = None) -> None:
     """Raise UnsafeDirectory unless only this user (or root) can write ``path``.
 

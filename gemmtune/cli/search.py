@@ -110,6 +110,9 @@ def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, batc
         named = [("", Problem(*shape, dtype, threads, batch=batch))]
     for _, p in named:
         check_memory(p.m, p.n, p.k, p.dtype)
+    from ..paths import writable_kernel_dir
+
+    writable_kernel_dir(app.root)  # every candidate compiles there
 
     docs, interrupted = [], False
     for name, problem in named:

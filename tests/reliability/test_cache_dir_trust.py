@@ -122,3 +122,10 @@ def test_matmul_and_the_command_line_refuse_in_one_sentence(tmp_path, run_cli, c
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("Error: Refusing to load kernels:")
     assert result.stderr.count("\n") == 1
+    # A search says so before any work, not once per failed candidate.
+    result = run_cli("search", "-m", "8", "-n", "8", "-k", "8", "--threads", "1", "--trials", "1")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == (f"Error: Refusing to load kernels: the directory {kernel_dir(cache_root)} "
+                             "is writable by other users (mode 0777), so anyone could plant code "
+                             f"in it; run `chmod go-w {kernel_dir(cache_root)}` or use another "
+                             "cache dir.\n")

@@ -88,6 +88,21 @@ def test_read_only_cache_dir_with_its_study_database_still_searches(run_cli, cac
     assert {p.name: p.lstat().st_mtime_ns for p in root.iterdir()} == before
 
 
+def test_read_only_cache_dir_without_its_kernels_fails_at_once(run_cli, cache_root):
+    """Nothing can compile in a read-only cache dir that has no kernels: one sentence before
+    any work, not a search whose every trial fails."""
+    import optuna
+
+    cache_root.mkdir(mode=0o700)
+    optuna.create_study(storage=f"sqlite:///{cache_root / 'studies.db'}", study_name="earlier")
+    with read_only(cache_root):
+        result = run_cli("search", *search_args(*SHAPE, "--trials", "1"))
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.endswith(f"Error: cannot write compiled kernels to {cache_root / 'kernels'}: "
+                                  "Operation not permitted; give a writable --cache-dir.\n")
+    assert "Traceback" not in result.stderr
+
+
 def test_full_cache_dir_still_prints_the_result(tmp_path, tmp_path_factory):
     kernels = make_root(tmp_path / "warm", tmp_path_factory) / "kernels"
     root = tmp_path / "cache"
