@@ -49,6 +49,9 @@ def check_memory(m: int, n: int, k: int, dtype: str) -> None:
 @click.option("--shapes", "shapes_spec", metavar="FILE",
               help="Tune every shape of a suite: a JSON file, or a shipped suite name "
                    "(transformer, mlp).")
+@click.option("--conv", metavar="N,C,H,W,K,R,S[,stride,pad]", default=None,
+              help="Tune the GEMMs a convolution layer lowers to (what gemmtune.conv2d runs), "
+                   "e.g. 1,64,56,56,64,3,3,1,1.")
 @dtype_option
 @threads_option
 @click.option("--trials", type=click.IntRange(min=1), default=40, show_default=True,
@@ -71,7 +74,7 @@ def check_memory(m: int, n: int, k: int, dtype: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.pass_context
 def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, batch: int,
-           shapes_spec: str | None,
+           shapes_spec: str | None, conv: str | None,
            dtype: str, threads: int | None, trials: int, timeout: float | None,
            candidate_timeout: float | None, sampler: str,
            seed: int | None, storage: str | None, study_opt: str | None, as_json: bool) -> None:
@@ -87,10 +90,13 @@ def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, batc
 
     app = ctx.obj
     shape = given_shape(m, n, k)
-    if shape is not None and shapes_spec is not None:
-        raise click.UsageError("Give either -m/-n/-k or --shapes, not both.")
-    if shape is None and shapes_spec is None:
-        raise click.UsageError("Give the shape with -m, -n and -k, or a suite with --shapes.")
+    given = [x for x, on in (("-m/-n/-k", shape is not None), ("--shapes", shapes_spec is not None),
+                             ("--conv", conv is not None)) if on]
+    if len(given) > 1:
+        raise click.UsageError(f"Give one of -m/-n/-k, --shapes or --conv, not {' and '.join(given)}.")
+    if not given:
+        raise click.UsageError("Give the shape with -m, -n and -k, a suite with --shapes, or a "
+                               "convolution layer with --conv.")
     cores = usable_cores()
     if threads is None:
         threads = cores
@@ -105,6 +111,18 @@ def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, batc
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="'--shapes'") from None
         named = [(s.name, Problem(s.m, s.n, s.k, dtype, threads, batch=s.batch)) for s in shapes]
+    elif conv is not None:
+        from ..conv import ConvSpec
+
+        try:
+            layer = ConvSpec.parse(conv)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--conv'") from None
+        # The forward pass's GEMMs: what conv2d runs, tuned and cached like any GEMM.
+        suite = f"conv {layer.label()}"
+        gemms = layer.gemms("forward", dtype)
+        named = [(f"{layer.label()}" + (f"/{i}" if len(gemms) > 1 else ""), g.problem(dtype, threads))
+                 for i, g in enumerate(gemms)]
     else:
         suite = None
         named = [("", Problem(*shape, dtype, threads, batch=batch))]
