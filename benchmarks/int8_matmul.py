@@ -51,7 +51,6 @@ CANDIDATES = {
 def onnx_matmul_integer(pair: str, threads: int):
     """A callable ``f(A, B) -> C`` running onnxruntime's MatMulInteger, or None."""
     try:
-        import onnx
         import onnxruntime as ort
         from onnx import TensorProto, helper
     except ImportError:
