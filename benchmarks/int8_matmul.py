@@ -16,9 +16,10 @@ GOP/s = 2*M*N*K / s for every contender (for floats the same count is GFLOP/s):
 - onnxruntime MatMulInteger (uint8/int8, exact) when ``onnxruntime`` and ``onnx`` are
   installed (the ``peers`` extra).
 
-Casts and copies happen before timing. Every contender is checked against an exact
-reference first. Thread counts are pinned (threadpoolctl for numpy, session options for
-onnxruntime). The machine may be shared: read ratios, which are measured in the same
+Casts and copies happen before timing. gemmtune and onnxruntime are checked against an
+exact reference first (numpy's int32 product is exact by construction). Thread counts are
+pinned (threadpoolctl for numpy, session options for onnxruntime). The machine may be
+shared: read ratios, which are measured in the same
 rounds, rather than absolute figures.
 """
 
@@ -50,7 +51,6 @@ CANDIDATES = {
 def onnx_matmul_integer(pair: str, threads: int):
     """A callable ``f(A, B) -> C`` running onnxruntime's MatMulInteger, or None."""
     try:
-        import onnx
         import onnxruntime as ort
         from onnx import TensorProto, helper
     except ImportError:

@@ -181,10 +181,19 @@ class Int8Kernel:
         return bool(getattr(self.module, "from_disk_cache", False))
 
     def asm(self) -> str:
-        """The assembly of the compiled driver (micro-kernels inlined)."""
+        """The assembly of the compiled driver (micro-kernels inlined).
+
+        numba cannot disassemble machine code it loaded from its disk cache, so a kernel
+        that came from the cache is compiled once more in a temporary directory for this.
+        """
         if self.module is None:
             raise ValueError(f"the {self.params.isa} core is not generated here; it has no assembly to show.")
         self.compile()
+        if self.from_disk_cache:
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="gemmtune-asm-") as tmp:
+                return Int8Kernel(self.params, self.pair, tmp).asm()
         return "\n".join(self.module.gemm.inspect_asm().values())
 
     def __call__(self, A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, beta: Any = 0,

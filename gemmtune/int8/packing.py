@@ -214,7 +214,7 @@ def make_transpose_words(mr: int, chunk: int = 16):
     return transpose
 
 
-def _concat_rows(builder, rows, lane_type):
+def _concat_rows(builder, rows):
     """The rows (vectors of one type) back to back; row i starts at lane i * row length."""
     rows = list(rows)
     while len(rows) & (len(rows) - 1):
@@ -261,7 +261,7 @@ def make_transpose_pairs(mr: int, signed: bool, chunk: int = 16):
                                             ir.Constant(v16, ir.Undefined),
                                             ir.Constant(ir.VectorType(_I32, 2 * chunk), [0] * (2 * chunk)))
                 words.append(builder.bitcast(builder.sub(v, zs), vwords))
-            allw = _concat_rows(builder, words, _I32)
+            allw = _concat_rows(builder, words)
             out = builder.shuffle_vector(allw, ir.Constant(allw.type, ir.Undefined),
                                          ir.Constant(ir.VectorType(_I32, mr * chunk), mask))
             dp = _ptr(context, builder, st[0], args[0], i64[1], _I16)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from gemmtune.int8 import Int8Params, compile_int8
+from gemmtune.int8 import Int8Params, compile_int8, summarize_int8
 
 from gemmtune.int8 import available_isas
 
@@ -47,3 +47,7 @@ def test_inner_loop_instruction_and_no_spills(tmp_path, isa, params, pattern):
         assert not spills, f"vector spills in the k loop: {spills[:3]}"
     # Saturating forms are not exact: vpmaddubsw saturates at int16, vpdp*s at int32.
     assert not re.search(r"vpmaddubsw|vpdpbusds|vpdpwssds", asm)
+    summary = summarize_int8(asm)
+    assert summary["saturating"] == 0
+    reg = "zmm" if isa == "vnni512" else "ymm"
+    assert sum(c[reg] for c in summary["dot"].values()) >= params.MR * params.NR // (16 if reg == "zmm" else 8)
