@@ -159,13 +159,16 @@ def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: fl
             continue  # the same kernel twice would only measure noise
         kernel = kernels.get(family, params, problem)
         C = outs[len(contenders)]
-        kernel(A, B, C, threads=threads)
+        # The tuned configuration runs on the threads matmul gives it (fewer for a small
+        # product with no tuning of its own).
+        t = info.get("threads", threads) if role == "tuned" else threads
+        kernel(A, B, C, threads=t)
         verdict = check(C, A, B)
         if not verdict.ok:
             raise GemmtuneError(f"the {role} kernel {params.label()} gave a wrong result for "
                                 f"{problem.label()} ({verdict.reason}); no figure is reported.")
         verdicts[role] = verdict
-        contenders.append((role, lambda kernel=kernel, C=C: kernel(A, B, C, threads=threads)))
+        contenders.append((role, lambda kernel=kernel, C=C, t=t: kernel(A, B, C, threads=t)))
 
     flops = gemm_flops(w.m, w.n, w.k)
     with pinned_threads(threads):
@@ -182,7 +185,8 @@ def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: fl
     tuned_fig = None
     if has_tuned:
         tuned_fig = kernel_figure("tuned", tuned)
-        tuned_fig.update(source=info["source"], tuned_problem=info.get("problem"),
+        tuned_fig.update(threads=info.get("threads", threads), threads_reason=info.get("threads_reason"),
+                         source=info["source"], tuned_problem=info.get("problem"),
                          distance=info.get("distance"), same_as_default=tuned == default)
     ceiling = roofline(flops, min_traffic_bytes(w, dtype), peak_gflops, bandwidth_gbs) \
         if peak_gflops else None

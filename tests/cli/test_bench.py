@@ -82,7 +82,9 @@ def test_json_document(png_run):
     assert r48["tuned"]["source"] == "nearest"
     assert r48["tuned"]["tuned_problem"]["m"] == 32 and r48["tuned"]["distance"] > 0
     if 2 in doc["threads"]:
-        assert by[(32, 2)]["tuned"] is None   # nothing tuned for 2 threads
+        # Nothing tuned for 2 threads: a product this small runs the 1-thread tuning on one.
+        two = by[(32, 2)]["tuned"]
+        assert two is None or (two["threads"] == 1 and two["threads_reason"])
     assert r32["gemmtune_vs_numpy"] == pytest.approx(r32["tuned"]["gflops"] / r32["numpy"]["gflops"])
     assert set(doc["files"]) == {"json", "csv", "plot"}
 
