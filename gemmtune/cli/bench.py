@@ -66,8 +66,9 @@ def bench(app: Any, m: int | None, n: int | None, k: int | None, sizes: str | No
     Every contender runs at the same thread count (numba's for gemmtune, threadpoolctl's
     limit for the BLAS), in interleaved rounds, and reports the median GFLOP/s and IQR. The
     tuned configuration is the cached one for the exact shape, else the nearest tuned shape's
-    (marked "nearest"). The table goes to stderr; a JSON with the raw samples and a CSV are
-    written to results/<fingerprint id>/ (or --output).
+    (marked "nearest"). The table goes to stdout (to stderr with --json, which holds
+    stdout); a JSON with the raw samples and a CSV are written to results/<fingerprint id>/
+    (or --output).
     """
     from ..bench.files import default_output_dir, ensure_writable, file_stem
     from ..bench.run import Workload, memory_needed, workloads_from_sizes
@@ -131,7 +132,7 @@ def bench(app: Any, m: int | None, n: int | None, k: int | None, sizes: str | No
         files["plot"] = str(draw(doc, plot_path))
     from ..bench.report import render
 
-    render(app.console, doc, files)
+    render(app.console, doc, files, data=app.data_console(as_json))
     if as_json:
         app.print_json({**doc, "files": files})
 
