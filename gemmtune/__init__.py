@@ -9,14 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["matmul", "best_config", "KernelParams", "__version__"]
+__all__ = ["matmul", "best_config", "tune", "warmup", "KernelParams", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("matmul", "best_config"):
+    if name in ("matmul", "best_config", "tune"):
         from . import api
 
         return getattr(api, name)
+    if name == "warmup":
+        from .warmup import warmup
+
+        return warmup
     if name == "KernelParams":
         from .kernels.params import KernelParams
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..errors import GemmtuneError
-from .options import dtype_option, given_shape, shape_options
+from .options import dtype_option, given_shape, shape_options, suite_option
 
 DEFAULT_SIZES = (256, 512, 1024)
 
@@ -36,8 +36,7 @@ def _int_list(text: str, what: str, param_hint: str) -> list[int]:
 @shape_options
 @click.option("--sizes", default=None, metavar="N,N,...",
               help="Square sizes to run, M = N = K (default: 256,512,1024).")
-@click.option("--shapes", "shapes_spec", default=None, metavar="FILE",
-              help="Run every shape of a suite: a JSON file, or a shipped suite name (transformer, mlp).")
+@suite_option("Run every shape of a suite")
 @dtype_option
 @click.option("--threads", "threads_text", default=None, metavar="T,T,...",
               help="Thread counts to compare at, e.g. 1,2 (default: the usable cores).")

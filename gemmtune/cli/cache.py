@@ -166,15 +166,32 @@ def path(app, as_json: bool) -> None:
 @cache.command()
 @click.option("--all", "everything", is_flag=True,
               help="Remove the tunings of every fingerprint, not only this machine's.")
+@click.option("--yes", "-y", "yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
 @click.pass_obj
-def clear(app, everything: bool, as_json: bool) -> None:
-    """Remove this machine's stored tunings (all machines' with --all)."""
+def clear(app, everything: bool, yes: bool, as_json: bool) -> None:
+    """Remove this machine's stored tunings (all machines' with --all), after asking.
+
+    Without a terminal to ask on (a script, a pipe), give --yes.
+    """
     from ..cache import TuningCache
+    from ..errors import GemmtuneError
     from ..fingerprint import fingerprint_id
 
     store = TuningCache(app.root)
     fid = None if everything else fingerprint_id()
+    if not yes:
+        count = len(store.entries(fingerprint_id=fid))
+        if count:  # nothing to remove needs no question
+            whose = "all machines" if fid is None else "this machine"
+            prompt = (f"Remove {count} tuning{'s' if count != 1 else ''} of {whose} from "
+                      f"{store.path}?")
+            try:
+                ok = click.confirm(prompt, default=False, err=True)
+            except click.Abort:
+                ok = False
+            if not ok:
+                raise GemmtuneError("Nothing removed (confirm with y, or give --yes).")
     removed = store.clear(fid)
     whose = "all machines" if fid is None else f"this machine ({fid})"
     app.console.print(f"Removed {removed} tuning{'s' if removed != 1 else ''} of {whose} "

@@ -66,3 +66,27 @@ def given_shape(m: int | None, n: int | None, k: int | None) -> tuple[int, int, 
 
 def format_gflops(value: Any) -> str:
     return f"{value:.1f}" if isinstance(value, (int, float)) else "-"
+
+
+def _complete_suite(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of ``--shapes``: the shipped suite names, then files."""
+    from click.shell_completion import CompletionItem
+
+    from ..shapes import suite_names
+
+    items = [CompletionItem(name, help="shipped suite") for name in suite_names()
+             if name.startswith(incomplete)]
+    return items + [CompletionItem(incomplete, type="file")]
+
+
+def suite_option(what: str) -> Callable[[Callable], Callable]:
+    """``--shapes FILE|SUITE``; the help lists the suites that ship (``configs/shapes``)."""
+    from ..shapes import suite_names
+
+    def decorate(f: Callable) -> Callable:
+        return click.option("--shapes", "shapes_spec", default=None, metavar="FILE|SUITE",
+                            shell_complete=_complete_suite,
+                            help=f"{what}: a JSON file, or a suite that ships with gemmtune "
+                                 f"({', '.join(suite_names())}).")(f)
+
+    return decorate
