@@ -18,7 +18,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(api, name)
     if name == "warmup":
-        from .warmup import warmup
+        from .preload import warmup
 
         return warmup
     if name == "KernelParams":

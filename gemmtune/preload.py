@@ -1,4 +1,5 @@
-"""``gemmtune.warmup``: decide, load or compile the kernels of a list of problems ahead of
+"""``gemmtune.warmup`` (this module is named preload so that it does not shadow the function
+on the package): decide, load or compile the kernels of a list of problems ahead of
 time, so the first ``matmul`` of each shape is not the slow one."""
 
 from __future__ import annotations
