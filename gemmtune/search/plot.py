@@ -98,6 +98,9 @@ def draw_history(study: Any, path: Path, title: str | None = None) -> Path:
         ax = optuna.visualization.matplotlib.plot_optimization_history(
             study, target_name="GFLOP/s")
     fig = ax.figure
+    for line in ax.get_lines():   # optuna calls the running maximum "Best Value"
+        if line.get_label() == "Best Value":
+            line.set_label("best so far")
     if points["starts"]:
         xs, ys = zip(*points["starts"])
         ax.scatter(xs, ys, s=90, marker="*", color="#2ca02c", zorder=5,
