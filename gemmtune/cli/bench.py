@@ -161,8 +161,8 @@ def bench(app: Any, m: int | None, n: int | None, k: int | None, sizes: str | No
             app.console.print(f"note: {compare_path} measured none of these shapes at these "
                               "thread counts; nothing to compare.", markup=False, soft_wrap=True)
         else:
-            data.print(comparison_table(rows, f"against {compare_path} ({old_run.get('date', '?')})",
-                                        data))
+            title = f"against {Path(compare_path).name} ({old_run.get('date', '?')})"
+            data.print(comparison_table(rows, title, data))
             data.print("verdict: faster/slower when the two runs' interquartile ranges of "
                        "GFLOP/s do not overlap.", markup=False)
         if old_run.get("fingerprint", {}).get("id") != doc["fingerprint"]["id"]:
