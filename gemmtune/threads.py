@@ -21,6 +21,8 @@ import os
 import threading
 from typing import Callable
 
+from .fingerprint import usable_cores
+
 _lock = threading.Lock()
 _blas_getters: list[Callable[[], int | None]] | None = None
 
@@ -47,40 +49,47 @@ def _env_threads() -> int | None:
     return None
 
 
+def _getters() -> list[Callable[[], int | None]]:
+    global _blas_getters
+    with _lock:
+        if _blas_getters is None:
+            _blas_getters = _find_blas()
+        return _blas_getters
+
+
 def blas_threads() -> int | None:
     """The thread count numpy's BLAS would use now (the smallest over loaded BLAS libraries),
     or None when no BLAS can be asked and no environment variable says."""
-    global _blas_getters
-    if _blas_getters is None:
-        with _lock:
-            if _blas_getters is None:
-                _blas_getters = _find_blas()
-    counts = []
-    for get in _blas_getters:
+    getters = _blas_getters if _blas_getters is not None else _getters()
+    n = None
+    for get in getters:
         try:
-            n = get()
-        except Exception:
+            v = get()
+        except Exception:  # a BLAS that cannot answer says nothing
             continue
-        if isinstance(n, int) and n > 0:
-            counts.append(n)
-    if counts:
-        return min(counts)
-    return _env_threads()
+        if isinstance(v, int) and v > 0 and (n is None or v < n):
+            n = v
+    return n if n is not None else _env_threads()
+
+
+_numba_max: int | None = None
 
 
 def numba_threads() -> int:
-    """The most threads numba can run (``NUMBA_NUM_THREADS``, default the machine's cores)."""
-    import numba
+    """The most threads numba can run (``NUMBA_NUM_THREADS``, default the machine's cores);
+    numba reads it once, at import, so it is read once here too."""
+    global _numba_max
+    if _numba_max is None:
+        import numba
 
-    return int(numba.config.NUMBA_NUM_THREADS)
+        _numba_max = int(numba.config.NUMBA_NUM_THREADS)
+    return _numba_max
 
 
 def default_threads() -> int:
     """``min(usable cores, NUMBA_NUM_THREADS, the BLAS's thread count)``, at least 1."""
-    from .fingerprint import usable_cores
-
     n = min(usable_cores(), numba_threads())
     blas = blas_threads()
-    if blas is not None:
-        n = min(n, blas)
+    if blas is not None and blas < n:
+        n = blas
     return max(1, n)
