@@ -80,6 +80,14 @@ def numba_threads() -> int:
     numba reads it once, at import, so it is read once here too."""
     global _numba_max
     if _numba_max is None:
+        import sys
+
+        if "numba" not in sys.modules:
+            # Not imported yet (the command line before it needs numba): what numba will read.
+            value = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+            if value.isdigit() and int(value) > 0:
+                return int(value)
+            return usable_cores()
         import numba
 
         _numba_max = int(numba.config.NUMBA_NUM_THREADS)

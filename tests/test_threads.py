@@ -97,3 +97,16 @@ def test_numba_num_threads_1_runs_on_one_thread(compiled_root):
 def test_omp_num_threads_is_followed_as_numpy_s_blas_follows_it(compiled_root):
     doc = _child({"OMP_NUM_THREADS": "1"}, compiled_root)
     assert doc["ok"] and doc["default"] == 1
+
+
+@MULTICORE
+@pytest.mark.parametrize("var", ["NUMBA_NUM_THREADS", "OMP_NUM_THREADS"])
+def test_command_line_defaults_follow_the_same_rule(tmp_path, var):
+    """`gemmtune search` and `cache show` default to the thread count matmul will look its
+    tuning up with (here, before numba is imported)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    env.update({var: "1", "GEMMTUNE_CACHE_DIR": str(tmp_path), "NO_COLOR": "1"})
+    out = subprocess.run([sys.executable, "-m", "gemmtune", "cache", "show", "-m", "8", "-n", "8",
+                          "-k", "8"], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1 and "No tuning for 8x8x8 float32 1t" in out.stderr, out.stderr

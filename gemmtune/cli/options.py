@@ -34,7 +34,8 @@ def dtype_option(f: Callable) -> Callable:
 def threads_option(f: Callable) -> Callable:
     """``--threads T``; None means the usable cores (see :func:`resolve_threads`)."""
     return click.option("--threads", type=click.IntRange(min=1), default=None,
-                        help="Threads of the GEMM (default: the usable cores).")(f)
+                        help="Threads of the GEMM (default: as gemmtune.matmul's, the usable "
+                             "cores unless NUMBA_NUM_THREADS or OMP_NUM_THREADS say fewer).")(f)
 
 
 def shape_options(f: Callable) -> Callable:
@@ -46,11 +47,12 @@ def shape_options(f: Callable) -> Callable:
 
 
 def resolve_threads(threads: int | None) -> int:
+    """``threads``, else what ``matmul`` would use here (gemmtune/threads.py)."""
     if threads is not None:
         return threads
-    from ..fingerprint import usable_cores
+    from ..threads import default_threads
 
-    return usable_cores()
+    return default_threads()
 
 
 def given_shape(m: int | None, n: int | None, k: int | None) -> tuple[int, int, int] | None:

@@ -94,7 +94,9 @@ def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, shap
         raise click.UsageError("Give the shape with -m, -n and -k, or a suite with --shapes.")
     cores = usable_cores()
     if threads is None:
-        threads = cores
+        from .options import resolve_threads
+
+        threads = resolve_threads(None)  # what matmul will look its tuning up with
     elif threads > cores:
         raise click.BadParameter(f"{threads} threads exceed the {cores} usable cores.",
                                  param_hint="'--threads'")
