@@ -12,6 +12,7 @@ Both follow the same rules, so ``gemmtune ... > out.txt`` captures readable plai
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any, Callable, Sequence, TextIO
 
@@ -38,6 +39,24 @@ def width_for(stream: TextIO) -> int | None:
     return None if _isatty(stream) else PIPE_WIDTH
 
 
+class _TrimmedLines:
+    """A stream that drops the spaces rich pads plain lines with (a table's title and rows
+    are padded to the full width), so a file of output has no trailing blanks."""
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(_TRAILING.sub("\n", text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+_TRAILING = re.compile(r"[ \t]+\n")
+
+
 def make_console(stream: TextIO | None = None, *, stderr: bool = False) -> Any:
     """A rich console on ``stream`` (default stdout, or stderr) following the rules above.
 
@@ -49,7 +68,10 @@ def make_console(stream: TextIO | None = None, *, stderr: bool = False) -> Any:
     if stream is None:
         stream = sys.stderr if stderr else sys.stdout
     is_plain = plain(stream)
-    return Console(file=stream, width=width_for(stream), highlight=False,
+    width = width_for(stream)
+    if is_plain and not _isatty(stream):
+        stream = _TrimmedLines(stream)  # type: ignore[assignment]
+    return Console(file=stream, width=width, highlight=False,
                    color_system=None if is_plain else "auto", no_color=is_plain or None,
                    emoji=False)
 

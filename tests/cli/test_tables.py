@@ -186,3 +186,8 @@ def test_cache_show_rounds_floats(run_cli, store):
     doc = json.loads(run_cli("cache", "show", "-m", "4096", "-n", "16", "-k", "4096", "--dtype",
                              "f64", "--threads", "2", "--json").stdout)
     assert doc["entry"]["performance"]["gflops"] == 183.86   # the JSON keeps every digit
+
+
+def test_piped_lines_have_no_trailing_blanks(run_cli, store):
+    out = run_cli("cache", "list").stdout
+    assert out and all(line == line.rstrip() for line in out.splitlines())
