@@ -56,8 +56,10 @@ def main() -> None:
             for name, fn in cases.items():
                 calls = args.calls if "matmul" not in name else max(1, args.calls // 10)
                 samples[name].append(per_call(fn, calls))
+        inside = default_threads()
     print(f"{args.rounds} interleaved rounds, {args.size}^3 float32 for matmul, numpy's BLAS "
-          f"limited to 1 thread (default_threads() = {default_threads()} inside the limit)")
+          f"limited to 1 thread (default_threads() = {inside} inside the limit, "
+          f"{default_threads()} outside)")
     for name, values in samples.items():
         print(f"{name:28s} median {statistics.median(values):8.2f} us per call "
               f"(rounds {min(values):.2f}-{max(values):.2f})")
