@@ -140,8 +140,11 @@ def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, shap
             from ..search.plot import plot_path_for, save_history
 
             target = plot_path_for(plot_path, name, len(named))
-            save_history(doc, storage, app.root, target)
-            app.console.print(f"plot: {target}", markup=False, soft_wrap=True)
+            try:
+                save_history(doc, storage, app.root, target)
+                app.console.print(f"plot: {target}", markup=False, soft_wrap=True)
+            except GemmtuneError as e:  # the search's result stands without its picture
+                app.console.print(f"warning: no plot: {e.message}", markup=False, soft_wrap=True)
         if doc["run"]["interrupted"]:
             interrupted = True
             break
