@@ -62,3 +62,21 @@ def test_public_names():
     assert gemmtune.warmup is warmup
     assert gemmtune.tune is api.tune
     assert {"matmul", "best_config", "tune", "warmup"} <= set(gemmtune.__all__)
+
+
+def test_tune_from_python_then_warm_up_the_tuned_kernel(tmp_path, tmp_path_factory):
+    """The whole Python story: gemmtune.tune caches a winner, best_config reports it as exact,
+    warmup readies it, matmul runs it."""
+    from tests.search.helpers import cache_with_shared_kernels, shared_kernel_dir
+
+    root = cache_with_shared_kernels(tmp_path / "cache", shared_kernel_dir(tmp_path_factory))
+    doc = gemmtune.tune(64, 64, 64, threads=1, trials=1, cache_dir=root, sampler_seed=0)
+    assert doc["cached"] and doc["best"] is not None and doc["trials"] == 1
+    config = gemmtune.best_config(64, 64, 64, threads=1, cache_dir=root)
+    assert config["source"] == "exact" and config["params"] == doc["best"]["params"]
+    (ready,) = gemmtune.warmup([(64, 64, 64)], threads=1, cache_dir=root)
+    assert ready["source"] == "exact" and ready["params"] == doc["best"]["params"]
+    rng = np.random.default_rng(2)
+    A = rng.standard_normal((64, 64)).astype("f4")
+    B = rng.standard_normal((64, 64)).astype("f4")
+    assert check(gemmtune.matmul(A, B, threads=1, cache_dir=root), A, B).status == "PASS"
