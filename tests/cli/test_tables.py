@@ -191,3 +191,59 @@ def test_cache_show_rounds_floats(run_cli, store):
 def test_piped_lines_have_no_trailing_blanks(run_cli, store):
     out = run_cli("cache", "list").stdout
     assert out and all(line == line.rstrip() for line in out.splitlines())
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_name = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1, max_size=14)
+_size = st.integers(min_value=1, max_value=99_999)
+
+
+@settings(max_examples=40, deadline=None)
+@given(width=st.integers(min_value=80, max_value=200),
+       shapes=st.lists(st.tuples(_name, _size, _size, _size), min_size=1, max_size=4),
+       gflops=st.floats(min_value=0.01, max_value=9999.0))
+def test_bench_table_never_cuts_a_cell(width, shapes, gflops):
+    """At any width from 80 up, whatever the names, sizes and figures: every line fits and no
+    cell is cut to "…"."""
+    from gemmtune.bench.report import results_table
+
+    doc = _bench_doc()
+    row = doc["results"][0]
+    doc["results"] = []
+    for name, m, n, k in shapes:
+        r = json.loads(json.dumps(row))
+        r["name"] = name
+        r["problem"].update(m=m, n=n, k=k)
+        r["tuned"]["tuned_problem"] = {"m": k, "n": m, "k": n}
+        for c in ("numpy", "default", "tuned"):
+            r[c]["gflops"] = gflops
+        doc["results"].append(r)
+    console = make_console(io.StringIO())
+    console.width = width
+    console.print(results_table(doc, console))
+    out = console.file.getvalue()
+    assert "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= width
+    for name, m, n, k in shapes:
+        assert f"{m}x{n}x{k}" in out
+        assert name in out or name == str(m)   # a sizes run names a shape by its M
+
+
+@settings(max_examples=30, deadline=None)
+@given(width=st.integers(min_value=80, max_value=200),
+       shapes=st.lists(st.tuples(_size, _size, _size, st.sampled_from(["float32", "float64"]),
+                                 st.integers(min_value=1, max_value=64)), min_size=1, max_size=4),
+       gflops=st.floats(min_value=0.01, max_value=99999.0))
+def test_cache_list_never_cuts_a_cell(width, shapes, gflops):
+    from gemmtune.cli.cache import table_of_entries
+
+    entries = [make_entry(OTHER_ID, m, n, k, dtype, threads, gflops=gflops)
+               for m, n, k, dtype, threads in shapes]
+    console = make_console(io.StringIO())
+    console.width = width
+    console.print(table_of_entries(entries, "local", "Tunings in /some/where", console))
+    out = console.file.getvalue()
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= width
+    for m, n, k, dtype, _ in shapes:
+        assert f"{m}x{n}x{k}" in out and dtype in out
