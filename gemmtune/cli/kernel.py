@@ -45,11 +45,8 @@ def params_from_document(doc: Any) -> tuple[dict[str, Any], str | None]:
     return params, dtype if isinstance(dtype, str) else None
 
 
-def _parse_params(specs: tuple[str, ...], params_json: str | None):
-    return _parse_params_and_dtype(specs, params_json)[0]
-
-
 def _parse_params_and_dtype(specs: tuple[str, ...], params_json: str | None):
+    """KernelParams from ``--params`` then ``-p`` (which win), and the document's dtype."""
     from ..kernels.params import KernelParams
 
     data: dict[str, Any] = {}
