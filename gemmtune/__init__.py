@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["matmul", "best_config", "conv2d", "conv2d_backward", "KernelParams", "__version__"]
+__all__ = ["matmul", "best_config", "tune", "warmup", "conv2d", "conv2d_backward", "KernelParams",
+           "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("matmul", "best_config"):
+    if name in ("matmul", "best_config", "tune"):
         from . import api
 
         return getattr(api, name)
@@ -21,6 +22,10 @@ def __getattr__(name: str) -> Any:
         from . import conv
 
         return getattr(conv, name)
+    if name == "warmup":
+        from .preload import warmup
+
+        return warmup
     if name == "KernelParams":
         from .kernels.params import KernelParams
 

@@ -68,9 +68,10 @@ _rejected: set[tuple[str, str, Problem, str]] = set()
 
 
 def _default_threads() -> int:
-    from .fingerprint import usable_cores
+    # min(usable cores, NUMBA_NUM_THREADS, numpy's BLAS thread count): gemmtune/threads.py.
+    from .threads import default_threads
 
-    return usable_cores()
+    return default_threads()
 
 
 def _check_threads(threads: Any) -> int:
@@ -127,6 +128,9 @@ def _choose(problem: Problem, root: str, fp: str) -> Choice:
     if threads < problem.threads:
         info["threads_reason"] = (f"a product of {problem.flops:.2g} flops with no tuning of its "
                                   f"own runs on {threads} thread: splitting it costs more than it saves")
+    from .explain import report_choice
+
+    report_choice(problem, params, info)  # GEMMTUNE_VERBOSE=1: one line per new choice
     return Choice(family, params, info, threads, problem, root)
 
 
@@ -223,7 +227,10 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
         B: (K, N) array of the same dtype.
         out: optional (M, N) array written in place; when ``beta`` is 0 it is not read.
         alpha, beta: scalars of the update (BLAS semantics).
-        threads: threads to run on; default the usable cores.
+        threads: threads to run on. Given, it wins (at most ``NUMBA_NUM_THREADS``). By
+            default the smallest of: the usable cores, ``NUMBA_NUM_THREADS``, and the thread
+            count numpy's BLAS would use now, which follows ``threadpoolctl.threadpool_limits``
+            and ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` (see ``gemmtune/threads.py``).
         cache_dir: the gemmtune cache dir (default: ``$GEMMTUNE_CACHE_DIR`` or the user cache).
         options: passed to the kernel family's kernel (e.g. zero points for integers).
 

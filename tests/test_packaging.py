@@ -22,3 +22,10 @@ def test_default_and_shape_files_are_package_data():
 
     defaults = resources.files("gemmtune.configs").joinpath("defaults")
     assert {p.name for p in defaults.iterdir() if p.name.endswith(".json")} >= {"avx2.json", "generic.json"}
+
+
+def test_type_hints_are_shipped():
+    """PEP 561: py.typed in the package and in its package data."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "py.typed" in config["package-data"]["gemmtune"]
+    assert (ROOT / "gemmtune" / "py.typed").is_file()

@@ -1,4 +1,5 @@
-"""The benchmark table for people (on stderr; programs read ``--json`` or the CSV)."""
+"""The benchmark table for people (on stdout, or stderr under ``--json``; programs read
+``--json`` or the CSV)."""
 
 from __future__ import annotations
 
@@ -7,74 +8,96 @@ from typing import Any
 UNSTABLE_MARK = "?"
 
 
-def _cell(fig: dict[str, Any] | None) -> str:
+def _cell(fig: dict[str, Any] | None, sep: str = " ") -> str:
     if fig is None:
         return "-"
-    text = f"{fig['gflops']:.1f} ±{fig['gflops_iqr'] / 2:.1f}"
+    text = f"{fig['gflops']:.1f}{sep}±{fig['gflops_iqr'] / 2:.1f}"
     return text + (f" {UNSTABLE_MARK}" if fig.get("unstable") else "")
 
 
-def _source(fig: dict[str, Any] | None) -> str:
+def _source(fig: dict[str, Any] | None, sep: str = " ") -> str:
     if fig is None:
-        return "none tuned"
+        return f"none{sep}tuned"
     if fig.get("source") == "nearest":
         p = fig.get("tuned_problem") or {}
-        text = f"nearest ({p.get('m')}x{p.get('n')}x{p.get('k')})"
+        text = f"nearest{sep}({p.get('m')}x{p.get('n')}x{p.get('k')})"
     else:
         text = "exact"
-    return text + (", = default" if fig.get("same_as_default") else "")
+    return text + (f",{sep}= default" if fig.get("same_as_default") else "")
 
 
 def _pct(value: float | None) -> str:
     return f"{value:.0f}%" if value is not None else "-"
 
 
-def _wide(console: Any) -> Any:
-    """``console``, or for a pipe or file (no width to detect, so rich assumes 80 columns and
-    squeezes the table) a console on the same stream with room for the whole table."""
-    if console.is_terminal:
-        return console
-    from rich.console import Console
-
-    from ..cli.tables import PIPE_WIDTH
-
-    return Console(file=console.file, width=PIPE_WIDTH, no_color=console.no_color, highlight=False)
+COLUMNS = ("shape", "thr", "numpy", "default", "tuned", "tuned from", "peak", "% peak",
+           "vs numpy")
 
 
-def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = None) -> None:
-    """Print the results table, the machine and BLAS it ran on, and where the files went."""
+def results_table(doc: dict[str, Any], console: Any) -> Any:
+    """The results table, fitted to ``console``'s width.
+
+    When one line per row does not fit (80 columns), the figures fold their ``±IQR`` under
+    the median, "tuned from" and a suite's shape names fold too, and if that is still too
+    wide the peak column goes (the peak is also printed under the table); no cell is cut.
+    """
+    from rich import box
     from rich.table import Table
 
+    from ..cli.tables import fit_table
+
+    def build(dropped: set[str], compact: bool) -> Any:
+        sep = "\n" if compact else " "
+        table = Table(title=f"gemmtune bench, {doc['dtype']}", title_justify="left",
+                      box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        keep = [c for c in COLUMNS if c not in dropped]
+        for name in keep:
+            table.add_column(name.replace(" ", sep), no_wrap=True,
+                             justify="left" if name in ("shape", "tuned from") else "right")
+        for r in doc["results"]:
+            p = r["problem"]
+            best = r["tuned"] or r["default"]
+            peak = f"{r['peak_gflops']:.1f}" if r["peak_gflops"] else "-"
+            if r["memory_bound"]:
+                peak += f"{sep}(mem {r['ceiling_gflops']:.1f})"
+            ratio = r["gemmtune_vs_numpy"]
+            shape = f"{p['m']}x{p['n']}x{p['k']}"
+            if r["name"] not in (shape, str(p["m"])):
+                shape = f"{r['name']}{sep}{shape}"
+            cells = {"shape": shape, "thr": str(p["threads"]), "numpy": _cell(r["numpy"], sep),
+                     "default": _cell(r["default"], sep), "tuned": _cell(r["tuned"], sep),
+                     "tuned from": _source(r["tuned"], sep), "peak": peak,
+                     "% peak": _pct(best["percent_of_peak"]),
+                     "vs numpy": f"{ratio:.2f}x" if ratio else "-"}
+            table.add_row(*(cells[c] for c in keep))
+        return table
+
+    return fit_table(console, build, ["peak"])
+
+
+def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = None,
+           data: Any = None) -> None:
+    """Print the results table, the machine and BLAS it ran on, and where the files went.
+
+    Args:
+        console: messages (notes, the files written): stderr.
+        data: where the table and the lines that explain it go (stdout unless ``--json``
+            holds stdout); default ``console``.
+    """
+    data = console if data is None else data
     fp = doc["fingerprint"]
-    table = Table(title=f"gemmtune bench, {doc['dtype']}", title_justify="left")
-    for name, justify in (("shape", "left"), ("thr", "right"), ("numpy", "right"),
-                          ("default", "right"), ("tuned", "right"), ("tuned from", "left"),
-                          ("peak", "right"), ("best % peak", "right"), ("best / numpy", "right")):
-        table.add_column(name, justify=justify, no_wrap=name in ("shape", "tuned from"))
-    for r in doc["results"]:
-        p = r["problem"]
-        best = r["tuned"] or r["default"]
-        peak = f"{r['peak_gflops']:.1f}" if r["peak_gflops"] else "-"
-        if r["memory_bound"]:
-            peak += f" (mem {r['ceiling_gflops']:.1f})"
-        ratio = r["gemmtune_vs_numpy"]
-        shape = f"{p['m']}x{p['n']}x{p['k']}"
-        if r["name"] not in (shape, str(p["m"])):
-            shape = f"{r['name']} {shape}"
-        table.add_row(shape, str(p["threads"]), _cell(r["numpy"]), _cell(r["default"]),
-                      _cell(r["tuned"]), _source(r["tuned"]), peak, _pct(best["percent_of_peak"]),
-                      f"{ratio:.2f}x" if ratio else "-")
-    _wide(console).print(table)
-    console.print(f"GFLOP/s: median of {doc['protocol']['rounds']} interleaved rounds ± half the "
-                  f"IQR; {UNSTABLE_MARK} marks an IQR above "
-                  f"{100 * doc['protocol']['unstable_iqr_ratio']:.0f}% of the median. "
-                  "best = tuned if any, else default.", markup=False, soft_wrap=True)
-    console.print(f"machine: {fp.get('brand') or '?'} ({fp.get('cpu_name')}, {fp.get('cores')} "
-                  f"usable cores), fingerprint {fp['id']}; numpy {doc.get('numpy_version')} with "
-                  f"{doc['blas_label']}.", markup=False, soft_wrap=True)
+    data.print(results_table(doc, data))
+    data.print(f"GFLOP/s: median of {doc['protocol']['rounds']} interleaved rounds ± half the "
+               f"IQR; {UNSTABLE_MARK} marks an IQR above "
+               f"{100 * doc['protocol']['unstable_iqr_ratio']:.0f}% of the median. "
+               "% peak and vs numpy: of the tuned kernel if any, else the default.",
+               markup=False)
+    data.print(f"machine: {fp.get('brand') or '?'} ({fp.get('cpu_name')}, {fp.get('cores')} "
+               f"usable cores), fingerprint {fp['id']}; numpy {doc.get('numpy_version')} with "
+               f"{doc['blas_label']}.", markup=False)
     peaks = ", ".join(f"{t}t {v['gflops']:.1f}" + (" (memoized)" if v.get("memoized") else "")
                       for t, v in doc["peak"].items())
-    console.print(f"FMA peak GFLOP/s: {peaks}.", markup=False, soft_wrap=True)
+    data.print(f"FMA peak GFLOP/s: {peaks}.", markup=False)
     busy = [v.get("load_average") for v in doc["peak"].values()
             if v.get("memoized") and (v.get("load_average") or 0) >= 0.5]
     if busy:
@@ -82,7 +105,7 @@ def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = Non
                       "rerun with --remeasure-peak on a quiet machine.", markup=False, soft_wrap=True)
     if doc.get("bandwidth"):
         bw = ", ".join(f"{t}t {v['gbs']:.1f} GB/s" for t, v in doc["bandwidth"].items())
-        console.print(f"triad bandwidth: {bw}.", markup=False, soft_wrap=True)
+        data.print(f"triad bandwidth: {bw}.", markup=False)
     load = (doc.get("load_average") or {}).get("start")
     if load and load[0] >= 0.5:
         console.print(f"note: the load average was {load[0]:.2f} when the run started; other "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,10 +31,18 @@ class App:
     @cached_property
     def console(self):
         """A rich console on stderr: people read stderr, programs read stdout."""
-        from rich.console import Console
+        from .tables import make_console
 
-        return Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")) or None,
-                       highlight=False)
+        return make_console(stderr=True)
+
+    def data_console(self, as_json: bool = False):
+        """Where a command's table goes: stdout, unless ``--json`` holds stdout (then stderr,
+        so stdout stays exactly one JSON document)."""
+        if as_json:
+            return self.console
+        from .tables import stdout_console
+
+        return stdout_console()
 
     @contextmanager
     def warnings_to_console(self) -> Iterator[None]:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..errors import GemmtuneError
-from .options import dtype_option, given_shape, shape_options
+from .options import dtype_option, given_shape, shape_options, suite_option
 
 DEFAULT_SIZES = (256, 512, 1024)
 
@@ -36,8 +36,7 @@ def _int_list(text: str, what: str, param_hint: str) -> list[int]:
 @shape_options
 @click.option("--sizes", default=None, metavar="N,N,...",
               help="Square sizes to run, M = N = K (default: 256,512,1024).")
-@click.option("--shapes", "shapes_spec", default=None, metavar="FILE",
-              help="Run every shape of a suite: a JSON file, or a shipped suite name (transformer, mlp).")
+@suite_option("Run every shape of a suite")
 @dtype_option
 @click.option("--threads", "threads_text", default=None, metavar="T,T,...",
               help="Thread counts to compare at, e.g. 1,2 (default: the usable cores).")
@@ -55,19 +54,25 @@ def _int_list(text: str, what: str, param_hint: str) -> list[int]:
                    "remembered for this machine.")
 @click.option("--bandwidth/--no-bandwidth", default=True, show_default=True,
               help="Measure the triad bandwidth, the ceiling of memory-bound (skinny) shapes.")
+@click.option("--compare", "compare_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, metavar="OLD.json",
+              help="Compare with a saved run (its JSON file): the ratio per contender and "
+                   "whether it is beyond both runs' spread. Without -m/--sizes/--shapes, "
+                   "--dtype or --threads, the saved run's are measured again.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.pass_obj
 def bench(app: Any, m: int | None, n: int | None, k: int | None, sizes: str | None,
           shapes_spec: str | None, dtype: str, threads_text: str | None, output: Path | None,
           plot_path: Path | None, rounds: int, sample_seconds: float, remeasure_peak: bool,
-          bandwidth: bool, as_json: bool) -> None:
+          bandwidth: bool, compare_path: Path | None, as_json: bool) -> None:
     """Compare the tuned kernel, the untuned default configuration, numpy's @ and the machine's FMA peak.
 
     Every contender runs at the same thread count (numba's for gemmtune, threadpoolctl's
     limit for the BLAS), in interleaved rounds, and reports the median GFLOP/s and IQR. The
     tuned configuration is the cached one for the exact shape, else the nearest tuned shape's
-    (marked "nearest"). The table goes to stderr; a JSON with the raw samples and a CSV are
-    written to results/<fingerprint id>/ (or --output).
+    (marked "nearest"). The table goes to stdout (to stderr with --json, which holds
+    stdout); a JSON with the raw samples and a CSV are written to results/<fingerprint id>/
+    (or --output).
     """
     from ..bench.files import default_output_dir, ensure_writable, file_stem
     from ..bench.run import Workload, memory_needed, workloads_from_sizes
@@ -76,6 +81,17 @@ def bench(app: Any, m: int | None, n: int | None, k: int | None, sizes: str | No
     shape = given_shape(m, n, k)
     if sum(x is not None for x in (shape, sizes, shapes_spec)) > 1:
         raise click.UsageError("Give only one of -m/-n/-k, --sizes and --shapes.")
+    old_run = saved = None
+    if compare_path is not None:
+        from ..bench.compare import load_run, workloads_of
+
+        old_run = load_run(compare_path)
+        saved = workloads_of(old_run)
+        ctx = click.get_current_context()
+        if ctx.get_parameter_source("dtype") == click.core.ParameterSource.DEFAULT:
+            dtype = saved[1]
+        if threads_text is None:
+            threads_text = ",".join(str(t) for t in saved[2])
     cores = usable_cores()
     threads = _int_list(threads_text, "thread count", "'--threads'") if threads_text is not None else [cores]
     too_many = [t for t in threads if t > cores]
@@ -96,6 +112,9 @@ def bench(app: Any, m: int | None, n: int | None, k: int | None, sizes: str | No
     elif shape is not None:
         workloads = [Workload("x".join(map(str, shape)), *shape)]
         stem_args["shape"] = shape
+    elif saved is not None and sizes is None:
+        workloads = [Workload(*w) for w in saved[0]]
+        stem_args["suite"] = "compare-" + Path(compare_path).stem  # type: ignore[arg-type]
     else:
         size_list = _int_list(sizes, "size", "'--sizes'") if sizes is not None else list(DEFAULT_SIZES)
         workloads = workloads_from_sizes(size_list)
@@ -131,7 +150,26 @@ def bench(app: Any, m: int | None, n: int | None, k: int | None, sizes: str | No
         files["plot"] = str(draw(doc, plot_path))
     from ..bench.report import render
 
-    render(app.console, doc, files)
+    data = app.data_console(as_json)
+    render(app.console, doc, files, data=data)
+    if old_run is not None:
+        from ..bench.compare import compare, comparison_table
+
+        rows = compare(old_run, doc)
+        doc["compare"] = {"file": str(compare_path), "rows": rows}
+        if not rows:
+            app.console.print(f"note: {compare_path} measured none of these shapes at these "
+                              "thread counts; nothing to compare.", markup=False, soft_wrap=True)
+        else:
+            title = f"against {Path(compare_path).name} ({old_run.get('date', '?')})"
+            data.print(comparison_table(rows, title, data))
+            data.print("verdict: faster/slower when the two runs' interquartile ranges of "
+                       "GFLOP/s do not overlap.", markup=False)
+        if old_run.get("fingerprint", {}).get("id") != doc["fingerprint"]["id"]:
+            app.console.print(f"note: {compare_path} was measured on another machine or "
+                              f"generator version (fingerprint "
+                              f"{old_run.get('fingerprint', {}).get('id')}).", markup=False,
+                              soft_wrap=True)
     if as_json:
         app.print_json({**doc, "files": files})
 

@@ -8,7 +8,7 @@ import click
 
 from .options import dtype_option, format_gflops, given_shape, resolve_threads, shape_options, \
     threads_option
-from .tables import stdout_console
+from .tables import fit_table, stdout_console
 
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON document on stdout.")
@@ -16,6 +16,14 @@ json_option = click.option("--json", "as_json", is_flag=True,
 
 def _entry_json(entry, local_id: str) -> dict[str, Any]:
     return {**entry.to_dict(), "this_machine": entry.fingerprint_id == local_id}
+
+
+def format_value(value: Any) -> str:
+    """A stored value for people: floats to four significant digits (183.9, not
+    183.8622287990762), one decimal from 1000 up; the JSON keeps every digit."""
+    if isinstance(value, float):
+        return f"{value:.1f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return str(value)
 
 
 @click.group()
@@ -41,23 +49,42 @@ def list_(app, as_json: bool) -> None:
         app.console.print(f"No tunings stored in {store.path}.", markup=False, soft_wrap=True)
         return
 
+    console = stdout_console()
+    console.print(table_of_entries(entries, local, f"Tunings in {store.path} (* this machine)",
+                                   console))
+
+
+def table_of_entries(entries: list, local: str, title: str, console: Any) -> Any:
+    """The ``cache list`` table, fitted to ``console``'s width (at 80 columns the
+    configuration folds onto two lines and numpy's figure is dropped)."""
     from rich import box
     from rich.table import Table
 
-    table = Table(title=f"Tunings in {store.path} (* this machine)", title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
-    for name, justify in (("fingerprint", "left"), ("m x n x k", "right"), ("dtype", "left"),
-                          ("thr", "right"), ("GFLOP/s", "right"), ("numpy", "right"),
-                          ("MRxNR MC/KC/NC", "left"), ("verified", "left")):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for e in entries:
-        p, kp = e.problem, e.kernel_params
-        table.add_row(e.fingerprint_id + (" *" if e.fingerprint_id == local else ""),
-                      f"{p.m}x{p.n}x{p.k}", p.dtype, str(p.threads),
-                      format_gflops(e.performance.get("gflops")),
-                      format_gflops(e.performance.get("numpy_gflops")),
-                      f"{kp.MR}x{kp.NR} {kp.MC}/{kp.KC}/{kp.NC}", "yes" if e.verified else "no")
-    stdout_console().print(table)
+    # Nothing is cut: narrow, the configuration folds onto two lines, then numpy's figure goes.
+    columns = (("fingerprint", "left"), ("m x n x k", "right"), ("dtype", "left"),
+               ("thr", "right"), ("GFLOP/s", "right"), ("numpy", "right"),
+               ("MRxNR MC/KC/NC", "left"), ("verified", "left"))
+
+    def build(dropped: set[str], compact: bool) -> Any:
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                      collapse_padding=True)
+        keep = [(name, justify) for name, justify in columns if name not in dropped]
+        sep = "\n" if compact else " "
+        for name, justify in keep:
+            table.add_column(name.replace(" ", "\n") if compact and name.startswith("MR") else name,
+                             justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        for e in entries:
+            p, kp = e.problem, e.kernel_params
+            cells = {"fingerprint": e.fingerprint_id + (" *" if e.fingerprint_id == local else ""),
+                     "m x n x k": f"{p.m}x{p.n}x{p.k}", "dtype": p.dtype, "thr": str(p.threads),
+                     "GFLOP/s": format_gflops(e.performance.get("gflops")),
+                     "numpy": format_gflops(e.performance.get("numpy_gflops")),
+                     "MRxNR MC/KC/NC": f"{kp.MR}x{kp.NR}{sep}{kp.MC}/{kp.KC}/{kp.NC}",
+                     "verified": "yes" if e.verified else "no"}
+            table.add_row(*(cells[name] for name, _ in keep))
+        return table
+
+    return fit_table(console, build, ["numpy"])
 
 
 @cache.command()
@@ -118,7 +145,7 @@ def show(ctx: click.Context, m, n, k, dtype: str, threads: int | None, fid: str 
                               ("provenance", e.provenance)):
             table.add_section()
             for key, value in data.items():
-                table.add_row(f"{section}.{key}", str(value))
+                table.add_row(f"{section}.{key}", format_value(value))
         console.print(table)
 
 
@@ -139,15 +166,32 @@ def path(app, as_json: bool) -> None:
 @cache.command()
 @click.option("--all", "everything", is_flag=True,
               help="Remove the tunings of every fingerprint, not only this machine's.")
+@click.option("--yes", "-y", "yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
 @click.pass_obj
-def clear(app, everything: bool, as_json: bool) -> None:
-    """Remove this machine's stored tunings (all machines' with --all)."""
+def clear(app, everything: bool, yes: bool, as_json: bool) -> None:
+    """Remove this machine's stored tunings (all machines' with --all), after asking.
+
+    Without a terminal to ask on (a script, a pipe), give --yes.
+    """
     from ..cache import TuningCache
+    from ..errors import GemmtuneError
     from ..fingerprint import fingerprint_id
 
     store = TuningCache(app.root)
     fid = None if everything else fingerprint_id()
+    if not yes:
+        count = len(store.entries(fingerprint_id=fid))
+        if count:  # nothing to remove needs no question
+            whose = "all machines" if fid is None else "this machine"
+            prompt = (f"Remove {count} tuning{'s' if count != 1 else ''} of {whose} from "
+                      f"{store.path}?")
+            try:
+                ok = click.confirm(prompt, default=False, err=True)
+            except click.Abort:
+                ok = False
+            if not ok:
+                raise GemmtuneError("Nothing removed (confirm with y, or give --yes).")
     removed = store.clear(fid)
     whose = "all machines" if fid is None else f"this machine ({fid})"
     app.console.print(f"Removed {removed} tuning{'s' if removed != 1 else ''} of {whose} "

@@ -66,6 +66,9 @@ def info(app, as_json: bool) -> None:
     table.add_section()
     table.add_row("ISA family", f"{extra['isa_family']} ({extra['vector_bits']}-bit vectors, "
                                 f"{extra['vector_registers']} registers)")
-    table.add_row("cache dir", extra["cache_dir"])
-    table.add_row("tunings file", extra["tunings"])
-    stdout_console().print(table)
+    console = stdout_console()
+    console.print(table)
+    # Paths under the table, one line each however long: a path folded inside a cell at 80
+    # columns cannot be copied.
+    console.print(f"cache dir: {extra['cache_dir']}", markup=False, soft_wrap=True)
+    console.print(f"tunings file: {extra['tunings']}", markup=False, soft_wrap=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -10,16 +11,56 @@ from ..errors import GemmtuneError
 from .options import dtype_option
 
 
-def _parse_params(specs: tuple[str, ...], params_json: str | None):
+def params_from_document(doc: Any) -> tuple[dict[str, Any], str | None]:
+    """The kernel parameters in a JSON document, and the dtype it was tuned for if it says.
+
+    Accepts what gemmtune prints: ``cache show --json`` (``{"entry": ...}``, or
+    ``{"entries": [one]}``), ``search --json`` (``{"best": {"params": ...}}``), ``kernel
+    --json`` and an entry (``{"params": ...}``), or the bare parameters.
+
+    Raises:
+        ValueError: the document holds no parameters, or several entries (one sentence).
+    """
+    if not isinstance(doc, dict):
+        raise ValueError("the JSON must be an object (the parameters, or a gemmtune document).")
+    if "entries" in doc and "entry" not in doc:
+        entries = doc["entries"]
+        if not isinstance(entries, list) or len(entries) != 1:
+            n = len(entries) if isinstance(entries, list) else 0
+            raise ValueError(f"the document holds {n} entries; give one (cache show -m -n -k "
+                             "--json names one).")
+        doc = {"entry": entries[0]}
+    if isinstance(doc.get("entry"), dict):
+        doc = doc["entry"]
+    elif isinstance(doc.get("best"), dict):
+        doc = {**doc["best"], "problem": doc.get("problem")}
+    elif "best" in doc:
+        raise ValueError("the search document has no best configuration (no candidate passed).")
+    dtype = doc.get("dtype")
+    if isinstance(doc.get("problem"), dict):
+        dtype = doc["problem"].get("dtype", dtype)
+    params = doc.get("params", doc)
+    if not isinstance(params, dict):
+        raise ValueError("the document's \"params\" must be an object.")
+    return params, dtype if isinstance(dtype, str) else None
+
+
+def _parse_params_and_dtype(specs: tuple[str, ...], params_json: str | None):
+    """KernelParams from ``--params`` then ``-p`` (which win), and the document's dtype."""
     from ..kernels.params import KernelParams
 
-    data = {}
+    data: dict[str, Any] = {}
+    dtype = None
     if params_json:
         try:
-            data = json.loads(params_json)
+            doc = json.loads(params_json)
         except json.JSONDecodeError as e:
             raise click.BadParameter(f"not JSON: {e.msg}.", param_hint="--params") from None
-        data = data.get("params", data) if isinstance(data, dict) else data
+        try:
+            data, dtype = params_from_document(doc)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--params") from None
+        data = dict(data)
     base = KernelParams().to_dict()
     for spec in specs:
         key, sep, value = spec.partition("=")
@@ -35,7 +76,7 @@ def _parse_params(specs: tuple[str, ...], params_json: str | None):
             except ValueError:
                 raise click.BadParameter(f"{key} must be an integer, got {value!r}.", param_hint="-p") from None
     try:
-        return KernelParams.from_dict({**base, **data})
+        return KernelParams.from_dict({**base, **data}), dtype
     except (TypeError, ValueError) as e:
         raise click.BadParameter(str(e), param_hint="--params") from None
 
@@ -44,7 +85,9 @@ def _parse_params(specs: tuple[str, ...], params_json: str | None):
 @click.option("-p", "specs", multiple=True, metavar="NAME=VALUE",
               help="A kernel parameter, e.g. -p MR=6 -p NR=16 (others keep their defaults).")
 @click.option("--params", "params_json", metavar="JSON",
-              help='All parameters as JSON, e.g. from `gemmtune cache show --json`.')
+              help='All parameters as JSON: the parameters, or what `gemmtune cache show -m M '
+                   '-n N -k K --json` or `gemmtune search --json` print (their dtype is used '
+                   'unless --dtype is given).')
 @dtype_option
 @click.option("--source", is_flag=True, help="Print the generated numba module.")
 @click.option("--asm", "show_asm", is_flag=True, help="Print the FMA and spill counts of the assembly.")
@@ -52,10 +95,18 @@ def _parse_params(specs: tuple[str, ...], params_json: str | None):
               help="Write the full assembly to this file.")
 @click.option("--check", "check_", is_flag=True, help="Run the correctness check on the fringe shapes.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-@click.pass_obj
-def kernel(app, specs, params_json, dtype, source, show_asm, asm_file, check_, as_json):
-    """Generate one kernel; show its source, what LLVM made of it, or check it."""
-    params = _parse_params(specs, params_json)
+@click.pass_context
+def kernel(ctx, specs, params_json, dtype, source, show_asm, asm_file, check_, as_json):
+    """Generate one kernel; show its source, what LLVM made of it, or check it.
+
+    Everything it shows goes to stdout; errors to stderr.
+    """
+    app = ctx.obj
+    params, doc_dtype = _parse_params_and_dtype(specs, params_json)
+    if doc_dtype is not None and ctx.get_parameter_source("dtype") == click.core.ParameterSource.DEFAULT:
+        from ..dtypes import normalize
+
+        dtype = normalize(doc_dtype)
     problems = params.problems(dtype)
     if problems:
         raise click.BadParameter(problems[0], param_hint="-p/--params")
@@ -92,14 +143,15 @@ def kernel(app, specs, params_json, dtype, source, show_asm, asm_file, check_, a
             doc["source"] = generate_source(params, dtype)
         app.print_json(doc)
         return
-    out = app.console
-    out.print(f"kernel {params.label()} {dtype}")
+    # What the kernel is and what LLVM made of it is the command's data: stdout.
+    click.echo(f"kernel {params.label()} {dtype}")
     if "asm" in doc:
         a = doc["asm"]
-        out.print(f"FMA instructions: {a['fma']['zmm']} zmm, {a['fma']['ymm']} ymm, {a['fma']['xmm']} xmm; "
-                  f"vector stack loads/stores: {a['vector_spills']}; {a['instructions']} instructions")
+        click.echo(f"FMA instructions: {a['fma']['zmm']} zmm, {a['fma']['ymm']} ymm, "
+                   f"{a['fma']['xmm']} xmm; vector stack loads/stores: {a['vector_spills']}; "
+                   f"{a['instructions']} instructions")
     if "check" in doc:
         c = doc["check"]
-        out.print(f"check: {c['status']} (residual {c['residual']:.3g}) {c['reason']}")
+        click.echo(f"check: {c['status']} (residual {c['residual']:.3g}) {c['reason']}".rstrip())
     if doc["check"]["status"] == "FAIL" if "check" in doc else False:
         raise GemmtuneError(f"kernel {params.label()} gives wrong results: {doc['check']['reason']}.")

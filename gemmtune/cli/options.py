@@ -58,7 +58,8 @@ def dtype_option(f: Callable) -> Callable:
 def threads_option(f: Callable) -> Callable:
     """``--threads T``; None means the usable cores (see :func:`resolve_threads`)."""
     return click.option("--threads", type=click.IntRange(min=1), default=None,
-                        help="Threads of the GEMM (default: the usable cores).")(f)
+                        help="Threads of the GEMM (default: as gemmtune.matmul's, the usable "
+                             "cores unless NUMBA_NUM_THREADS or OMP_NUM_THREADS say fewer).")(f)
 
 
 def shape_options(f: Callable) -> Callable:
@@ -70,11 +71,12 @@ def shape_options(f: Callable) -> Callable:
 
 
 def resolve_threads(threads: int | None) -> int:
+    """``threads``, else what ``matmul`` would use here (gemmtune/threads.py)."""
     if threads is not None:
         return threads
-    from ..fingerprint import usable_cores
+    from ..threads import default_threads
 
-    return usable_cores()
+    return default_threads()
 
 
 def given_shape(m: int | None, n: int | None, k: int | None) -> tuple[int, int, int] | None:
@@ -90,3 +92,27 @@ def given_shape(m: int | None, n: int | None, k: int | None) -> tuple[int, int, 
 
 def format_gflops(value: Any) -> str:
     return f"{value:.1f}" if isinstance(value, (int, float)) else "-"
+
+
+def _complete_suite(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of ``--shapes``: the shipped suite names, then files."""
+    from click.shell_completion import CompletionItem
+
+    from ..shapes import suite_names
+
+    items = [CompletionItem(name, help="shipped suite") for name in suite_names()
+             if name.startswith(incomplete)]
+    return items + [CompletionItem(incomplete, type="file")]
+
+
+def suite_option(what: str) -> Callable[[Callable], Callable]:
+    """``--shapes FILE|SUITE``; the help lists the suites that ship (``configs/shapes``)."""
+    from ..shapes import suite_names
+
+    def decorate(f: Callable) -> Callable:
+        return click.option("--shapes", "shapes_spec", default=None, metavar="FILE|SUITE",
+                            shell_complete=_complete_suite,
+                            help=f"{what}: a JSON file, or a suite that ships with gemmtune "
+                                 f"({', '.join(suite_names())}).")(f)
+
+    return decorate

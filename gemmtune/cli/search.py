@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from ..errors import GemmtuneError
 from ..search.study import SAMPLERS
-from .options import SEED_RANGE, Seconds, dtype_option, given_shape, shape_options, threads_option
+from .options import (SEED_RANGE, Seconds, dtype_option, given_shape, shape_options, suite_option,
+                      threads_option)
 
 EXIT_INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
 
@@ -46,9 +48,7 @@ def check_memory(m: int, n: int, k: int, dtype: str) -> None:
 @click.option("-b", "--batch", type=click.IntRange(min=1), default=1, show_default=True,
               help="Products in a stack of (m x k) @ (k x n) (attention heads, ...): the "
                    "batched kernel is tuned.")
-@click.option("--shapes", "shapes_spec", metavar="FILE",
-              help="Tune every shape of a suite: a JSON file, or a shipped suite name "
-                   "(transformer, mlp).")
+@suite_option("Tune every shape of a suite")
 @click.option("--conv", metavar="N,C,H,W,K,R,S[,stride,pad]", default=None,
               help="Tune the GEMMs a convolution layer lowers to (what gemmtune.conv2d runs), "
                    "e.g. 1,64,56,56,64,3,3,1,1.")
@@ -71,19 +71,25 @@ def check_memory(m: int, n: int, k: int, dtype: str) -> None:
                    "kind (needs gemmtune[postgres]).")
 @click.option("--study", "study_opt", default=None, metavar="NAME",
               help="Study name (default: gemm-<fingerprint>-<problem>); with --shapes, a prefix.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Draw the tuning history (GFLOP/s of each trial, the best so far, the "
+                   "starting points marked) into FILE (.png, .svg or .pdf; needs gemmtune[plot]). "
+                   "With --shapes, one file per shape: FILE's name + '-<shape name>'.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.pass_context
 def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, batch: int,
            shapes_spec: str | None, conv: str | None,
            dtype: str, threads: int | None, trials: int, timeout: float | None,
            candidate_timeout: float | None, sampler: str,
-           seed: int | None, storage: str | None, study_opt: str | None, as_json: bool) -> None:
+           seed: int | None, storage: str | None, study_opt: str | None, plot_path: Path | None,
+           as_json: bool) -> None:
     """Search block sizes for C(m x n) = A(m x k) @ B(k x n) and cache the fastest kernel.
 
     Starting points (winners of nearby shapes, the BLIS analytical model, the ISA default)
     run first; then the sampler proposes. Each candidate is compiled, checked against a
     reference and timed in a worker process. Rerunning the same command continues the
-    study; Ctrl-C stops cleanly and caches the best so far.
+    study; Ctrl-C stops cleanly and caches the best so far. The summary table goes to stdout
+    (to stderr with --json), progress to stderr.
     """
     from ..fingerprint import usable_cores
     from ..problem import Problem
@@ -99,7 +105,9 @@ def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, batc
                                "convolution layer with --conv.")
     cores = usable_cores()
     if threads is None:
-        threads = cores
+        from .options import resolve_threads
+
+        threads = resolve_threads(None)  # what matmul will look its tuning up with
     elif threads > cores:
         raise click.BadParameter(f"{threads} threads exceed the {cores} usable cores.",
                                  param_hint="'--threads'")
@@ -132,19 +140,44 @@ def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, batc
 
     writable_kernel_dir(app.root)  # every candidate compiles there
 
+    if plot_path is not None:
+        from ..search.plot import check_plot_path
+
+        try:
+            check_plot_path(plot_path)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--plot'") from None
+
     docs, interrupted = [], False
-    for name, problem in named:
+    data = app.data_console(as_json)
+    for i, (name, problem) in enumerate(named, 1):
         study = study_opt
         if study_opt and suite is not None:
             study = f"{study_opt}-{problem.key()}"
+        if suite is not None:
+            app.console.print(f"shape {i}/{len(named)} {name}: {problem.label()}", markup=False,
+                              soft_wrap=True)
         doc = tune(app, problem, trials=trials, timeout=timeout, candidate_timeout=candidate_timeout,
-                   sampler=sampler, seed=seed, storage=storage, study=study)
+                   sampler=sampler, seed=seed, storage=storage, study=study, data=data)
         if name:
             doc["name"] = name
         docs.append(doc)
+        if plot_path is not None:
+            from ..search.plot import plot_path_for, save_history
+
+            target = plot_path_for(plot_path, name, len(named))
+            try:
+                save_history(doc, storage, app.root, target)
+                app.console.print(f"plot: {target}", markup=False, soft_wrap=True)
+            except GemmtuneError as e:  # the search's result stands without its picture
+                app.console.print(f"warning: no plot: {e.message}", markup=False, soft_wrap=True)
         if doc["run"]["interrupted"]:
             interrupted = True
             break
+    if suite is not None:
+        from .search_view import render_suite
+
+        render_suite(data, suite, docs, total=len(named))
     if as_json:
         app.print_json(docs[0] if suite is None else {"suite": suite, "results": docs})
     if interrupted:
@@ -156,7 +189,7 @@ def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, batc
 
 def tune(app: Any, problem: Any, *, trials: int, timeout: float | None,
          candidate_timeout: float | None, sampler: str, seed: int | None, storage: str | None,
-         study: str | None) -> dict[str, Any]:
+         study: str | None, data: Any = None) -> dict[str, Any]:
     """Search one problem through ``gemmtune.search.tune`` with a progress bar; render it."""
     from ..families import family_for
     from ..search.tune import tune as run_tune
@@ -169,5 +202,5 @@ def tune(app: Any, problem: Any, *, trials: int, timeout: float | None,
     if "cache_error" in doc:
         app.console.print(f"warning: the winner was not cached: {doc['cache_error']}", markup=False,
                           soft_wrap=True)
-    render(app.console, doc)
+    render(data if data is not None else app.console, doc)
     return doc

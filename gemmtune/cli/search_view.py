@@ -1,4 +1,5 @@
-"""How ``gemmtune search`` shows a search to people: a progress bar, then a summary table."""
+"""How ``gemmtune search`` shows a search to people: a progress bar (stderr), then a summary
+table (stdout), and for a suite one table of all its shapes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from ..problem import Problem
 
 
 def render(console: Any, doc: dict[str, Any]) -> None:
-    """The summary table on ``console`` (stderr)."""
+    """The summary table of one search on ``console`` (stdout; stderr under ``--json``)."""
     from rich.table import Table
 
     p = Problem.from_dict(doc["problem"])
@@ -37,6 +38,41 @@ def render(console: Any, doc: dict[str, Any]) -> None:
     table.add_row("study", st["name"])
     table.add_row("cached", "yes" if doc["cached"] else "no")
     console.print(table)
+
+
+def render_suite(console: Any, suite: str, docs: list[dict[str, Any]], total: int) -> None:
+    """One row per shape of a suite search, after the per-shape tables; fitted to the width
+    (at 80 columns the configuration label is dropped: each shape's own table has it)."""
+    from rich import box
+    from rich.table import Table
+
+    from .tables import fit_table
+
+    columns = ("shape", "m x n x k", "GFLOP/s", "numpy", "% numpy", "trials", "cached",
+               "best config")
+
+    def build(dropped: set[str], compact: bool) -> Any:
+        done = f"{len(docs)} of {total} shapes" if len(docs) < total else f"{total} shapes"
+        table = Table(title=f"gemmtune search --shapes {suite}: {done}", title_justify="left",
+                      box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        keep = [c for c in columns if c not in dropped]
+        for name in keep:
+            table.add_column(name, no_wrap=True, justify="left" if name in (
+                "shape", "best config", "cached") else "right")
+        for doc in docs:
+            p, best = doc["problem"], doc["best"]
+            pct = doc["percent_of_numpy"]
+            cells = {"shape": doc.get("name", ""), "m x n x k": f"{p['m']}x{p['n']}x{p['k']}",
+                     "GFLOP/s": f"{best['gflops']:.1f}" if best else "-",
+                     "numpy": f"{doc['numpy_gflops']:.1f}" if doc["numpy_gflops"] else "-",
+                     "% numpy": f"{pct:.0f}%" if pct is not None else "-",
+                     "trials": str(doc["run"]["trials"]),
+                     "cached": "yes" if doc["cached"] else "no",
+                     "best config": best["label"] if best else "none passed"}
+            table.add_row(*(cells[c] for c in keep))
+        return table
+
+    console.print(fit_table(console, build, ["best config"]))
 
 
 class ProgressView:

@@ -13,6 +13,14 @@ def _plural(n: int, word: str = "entry") -> str:
     return f"{n} {word if n == 1 else ('entries' if word == 'entry' else word + 's')}"
 
 
+def _were(n: int) -> str:
+    return "was" if n == 1 else "were"
+
+
+def _them(n: int) -> str:
+    return "it" if n == 1 else "them"
+
+
 @click.command()
 @shape_options
 @dtype_option
@@ -143,15 +151,16 @@ def import_(app, file: str, force: bool) -> None:
 
     if report.foreign and not report.imported:
         raise GemmtuneError(
-            f"Refused {source}: its {_plural(len(report.foreign))} "
-            f"{'was' if len(report.foreign) == 1 else 'were'} tuned on another machine "
-            f"(fingerprint {', '.join(report.foreign_ids)}; this machine is {local}); use "
-            "--force to import them unverified.")
+            f"Refused {source}: its {_plural(len(report.foreign))} {_were(len(report.foreign))} "
+            f"tuned on another machine (fingerprint {', '.join(report.foreign_ids)}; this "
+            f"machine is {local}); use --force to import {_them(len(report.foreign))} unverified.")
     msg = f"Imported {_plural(len(report.imported))} into {store.path}"
     if report.replaced:
-        msg += f" ({report.replaced} replaced existing ones)"
+        msg += (" (1 replaced an existing one)" if report.replaced == 1 else
+                f" ({report.replaced} replaced existing ones)")
     if report.forced:
-        msg += f"; {report.forced} from another machine are unverified until first use"
+        msg += (f"; {report.forced} from another machine {'is' if report.forced == 1 else 'are'} "
+                "unverified until first use")
     if report.superseded:
         msg += (f"; left out {_plural(report.superseded)} of other machines for problems this "
                 "machine has its own tuning of (or a faster one was taken)")
@@ -160,5 +169,6 @@ def import_(app, file: str, force: bool) -> None:
     if report.foreign:
         app.console.print(
             f"warning: skipped {_plural(len(report.foreign))} tuned on another machine "
-            f"(fingerprint {', '.join(report.foreign_ids)}); use --force to import them.",
+            f"(fingerprint {', '.join(report.foreign_ids)}); use --force to import "
+            f"{_them(len(report.foreign))}.",
             markup=False, soft_wrap=True)

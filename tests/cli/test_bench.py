@@ -118,12 +118,14 @@ def test_png_is_a_valid_image(png_run):
     assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 400
 
 
-def test_table_on_stderr(png_run):
+def test_table_on_stderr_under_json(png_run):
     result, _ = png_run
     err = result.stderr
-    for text in ("gemmtune bench, float32", "numpy", "default", "tuned", "exact", "nearest (32x32x32)",
-                 "FMA peak", fingerprint_id()):
+    # Piped at 80 columns: "nearest (32x32x32)" folds onto two lines of its cell.
+    for text in ("gemmtune bench, float32", "numpy", "default", "tuned", "exact", "nearest",
+                 "(32x32x32)", "FMA peak", fingerprint_id()):
         assert text in err
+    assert "…" not in err
     ours = [line for line in err.splitlines() if not line.startswith("warning:")]
     assert not any("\x1b[" in line for line in ours)   # NO_COLOR
 
@@ -136,7 +138,9 @@ def test_svg_shapes_suite_and_default_output_dir(root, tmp_path, monkeypatch):
     result = invoke(root, "--shapes", str(suite), "--dtype", "f64", "--threads", "1", "--rounds", "2",
                     "--sample-seconds", "0.002", "--plot", "fig.svg")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == ""   # no --json: data files and stderr only
+    # No --json: the table is data on stdout; where the files went is a message on stderr.
+    assert "skinny" in result.stdout and "wide" in result.stdout and "fig.svg" not in result.stdout
+    assert "fig.svg" in result.stderr
     svg = (tmp_path / "fig.svg").read_text()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     made = tmp_path / "results" / fingerprint_id()
@@ -200,3 +204,28 @@ def test_missing_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "gemmtune[plot]" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_compare_with_a_saved_run_prints_tables_on_stdout(root, png_run, tmp_path):
+    """``bench --compare OLD.json`` without --json: both tables are data on stdout, the
+    files written are messages on stderr."""
+    _, out = png_run
+    old = next((out / "res").glob("*.json"))
+    result = invoke(root, "--compare", str(old), "--sizes", "32", "--threads", "1", *FAST,
+                    "--output", str(tmp_path / "res"))
+    assert result.exit_code == 0, result.stderr
+    assert "gemmtune bench, float32" in result.stdout and f"against {old.name}" in result.stdout
+    rows = [ln for ln in result.stdout.splitlines() if ln.lstrip().startswith("32x32x32")]
+    assert {c for c in ("numpy", "default", "tuned") if any(c in ln for ln in rows)} == \
+        {"numpy", "default", "tuned"}
+    assert any(v in result.stdout for v in ("faster", "slower", "within spread"))
+    assert "json: " in result.stderr and "json: " not in result.stdout
+    assert max(len(ln.rstrip()) for ln in result.stdout.splitlines()) <= 80
+
+
+def test_compare_with_a_bad_file_fails_before_measuring(root, tmp_path):
+    bad = tmp_path / "old.json"
+    bad.write_text("{}")
+    result = invoke(root, "--compare", str(bad), "--output", str(tmp_path / "res"))
+    assert result.exit_code == 1 and "not a gemmtune bench document" in result.stderr
+    assert not (tmp_path / "res").exists()

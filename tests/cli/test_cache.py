@@ -80,11 +80,11 @@ def test_path(run_cli, cache_root):
 
 
 def test_clear_this_machine_then_all(run_cli, store):
-    result = run_cli("cache", "clear")
+    result = run_cli("cache", "clear", "--yes")
     assert result.exit_code == 0
     assert "Removed 2 tunings of this machine" in result.stderr
     assert [e.fingerprint_id for e in store.entries()] == [OTHER_ID]
-    doc = json.loads(run_cli("cache", "clear", "--all", "--json").stdout)
+    doc = json.loads(run_cli("cache", "clear", "--all", "--json", "-y").stdout)
     assert doc["removed"] == 1 and doc["fingerprint_id"] is None
     assert store.entries() == []
 
@@ -98,3 +98,18 @@ def test_corrupt_cache_is_reported_and_commands_carry_on(run_cli, cache_root):
     assert "warning:" in result.stderr and str(cache_root / "tunings.json") in result.stderr
     assert "corrupt-" in result.stderr
     assert len(list(cache_root.glob("tunings.json.corrupt-*"))) == 1
+
+
+def test_clear_asks_first(run_cli, store):
+    result = run_cli("cache", "clear", input="n\n")
+    assert result.exit_code == 1
+    assert "Remove 2 tunings of this machine" in result.stderr and "Nothing removed" in result.stderr
+    assert len(store.entries()) == 3
+    result = run_cli("cache", "clear")        # no answer at all (a script): nothing removed
+    assert result.exit_code == 1 and len(store.entries()) == 3
+    result = run_cli("cache", "clear", input="y\n")
+    assert result.exit_code == 0 and "Removed 2 tunings" in result.stderr
+    assert [e.fingerprint_id for e in store.entries()] == [OTHER_ID]
+    # Nothing of this machine left: nothing to ask about.
+    result = run_cli("cache", "clear")
+    assert result.exit_code == 0 and "Removed 0 tunings" in result.stderr

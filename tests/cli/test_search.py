@@ -130,3 +130,43 @@ def test_shipped_shape_suites_load():
     for suite in suite_names():
         for s in load_shapes(suite)[1]:
             assert s.m * s.n * s.k <= 2048 ** 3  # modest: a suite tunes in minutes
+
+
+def test_suite_search_shows_progress_a_summary_and_plots(run_cli, root, tmp_path, monkeypatch):
+    """A suite search piped at 80 columns: "shape i/N name" on stderr, each shape's table and
+    the suite's summary on stdout, one history plot per shape that reads back."""
+    import matplotlib.image
+
+    monkeypatch.setenv("COLUMNS", "80")
+    suite = tmp_path / "two.json"
+    suite.write_text(json.dumps({"suite": "two", "shapes": [
+        {"name": "square", "m": 64, "n": 64, "k": 64},
+        {"name": "flat_one", "m": 32, "n": 64, "k": 48}]}))
+    result = run_cli("search", "--shapes", str(suite), "--threads", "1", "--seed", "0",
+                     "--trials", "1", "--plot", str(tmp_path / "h.png"))
+    assert result.exit_code == 0, result.stderr
+    err, out = result.stderr, result.stdout
+    assert "shape 1/2 square: 64x64x64 float32 1t" in err
+    assert "shape 2/2 flat_one: 32x64x48 float32 1t" in err
+    assert err.index("shape 1/2") < err.index("shape 2/2")
+    # Data on stdout, readable in a file: both per-shape tables, then the summary.
+    assert out.count("best config") == 2 and "gemmtune search --shapes two: 2 shapes" in out
+    summary = out.split("gemmtune search --shapes two")[1]
+    assert "square" in summary and "flat_one" in summary and "32x64x48" in summary
+    assert "\x1b[" not in out and "…" not in out
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= 80
+    for name in ("square", "flat_one"):
+        path = tmp_path / f"h-{name}.png"
+        assert f"plot: {path}" in err
+        img = matplotlib.image.imread(path)
+        assert img.ndim == 3 and img.shape[0] > 300
+
+
+def test_plot_errors_come_before_any_search(run_cli, root, tmp_path, monkeypatch):
+    result = run_cli("search", *TINY, "--plot", str(tmp_path / "h.gif"))
+    assert result.exit_code == 2 and ".png, .svg or .pdf" in result.stderr
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    result = run_cli("search", *TINY, "--plot", str(tmp_path / "h.png"))
+    assert result.exit_code == 1 and "gemmtune[plot]" in result.stderr
+    assert "Traceback" not in result.stderr and not (root / "studies.db").exists()
+

@@ -39,7 +39,7 @@ def test_export_all_then_import_round_trip(run_cli, store, filled, tmp_path):
     assert doc["fingerprint"]["id"] == fingerprint_id()
     assert len(doc["entries"]) == 2  # this machine's only
 
-    assert run_cli("cache", "clear").exit_code == 0
+    assert run_cli("cache", "clear", "--yes").exit_code == 0
     result = run_cli("import", str(out))
     assert result.exit_code == 0, result.stderr
     assert "Imported 2 entries" in result.stderr and "skipped 0" in result.stderr
@@ -103,6 +103,9 @@ def test_foreign_fingerprint_refused_without_force(run_cli, store, tmp_path):
     assert result.exit_code == 1
     assert "another machine" in result.stderr and "--force" in result.stderr
     assert str(path) in result.stderr
+    # One entry: "its 1 entry was ... import it", not "its 1 entry were".
+    assert "its 1 entry was tuned" in result.stderr and "import it unverified" in result.stderr
+    assert "entry were" not in result.stderr
     assert store.entries() == [] and not store.path.exists()
 
 
@@ -147,7 +150,7 @@ def test_bad_files_exit_1_and_leave_cache_unchanged(run_cli, store, filled, tmp_
 
 def test_import_from_stdin(run_cli, store, filled):
     doc = run_cli("export", "--all").stdout
-    run_cli("cache", "clear")
+    run_cli("cache", "clear", "--yes")
     result = run_cli("import", "-", input=doc)
     assert result.exit_code == 0, result.stderr
     assert len(store.entries(fingerprint_id())) == 2
