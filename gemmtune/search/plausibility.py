@@ -100,3 +100,48 @@ def _itemsize(dtype: str) -> int:
     from ..dtypes import spec
 
     return spec(dtype).itemsize
+
+
+QUIET_SPREAD = 0.05   # numpy's own figure within ±5% across the search: a quiet machine
+NOISY_SPREAD = 0.15   # beyond ±15%: other work moved every figure
+
+
+def noise_summary(numpy_figures: list[float]) -> dict[str, Any] | None:
+    """How noisy the machine was across a search, from numpy's figure beside each candidate.
+
+    Returns:
+        ``{"numpy_gflops" (median), "numpy_iqr", "spread" (half the IQR over the median),
+        "measurements", "verdict" ("quiet", "some noise", "noisy"), "meaning"}``, or None
+        with fewer than three figures.
+    """
+    import statistics
+
+    from ..measure import iqr
+
+    figs = [float(f) for f in numpy_figures if f]
+    if len(figs) < 3:
+        return None
+    med = statistics.median(figs)
+    spread = iqr(figs) / 2 / med if med > 0 else 0.0
+    if spread <= QUIET_SPREAD:
+        verdict = "quiet"
+        meaning = "differences between candidates above a few percent are real"
+    elif spread <= NOISY_SPREAD:
+        verdict = "some noise"
+        meaning = (f"differences below about {100 * spread:.0f}% between candidates may be noise; "
+                   "the finalists were re-measured side by side")
+    else:
+        verdict = "noisy"
+        meaning = (f"other work moved figures by about {100 * spread:.0f}%: the ranking is rough; "
+                   "search again on a quiet machine for a result to rely on")
+    return {"numpy_gflops": med, "numpy_iqr": iqr(figs), "spread": spread,
+            "measurements": len(figs), "verdict": verdict, "meaning": meaning}
+
+
+def noise_line(noise: dict[str, Any] | None) -> str | None:
+    """The one line a search ends with about the machine's noise (None without a summary)."""
+    if not noise:
+        return None
+    return (f"machine noise: {noise['verdict']}, numpy's own figure moved by ±"
+            f"{100 * noise['spread']:.0f}% across the search (median {noise['numpy_gflops']:.1f} "
+            f"GFLOP/s, {noise['measurements']} measurements): {noise['meaning']}.")
