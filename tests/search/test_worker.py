@@ -107,3 +107,29 @@ def test_search_goes_on_past_failures_and_never_picks_a_wrong_kernel(kernels, mo
     best = run.finish(remeasure=False)
     assert best["trial"] == 3
     assert [f["trial"] for f in best["finalists"]] == [3]
+
+
+def test_paired_timing_measures_the_kernel_alone_and_right_after_numpy(kernels):
+    from gemmtune.search.worker import evaluate
+
+    req = request(kernels, reference_gflops=50.0)
+    req.samples = 3
+    res = evaluate(req)
+    assert res.status == "ok" and res.alone_gflops > 0 and res.after_gflops > 0
+    # The figure kept is the worse of the two conditions users run it in.
+    assert res.gflops == pytest.approx(min(res.alone_gflops, res.after_gflops))
+    assert res.own_gflops > 0 and res.numpy_iqr >= 0 and res.measure_seconds > 0
+
+
+def test_a_candidate_past_its_time_budget_is_stopped_and_the_worker_goes_on(kernels, monkeypatch):
+    import time
+
+    monkeypatch.setenv("GEMMTUNE_TEST_FAULT", "slow@5")
+    with Worker() as w:
+        assert w.run(request(kernels, 4), timeout=120).status == "ok"   # compiled, warm
+        t0 = time.monotonic()
+        slow = w.run(request(kernels, 5), timeout=120, budget=1.0)
+        took = time.monotonic() - t0
+        assert slow.status == "pruned" and slow.reason.startswith("stopped early: still measuring")
+        assert took < 30   # the budget, not the 120 s limit, ended it
+        assert w.run(request(kernels, 6), timeout=120).status == "ok"
