@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 UNSTABLE_MARK = "?"
+FAULT_MARK = "!"
 
 
 def _cell(fig: dict[str, Any] | None) -> str:
@@ -46,9 +47,11 @@ def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = Non
     from rich.table import Table
 
     fp = doc["fingerprint"]
+    faults = False
     table = Table(title=f"gemmtune bench, {doc['dtype']}", title_justify="left")
     for name, justify in (("shape", "left"), ("thr", "right"), ("numpy", "right"),
-                          ("default", "right"), ("tuned", "right"), ("tuned from", "left"),
+                          ("default", "right"), ("tuned", "right"), ("kernel alone", "right"),
+                          ("tuned from", "left"),
                           ("peak", "right"), ("best % peak", "right"), ("best / numpy", "right")):
         table.add_column(name, justify=justify, no_wrap=name in ("shape", "tuned from"))
     for r in doc["results"]:
@@ -61,18 +64,28 @@ def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = Non
         shape = f"{p['m']}x{p['n']}x{p['k']}"
         if r["name"] not in (shape, str(p["m"])):
             shape = f"{r['name']} {shape}"
+        faults = faults or any((r.get(c) or {}).get("fault") for c in ("numpy", "default", "tuned"))
+        pct = _pct(best["percent_of_peak"]) if not best.get("fault") else f"{FAULT_MARK} above"
         table.add_row(shape, str(p["threads"]), _cell(r["numpy"]), _cell(r["default"]),
-                      _cell(r["tuned"]), _source(r["tuned"]), peak, _pct(best["percent_of_peak"]),
-                      f"{ratio:.2f}x" if ratio else "-")
+                      _cell(r["tuned"]), _cell((r["tuned"] or {}).get("kernel")), _source(r["tuned"]),
+                      peak, pct, f"{ratio:.2f}x" if ratio else "-")
     _wide(console).print(table)
     console.print(f"GFLOP/s: median of {doc['protocol']['rounds']} interleaved rounds ± half the "
                   f"IQR; {UNSTABLE_MARK} marks an IQR above "
                   f"{100 * doc['protocol']['unstable_iqr_ratio']:.0f}% of the median. "
-                  "best = tuned if any, else default.", markup=False, soft_wrap=True)
+                  "best = tuned if any, else default. default and tuned are timed as in a loop that "
+                  "alternates numpy and gemmtune (each call right after a numpy call), tuned "
+                  "through gemmtune.matmul; kernel alone is the tuned kernel called back to back.",
+                  markup=False, soft_wrap=True)
+    if faults:
+        console.print(f"{FAULT_MARK} a figure above the measured FMA peak is a measurement fault "
+                      "(or the peak was measured under load): no share of the peak is given; "
+                      "rerun on a quiet machine, with --remeasure-peak.", markup=False, soft_wrap=True)
     console.print(f"machine: {fp.get('brand') or '?'} ({fp.get('cpu_name')}, {fp.get('cores')} "
                   f"usable cores), fingerprint {fp['id']}; numpy {doc.get('numpy_version')} with "
                   f"{doc['blas_label']}.", markup=False, soft_wrap=True)
     peaks = ", ".join(f"{t}t {v['gflops']:.1f}" + (" (memoized)" if v.get("memoized") else "")
+                      + (" (measured under load: a lower bound)" if v.get("busy") else "")
                       for t, v in doc["peak"].items())
     console.print(f"FMA peak GFLOP/s: {peaks}.", markup=False, soft_wrap=True)
     busy = [v.get("load_average") for v in doc["peak"].values()
