@@ -139,7 +139,8 @@ def tune(problem: Problem, *, root: str | os.PathLike | None, trials: int = 40,
                          cached=cached, family=family.name)
     doc["noise"] = noise
     doc["load_average"] = load
-    doc["ceiling"] = {"gflops": ceiling, "bound": what} if ceiling else None
+    doc["ceiling"] = {"gflops": ceiling, "bound": what} if ceiling else (
+        {"gflops": None, "bound": what} if what else None)
     if cache_error is not None:
         doc["cache_error"] = cache_error
     return doc
@@ -158,22 +159,23 @@ def machine_ceiling(problem: Problem, root: str | os.PathLike) -> tuple[float | 
     """The GFLOP/s ``problem`` cannot exceed here, from the remembered (or now measured) FMA
     peak and, for a large memory-bound shape, the triad bandwidth (``plausibility.ceiling_of``).
 
-    A peak measured on a busy machine is a lower bound: it is scaled up by the share of the
-    cores its threads got, so a true figure is not taken for a fault. None when the peak
-    cannot be measured (a family without a float peak, an error): then nothing is checked.
+    A peak measured on a busy machine is only a lower bound of the ceiling: a true figure
+    could exceed it, so it is not used (None, "peak measured under load"), and only the
+    reference check guards the figures; ``peak.py`` measures it again the next time. None
+    also when the peak cannot be measured (a family without a float peak, an error).
     """
     from ..peak import TRIAD_BYTES, bandwidth, peak
     from .plausibility import _itemsize, ceiling_of
 
     try:
-        top = dict(peak(problem.dtype, problem.threads, root))
-        if top.get("busy") and top.get("cpu_share"):
-            top["gflops"] = top["gflops"] / max(float(top["cpu_share"]), 0.1)
+        top = peak(problem.dtype, problem.threads, root)
+        if top.get("busy"):
+            return None, "peak measured under load"
         nbytes = (problem.m * problem.k + problem.k * problem.n + problem.m * problem.n) \
             * problem.batch * _itemsize(problem.dtype)
         triad = bandwidth(problem.threads, root) if nbytes >= TRIAD_BYTES else None
-        if triad and triad.get("busy") and triad.get("cpu_share"):
-            triad = {**triad, "gbs": triad["gbs"] / max(float(triad["cpu_share"]), 0.1)}
+        if triad and triad.get("busy"):
+            triad = None
     except Exception:
         return None, ""
     return ceiling_of(problem, top, triad)
