@@ -15,6 +15,14 @@ are read when the libraries load, so each needs its own process), e.g.::
     NUMBA_THREADING_LAYER=workqueue python benchmarks/blas_collision.py 1536 float64 2
 
 Prints one JSON line per configuration: medians in GFLOP/s with their IQR.
+
+``python benchmarks/blas_collision.py loop 1536 float64 2`` times what a user gets after a
+search instead: a loop alternating numpy's ``A @ B`` and ``gemmtune.matmul(A, B)`` (the
+tuning in ``$GEMMTUNE_CACHE_DIR``), each call timed, and the ratio gemmtune / numpy.
+
+``python benchmarks/blas_collision.py spin`` shows OpenBLAS's threads spinning after a call:
+the CPU seconds this process burns during a 0.3 s sleep right after a 2-thread product
+(0 when ``OPENBLAS_THREAD_TIMEOUT=4`` was set before numpy was imported).
 """
 
 from __future__ import annotations
@@ -86,7 +94,57 @@ def main(n: int = 1536, dtype: str = "float64", threads: int = 2, rounds: int = 
             print(json.dumps(doc), flush=True)
 
 
+def user_loop(n: int, dtype: str, threads: int, rounds: int = 20) -> None:
+    """numpy's @ then gemmtune.matmul, alternating, each call timed; medians and the ratio."""
+    import numpy as np
+
+    import gemmtune
+    from gemmtune.measure import pinned_threads
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((n, n)).astype(dtype)
+    B = rng.standard_normal((n, n)).astype(dtype)
+    flops = 2.0 * n ** 3
+    gemmtune.matmul(A, B, threads=threads)
+    np_t, gt_t = [], []
+    with pinned_threads(threads):
+        for _ in range(rounds):
+            t0 = time.perf_counter(); A @ B; t1 = time.perf_counter()  # noqa: E702
+            gemmtune.matmul(A, B, threads=threads); t2 = time.perf_counter()  # noqa: E702
+            np_t.append(t1 - t0); gt_t.append(t2 - t1)  # noqa: E702
+    print(json.dumps({"n": n, "dtype": dtype, "threads": threads, "loop": "numpy @ then gemmtune.matmul",
+                      "config": gemmtune.best_config(n, n, n, dtype, threads),
+                      "numpy": _summary(np_t, flops), "gemmtune": _summary(gt_t, flops),
+                      "ratio": round(statistics.median(np_t) / statistics.median(gt_t), 3),
+                      "load": os.getloadavg()[0]}))
+
+
+def spin() -> None:
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    A = np.random.rand(1536, 1536)
+    burnt = []
+    with threadpool_limits(2, user_api="blas"):
+        A @ A
+        for _ in range(5):
+            time.sleep(1.0)   # the threads are asleep again
+            A @ A
+            c0 = time.process_time()
+            time.sleep(0.3)
+            burnt.append(round(time.process_time() - c0, 3))
+    print(json.dumps({"OPENBLAS_THREAD_TIMEOUT": os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
+                      "cpu_seconds_in_0.3s_sleep_after_a_call": burnt, "load": os.getloadavg()[0]}))
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["spin"]:
+        spin()
+        sys.exit(0)
+    if sys.argv[1:2] == ["loop"]:
+        a = sys.argv[2:5]
+        user_loop(int(a[0]) if a else 1536, a[1] if len(a) > 1 else "float64", int(a[2]) if len(a) > 2 else 2)
+        sys.exit(0)
     args = sys.argv[1:4]
     main(int(args[0]) if args else 1536, args[1] if len(args) > 1 else "float64",
          int(args[2]) if len(args) > 2 else 2)
