@@ -194,9 +194,17 @@ def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: fl
             contenders.append(("tuned_kernel", lambda kernel=kernel, C=C: kernel(A, B, C, threads=threads)))
 
     flops = gemm_flops(w.m, w.n, w.k)
-    with pinned_threads(threads):
-        timings = interleaved([fn for _, fn in contenders], rounds, min_sample_seconds=sample_seconds)
-    figs = {role: _figure(t, flops, peak_gflops) for (role, _), t in zip(contenders, timings)}
+    for attempt in range(2):
+        with pinned_threads(threads):
+            timings = interleaved([fn for _, fn in contenders], rounds, min_sample_seconds=sample_seconds)
+        figs = {role: _figure(t, flops, peak_gflops) for (role, _), t in zip(contenders, timings)}
+        # A figure above the peak is a fault of this measurement: measure once more; if it
+        # stays, it is reported with its fault and no share of the peak.
+        if not any("fault" in f for f in figs.values()):
+            break
+    for f in figs.values():
+        if "fault" in f:
+            f["remeasured"] = True
 
     def kernel_figure(role: str, params: Any) -> dict[str, Any]:
         fig = dict(figs.get(role) or figs["default"])
