@@ -69,7 +69,6 @@ class RunStats:
     faults: int = 0         # candidates failed because their figure stayed faulty
     stopped_by_time: int = 0
     compile_seconds: float = 0.0
-    trial_seconds: list = field(default_factory=list)   # wall time of each measured candidate
     numpy_figures: list = field(default_factory=list)   # numpy's figure beside each candidate
     started: float = field(default_factory=time.monotonic)
     interrupted: bool = False
@@ -90,13 +89,11 @@ class Search:
     """
 
     def __init__(self, study: Any, space: Any, evaluator: Any, worker: str | None = None,
-                 family: Any = None, ceiling: float | None = None, ceiling_what: str = "FMA peak",
-                 clock: Callable[[], float] = time.monotonic):
+                 family: Any = None, ceiling: float | None = None, ceiling_what: str = "FMA peak"):
         from ..families import family_for
 
         self.ceiling = ceiling
         self.ceiling_what = ceiling_what
-        self.clock = clock
         self.study = study
         self.space = space
         self.evaluator = evaluator
@@ -133,10 +130,8 @@ class Search:
         best = self.best_value()
         if hasattr(self.evaluator, "time_budget"):
             self.evaluator.time_budget = self.time_budget()
-        started = self.clock()
         res = self.evaluator.evaluate(params, trial.number, best)
         res = self._plausible(res, params, trial, best)
-        self.stats.trial_seconds.append(self.clock() - started)
         self.stats.evaluated += 1
         if res.numpy_gflops:
             self.stats.numpy_figures.append(float(res.numpy_gflops))
