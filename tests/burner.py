@@ -35,3 +35,35 @@ def burning(cpus: Sequence[int] | None = None) -> Iterator[list[int]]:
         for p in procs:
             p.kill()
             p.wait()
+
+
+class AfterSpin:
+    """Busy loops on every core, stopped, that ``kick()`` lets spin for ``seconds``: what
+    OpenBLAS's threads do on the cores after a BLAS call returns."""
+
+    def __init__(self, seconds: float = 0.02):
+        import signal
+
+        self.seconds = seconds
+        self._stack = contextlib.ExitStack()
+        self.pids = self._stack.enter_context(burning())
+        self._signal = signal
+        for pid in self.pids:
+            os.kill(pid, signal.SIGSTOP)
+
+    def kick(self) -> None:
+        import threading
+
+        for pid in self.pids:
+            os.kill(pid, self._signal.SIGCONT)
+        threading.Timer(self.seconds, self._stop).start()
+
+    def _stop(self) -> None:
+        for pid in self.pids:
+            try:
+                os.kill(pid, self._signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+
+    def close(self) -> None:
+        self._stack.close()

@@ -133,3 +133,38 @@ def test_a_candidate_past_its_time_budget_is_stopped_and_the_worker_goes_on(kern
         assert slow.status == "pruned" and slow.reason.startswith("stopped early: still measuring")
         assert took < 30   # the budget, not the 120 s limit, ended it
         assert w.run(request(kernels, 6), timeout=120).status == "ok"
+
+
+def test_a_kernel_slow_right_after_the_peer_is_kept_at_its_slower_figure(kernels, monkeypatch):
+    # The collision of issue 15 reproduced: after each call of the peer (numpy's product),
+    # busy loops spin on every core for 20 ms, as OpenBLAS's threads do; the kernel timed
+    # right after it is slower, and that is the figure the search keeps.
+    from gemmtune.families.float_gemm import FloatGemmFamily
+    from gemmtune.search.worker import evaluate
+
+    from ..burner import AfterSpin
+
+    spin = AfterSpin(0.02)
+    real = FloatGemmFamily.workload
+
+    def disturbed(self, problem, seed=1):
+        work = real(self, problem, seed)
+        peer = work.peer
+
+        def numpy_then_spin():
+            peer()
+            spin.kick()
+
+        return type(work)(run=work.run, peer=numpy_then_spin, flops=work.flops)
+
+    monkeypatch.setattr(FloatGemmFamily, "workload", disturbed)
+    try:
+        req = request(kernels, reference_gflops=50.0)
+        req.samples, req.min_sample_seconds = 3, 0.01
+        res = evaluate(req)
+    finally:
+        spin.close()
+    assert res.status == "ok"
+    print(f"alone {res.alone_gflops:.2f}, after the peer {res.after_gflops:.2f} GFLOP/s")
+    assert res.after_gflops < 0.8 * res.alone_gflops
+    assert res.gflops == pytest.approx(res.after_gflops)
