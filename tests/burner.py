@@ -37,33 +37,40 @@ def burning(cpus: Sequence[int] | None = None) -> Iterator[list[int]]:
             p.wait()
 
 
+_ON_SIGNAL = """\
+import os, signal, sys, time
+os.sched_setaffinity(0, {int(sys.argv[1])})
+seconds = float(sys.argv[2])
+signal.signal(signal.SIGUSR1, lambda *args: None)
+print('go', flush=True)
+while True:
+    signal.pause()
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+"""
+
+
 class AfterSpin:
-    """Busy loops on every core, stopped, that ``kick()`` lets spin for ``seconds``: what
-    OpenBLAS's threads do on the cores after a BLAS call returns."""
+    """One process per core that spins for ``seconds`` each time ``kick()`` signals it: what
+    OpenBLAS's threads do on the cores after a BLAS call returns. (No thread of the test's
+    own process is involved, so its interpreter lock is not contended.)"""
 
-    def __init__(self, seconds: float = 0.02):
-        import signal
-
-        self.seconds = seconds
-        self._stack = contextlib.ExitStack()
-        self.pids = self._stack.enter_context(burning())
-        self._signal = signal
-        for pid in self.pids:
-            os.kill(pid, signal.SIGSTOP)
+    def __init__(self, seconds: float = 0.005, per_core: int = 2):
+        self.procs = [subprocess.Popen([sys.executable, "-c", _ON_SIGNAL, str(cpu), str(seconds)],
+                                       stdout=subprocess.PIPE, text=True)
+                      for cpu in cores() for _ in range(per_core)]
+        for p in self.procs:
+            assert p.stdout is not None
+            p.stdout.readline()
 
     def kick(self) -> None:
-        import threading
+        import signal
 
-        for pid in self.pids:
-            os.kill(pid, self._signal.SIGCONT)
-        threading.Timer(self.seconds, self._stop).start()
-
-    def _stop(self) -> None:
-        for pid in self.pids:
-            try:
-                os.kill(pid, self._signal.SIGSTOP)
-            except ProcessLookupError:
-                pass
+        for p in self.procs:
+            os.kill(p.pid, signal.SIGUSR1)
 
     def close(self) -> None:
-        self._stack.close()
+        for p in self.procs:
+            p.kill()
+            p.wait()
