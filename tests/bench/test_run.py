@@ -44,14 +44,16 @@ def test_bench_and_a_loop_alternating_numpy_and_gemmtune_agree(tmp_path):
     tuned = type(tuned).from_dict({**tuned.to_dict(), "KC": 128})
     TuningCache(tmp_path).put(Entry(fingerprint_id(), Problem(N, N, N, "float32", 1), tuned.to_dict(),
                                     {"gflops": 1.0}, make_provenance(sampler="test")))
-    ratios = []
-    for _ in range(3):   # the machine is shared: each attempt is bench then the loop, back to back
+    # The machine is shared and its load moves within seconds: bench and the loop run in
+    # alternation, five times each, and their medians are compared.
+    bench, loop, alone = [], [], []
+    for _ in range(5):
         row = compare(Workload(str(N), N, N, N), "float32", 1, tmp_path, rounds=5, sample_seconds=0.05)
         assert row["tuned"]["source"] == "exact" and row["tuned"]["timed"].startswith("gemmtune.matmul")
-        assert row["tuned"]["kernel"]["gflops"] > 0   # the kernel alone is reported beside it
-        loop = user_loop_gflops(tmp_path)
-        ratios.append(row["tuned"]["gflops"] / loop)
-        print(f"bench tuned {row['tuned']['gflops']:.2f}, kernel alone {row['tuned']['kernel']['gflops']:.2f}, loop {loop:.2f} GFLOP/s")
-        if abs(ratios[-1] - 1.0) <= 0.10:
-            break
-    assert abs(ratios[-1] - 1.0) <= 0.10, f"bench / loop ratios {ratios}"
+        bench.append(row["tuned"]["gflops"])
+        alone.append(row["tuned"]["kernel"]["gflops"])   # the kernel alone, reported beside it
+        loop.append(user_loop_gflops(tmp_path, rounds=3))
+    ratio = statistics.median(bench) / statistics.median(loop)
+    print(f"bench tuned {statistics.median(bench):.2f}, kernel alone {statistics.median(alone):.2f}, "
+          f"loop {statistics.median(loop):.2f} GFLOP/s")
+    assert abs(ratio - 1.0) <= 0.10, f"bench {bench} against the loop {loop}"
