@@ -25,7 +25,8 @@ def _items(spec: str | None) -> list[str]:
 
 
 def trial_fault(trial: int | None, spec: str | None = None) -> str | None:
-    """The fault asked for on search trial ``trial``: "crash", "hang", "wrong" or None."""
+    """The fault asked for on search trial ``trial``: "crash", "hang", "wrong", "slow" (hangs
+    after compiling: the time-based early stop must end it) or None."""
     for item in _items(spec):
         if ":" in item:
             continue

@@ -9,6 +9,15 @@ of its median is flagged unstable.
 
 Comparisons between candidates are made with ``interleaved``: rounds of A B A B ... so a
 slow drift of the machine (another process, the clock) touches every candidate alike.
+
+``AfterCall(before, fn)`` times ``fn`` the way a user's loop that alternates libraries runs
+it: every call of ``fn`` comes right after an untimed call of ``before`` (numpy's product).
+OpenBLAS's threads keep spinning for a while after a call returns, on the cores numba's
+threads need, so a kernel can be fast back to back and slow in such a loop.
+
+``cpu_share`` says whether the machine was busy while something ran: the CPU time this
+process got over the wall time of its threads. A quiet machine gives every thread its core
+(about 1); other work on the cores pushes it down.
 """
 
 from __future__ import annotations
@@ -129,7 +138,31 @@ def calibrate(fn: Callable[[], Any], min_sample_seconds: float = DEFAULT_MIN_SAM
         n = min(MAX_REPEATS, max(2 * n, want) if took < min_sample_seconds / 10 else max(n + 1, want))
 
 
+@dataclass(frozen=True)
+class AfterCall:
+    """Calling it runs ``before`` then ``fn``; a sample of it times only ``fn``'s calls.
+
+    ``measure`` and ``interleaved`` accept it in place of a callable: each timed call of
+    ``fn`` then follows a call of ``before``, as in a loop ``numpy @; gemmtune.matmul``.
+    """
+
+    before: Callable[[], Any]
+    fn: Callable[[], Any]
+
+    def __call__(self) -> Any:
+        self.before()
+        return self.fn()
+
+
 def _sample(fn: Callable[[], Any], repeats: int) -> float:
+    if isinstance(fn, AfterCall):
+        took = 0.0
+        for _ in range(repeats):
+            fn.before()
+            t0 = time.perf_counter()
+            fn.fn()
+            took += time.perf_counter() - t0
+        return took / repeats
     t0 = time.perf_counter()
     for _ in range(repeats):
         fn()
@@ -216,6 +249,55 @@ def interleaved(fns: Sequence[Callable[[], Any]], rounds: int = DEFAULT_SAMPLES,
                 timings = [Timing(list(t), r, w) for t, r, w in zip(taken, calls, warms)]
                 raise EarlyStop(reason, timings[-1], timings)
     return [Timing(t, r, w) for t, r, w in zip(taken, calls, warms)]
+
+
+BUSY_CPU_SHARE = 0.9   # threads that got less than 90% of their wall time: the machine was busy
+
+
+@dataclass
+class CpuShare:
+    """Filled in by :func:`cpu_share` when its block ends."""
+
+    threads: int
+    wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+
+    @property
+    def share(self) -> float:
+        """CPU seconds over ``threads`` x wall seconds (1.0: every thread had its core)."""
+        if self.wall_seconds <= 0:
+            return 1.0
+        return self.cpu_seconds / (self.threads * self.wall_seconds)
+
+    @property
+    def busy(self) -> bool:
+        return self.share < BUSY_CPU_SHARE
+
+
+@contextlib.contextmanager
+def cpu_share(threads: int) -> Iterator[CpuShare]:
+    """Measure the share of the cores that ``threads`` busy threads of this process got.
+
+    Only meaningful for a block whose ``threads`` threads compute all the time (the peak
+    loop, the triad): a thread preempted by another process gets less CPU time than wall time.
+    """
+    got = CpuShare(threads)
+    c0, t0 = time.process_time(), time.perf_counter()
+    try:
+        yield got
+    finally:
+        got.cpu_seconds = time.process_time() - c0
+        got.wall_seconds = time.perf_counter() - t0
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (None where the OS has none)."""
+    import os
+
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 @contextlib.contextmanager

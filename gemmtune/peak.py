@@ -16,6 +16,13 @@ Both are timed with ``measure.py``'s protocol but reported as the fastest sample
 median: they are ceilings, and other work on the machine can only lower a sample. They are
 remembered per hardware fingerprint in ``<cache dir>/peak.json``, so ``bench`` does not
 re-measure them every time.
+
+A figure measured while other work held the cores is low (a bench once stored a 2-thread
+peak of 151 GFLOP/s where the quiet machine gives 508, and the next bench printed 128% of
+peak). So every figure records whether the machine was busy (``measure.cpu_share``: the
+loop's threads got less than 90% of their wall time) and the load average. A busy figure is
+remembered only as a lower bound: it is measured again the next time it is asked for, a
+higher or quiet figure replaces it, and a quiet figure is never replaced by a lower busy one.
 """
 
 from __future__ import annotations
@@ -134,7 +141,7 @@ def measure_peak(dtype: str, threads: int = 1, *, samples: int = 9,
 
     from .fingerprint import fingerprint
     from .kernels.params import normalize_dtype
-    from .measure import gflops, measure, pinned_threads
+    from .measure import cpu_share, gflops, measure, pinned_threads
 
     dtype = normalize_dtype(dtype)
     fp = fp or fingerprint()
@@ -144,7 +151,9 @@ def measure_peak(dtype: str, threads: int = 1, *, samples: int = 9,
     iters = max(1, FMAS_PER_CALL // (UNROLL * nacc * vl))
     flops = 2.0 * iters * UNROLL * nacc * vl * threads
     with pinned_threads(threads):
-        timing = measure(lambda: run(iters, out), samples=samples)
+        run(iters, out)   # compile and spin the threads up outside the share measured below
+        with cpu_share(threads) as got:
+            timing = measure(lambda: run(iters, out), samples=samples)
     if not np.all(np.isfinite(out)):
         raise RuntimeError("the peak loop produced non-finite values")
     # A ceiling is the fastest sample, not the median: other work on the machine can only
@@ -154,7 +163,7 @@ def measure_peak(dtype: str, threads: int = 1, *, samples: int = 9,
             "gflops_iqr": timing.gflops_iqr(flops), "per_core_gflops": g / threads,
             "threads": threads, "vector_bits": bits, "lanes": vl, "accumulators": nacc,
             "fma": fused, "samples_seconds": timing.samples, "repeats": timing.repeats,
-            "unstable": timing.unstable}
+            "unstable": timing.unstable, "cpu_share": round(got.share, 3), "busy": got.busy}
 
 
 def measure_bandwidth(threads: int = 1, *, nbytes: int = TRIAD_BYTES, samples: int = 5) -> dict[str, Any]:
@@ -166,7 +175,7 @@ def measure_bandwidth(threads: int = 1, *, nbytes: int = TRIAD_BYTES, samples: i
     import numba
     import numpy as np
 
-    from .measure import measure, pinned_threads
+    from .measure import cpu_share, measure, pinned_threads
 
     n = max(1, nbytes // 24)
     b = np.full(n, 1.0)
@@ -174,13 +183,16 @@ def measure_bandwidth(threads: int = 1, *, nbytes: int = TRIAD_BYTES, samples: i
     a = np.empty(n)
     triad = _triad()
     with pinned_threads(threads):
-        timing = measure(lambda: triad(a, b, c, 3.0), samples=samples, min_sample_seconds=0.1)
+        triad(a, b, c, 3.0)
+        with cpu_share(threads) as got:
+            timing = measure(lambda: triad(a, b, c, 3.0), samples=samples, min_sample_seconds=0.1)
     best = min(timing.samples)   # a ceiling, like the peak: the fastest sample
     return {"gbs": 24.0 * n / best / 1e9 if best > 0 else 0.0,
             "gbs_median": 24.0 * n / timing.median / 1e9 if timing.median > 0 else 0.0,
             "threads": threads,
             "bytes": 24 * n, "samples_seconds": timing.samples, "unstable": timing.unstable,
-            "numba_threads": numba.config.NUMBA_NUM_THREADS}
+            "numba_threads": numba.config.NUMBA_NUM_THREADS, "cpu_share": round(got.share, 3),
+            "busy": got.busy}
 
 
 @lru_cache(maxsize=None)
@@ -237,51 +249,77 @@ def _remember(root: str | os.PathLike, fid: str, kind: str, key: str, fig: dict[
 
 
 def _when() -> dict[str, Any]:
-    """When a figure was measured, and the 1-minute load then: a figure taken on a busy
-    machine is low, and stays remembered until ``--remeasure-peak``."""
-    try:
-        load = round(os.getloadavg()[0], 2)
-    except OSError:
-        load = None
+    """When a figure was measured, and the 1-minute load then."""
+    from .measure import load_average
+
     return {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "load_average": load}
+            "load_average": load_average()}
+
+
+def keep(known: dict[str, Any] | None, fresh: dict[str, Any], value: str) -> dict[str, Any]:
+    """Which of two measurements of one ceiling to remember (``value``: the figure's key).
+
+    A ceiling can only be underestimated by other work on the machine, so the higher figure
+    is the better one, except that a quiet figure always replaces a busy one (the busy one
+    may have been lucky in one sample but its spread says nothing) and a busy figure never
+    replaces a quiet one that is higher.
+    """
+    if not _usable(known, value):
+        return fresh
+    assert known is not None
+    if known.get("busy") and not fresh.get("busy"):
+        return fresh
+    if fresh.get("busy") and not known.get("busy"):
+        return fresh if fresh[value] > known[value] else known
+    return fresh if fresh[value] >= known[value] else known
+
+
+def _usable(fig: Any, value: str) -> bool:
+    return isinstance(fig, dict) and isinstance(fig.get(value), (int, float)) \
+        and not isinstance(fig.get(value), bool)
+
+
+def _memoized(root: str | os.PathLike, kind: str, key: str, value: str, remeasure: bool,
+              measure_fn: Any) -> dict[str, Any]:
+    """The remembered figure of ``kind``/``key`` unless it is missing, busy or ``remeasure``;
+    otherwise measure, remember the better of the two (:func:`keep`) and return it."""
+    from .fingerprint import fingerprint_id
+
+    fid = fingerprint_id()
+    known = _load(root)["fingerprints"].get(fid, {}).get(kind, {}).get(key)
+    if not remeasure and _usable(known, value) and not known.get("busy"):
+        return {**known, "memoized": True}
+    fresh = {**measure_fn(), **_when()}
+    chosen = keep(known if _usable(known, value) else None, fresh, value)
+    if chosen is fresh:
+        _remember(root, fid, kind, key, fresh)
+        return {**fresh, "memoized": False}
+    # The remembered figure stays the machine's; say that a lower one was just measured.
+    return {**chosen, "memoized": True, "remeasured_lower": fresh[value],
+            "remeasured_busy": bool(fresh.get("busy"))}
 
 
 def peak(dtype: str, threads: int, root: str | os.PathLike, *, remeasure: bool = False) -> dict[str, Any]:
     """The FMA peak of ``threads`` threads, measured once per fingerprint and remembered.
 
+    A remembered figure measured while the machine was busy is measured again; see
+    :func:`keep` for which one is remembered.
+
     Returns:
-        :func:`measure_peak`'s figure plus ``"measured_at"`` and ``"memoized"`` (True when
-        it came from ``peak.json``).
+        :func:`measure_peak`'s figure plus ``"measured_at"``, ``"load_average"``, ``"busy"``
+        and ``"memoized"`` (True when it came from ``peak.json``).
     """
-    from .fingerprint import fingerprint_id
     from .kernels.params import normalize_dtype
 
     dtype = normalize_dtype(dtype)
-    fid = fingerprint_id()
-    key = str(threads)
-    if not remeasure:
-        known = _load(root)["fingerprints"].get(fid, {}).get(dtype, {}).get(key)
-        if isinstance(known, dict) and isinstance(known.get("gflops"), (int, float)):
-            return {**known, "memoized": True}
-    fig = {**measure_peak(dtype, threads), **_when()}
-    _remember(root, fid, dtype, key, fig)
-    return {**fig, "memoized": False}
+    return _memoized(root, dtype, str(threads), "gflops", remeasure,
+                     lambda: measure_peak(dtype, threads))
 
 
 def bandwidth(threads: int, root: str | os.PathLike, *, remeasure: bool = False) -> dict[str, Any]:
     """The STREAM-triad bandwidth of ``threads`` threads, remembered like :func:`peak`."""
-    from .fingerprint import fingerprint_id
-
-    fid = fingerprint_id()
-    key = str(threads)
-    if not remeasure:
-        known = _load(root)["fingerprints"].get(fid, {}).get("triad", {}).get(key)
-        if isinstance(known, dict) and isinstance(known.get("gbs"), (int, float)):
-            return {**known, "memoized": True}
-    fig = {**measure_bandwidth(threads), **_when()}
-    _remember(root, fid, "triad", key, fig)
-    return {**fig, "memoized": False}
+    return _memoized(root, "triad", str(threads), "gbs", remeasure,
+                     lambda: measure_bandwidth(threads))
 
 
 def roofline(flops: float, nbytes: float, peak_gflops: float, gbs: float | None) -> float:

@@ -82,3 +82,42 @@ def test_pinned_threads_restores_numba():
     with pinned_threads(1):
         assert numba.get_num_threads() == 1
     assert numba.get_num_threads() == before
+
+
+def test_after_call_times_only_the_call_after_the_other_one():
+    import time
+
+    from gemmtune.measure import AfterCall
+
+    order = []
+    pair = AfterCall(lambda: (order.append("numpy"), time.sleep(0.004)), lambda: order.append("kernel"))
+    timing = measure(pair, samples=3, min_sample_seconds=0.0005, warmup=1)
+    # Every timed call followed the other library's call, whose 4 ms are not counted.
+    assert order[:4] == ["numpy", "kernel", "numpy", "kernel"]
+    assert order.count("numpy") == order.count("kernel")
+    assert timing.median < 0.002
+    rounds = interleaved([lambda: None, pair], rounds=2, min_sample_seconds=0.0005)
+    assert rounds[1].median < 0.002
+
+
+def test_cpu_share_sees_a_sleeping_block_and_a_burner_on_every_core():
+    import time
+
+    from gemmtune.measure import cpu_share
+
+    from .burner import burning
+
+    with cpu_share(1) as idle:
+        time.sleep(0.2)
+    assert idle.busy and idle.share < 0.2   # a thread that does not run gets no share
+
+    def spin(seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+    with burning():
+        with cpu_share(1) as shared:
+            spin(0.6)
+    # A busy loop on every core leaves this thread about half of one.
+    assert shared.busy and shared.share < 0.8

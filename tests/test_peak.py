@@ -47,10 +47,14 @@ def test_peak_is_memoized_per_fingerprint(tmp_path):
     assert stored["gflops"] == first["gflops"] and "measured_at" in stored
 
     again = peak.peak("float32", 1, tmp_path)
-    assert again["memoized"] is True and again["gflops"] == first["gflops"]
+    if first["busy"]:   # a figure of a busy machine is measured again (peak.keep)
+        assert again["gflops"] >= first["gflops"] or not again["busy"]
+    else:
+        assert again["memoized"] is True and again["gflops"] == first["gflops"]
 
     fresh = peak.peak("float32", 1, tmp_path, remeasure=True)
-    assert fresh["memoized"] is False
+    # Measured again; remembered unless it is a lower figure of a busy machine (peak.keep).
+    assert fresh["memoized"] is False or "remeasured_lower" in fresh
     assert json.loads((tmp_path / "peak.json").read_text())["fingerprints"][fingerprint_id()][
         "float32"]["1"]["measured_at"] == fresh["measured_at"]
 
@@ -74,7 +78,11 @@ def test_bandwidth_and_its_memo(tmp_path):
     assert fig["gbs"] > 0 and fig["bytes"] == 24 * ((3 << 20) // 24)
     first = peak.bandwidth(1, tmp_path)
     assert first["memoized"] is False
-    assert peak.bandwidth(1, tmp_path)["gbs"] == first["gbs"]
+    again = peak.bandwidth(1, tmp_path)
+    if first["busy"]:   # measured again (peak.keep): the better of the two is remembered
+        assert again["gbs"] >= first["gbs"] or not again["busy"]
+    else:
+        assert again["memoized"] is True and again["gbs"] == first["gbs"]
 
 
 def test_roofline_is_the_lower_of_peak_and_bandwidth_bound():
@@ -82,3 +90,48 @@ def test_roofline_is_the_lower_of_peak_and_bandwidth_bound():
     assert peak.roofline(2e9, 1e9, 100.0, 10.0) == pytest.approx(20.0)
     assert peak.roofline(2e12, 1e9, 100.0, 10.0) == 100.0
     assert peak.roofline(2e9, 1e9, 100.0, None) == 100.0
+
+
+def _fig(gflops: float, busy: bool) -> dict:
+    return {"gflops": gflops, "busy": busy, "cpu_share": 0.4 if busy else 1.0}
+
+
+def test_keep_prefers_quiet_and_higher_figures():
+    busy, quiet, quiet_low = _fig(151.0, True), _fig(508.0, False), _fig(480.0, False)
+    assert peak.keep(None, busy, "gflops") is busy
+    assert peak.keep(busy, quiet, "gflops") is quiet          # a quiet figure replaces a busy one
+    assert peak.keep(quiet, busy, "gflops") is quiet          # ... and a busy one never a higher quiet
+    assert peak.keep(busy, _fig(160.0, True), "gflops")["gflops"] == 160.0   # higher busy: closer
+    assert peak.keep(quiet, quiet_low, "gflops") is quiet     # a ceiling only goes up
+    assert peak.keep(quiet_low, _fig(600.0, True), "gflops")["gflops"] == 600.0
+
+
+def test_a_peak_measured_under_load_is_not_remembered_as_the_machines(tmp_path, monkeypatch):
+    # The fault of the issue: a 2-thread peak of 151 stored under load (quiet: 508).
+    figures = iter([_fig(151.0, True), _fig(508.0, False), _fig(150.0, True)])
+    calls = []
+
+    def fake(dtype, threads):
+        calls.append(threads)
+        return dict(next(figures))
+
+    monkeypatch.setattr(peak, "measure_peak", fake)
+    first = peak.peak("float64", 2, tmp_path)
+    assert first["gflops"] == 151.0 and first["busy"] is True
+    # Asked again, the busy figure is measured again, and the quiet one replaces it.
+    second = peak.peak("float64", 2, tmp_path)
+    assert len(calls) == 2 and second["gflops"] == 508.0 and second["memoized"] is False
+    # A quiet figure is then the machine's: used as it is, and a busy re-measurement is lower.
+    assert peak.peak("float64", 2, tmp_path)["memoized"] is True and len(calls) == 2
+    third = peak.peak("float64", 2, tmp_path, remeasure=True)
+    assert third["gflops"] == 508.0 and third["remeasured_lower"] == 150.0
+    stored = json.loads((tmp_path / "peak.json").read_text())["fingerprints"][fingerprint_id()]
+    assert stored["float64"]["2"]["gflops"] == 508.0 and stored["float64"]["2"]["busy"] is False
+
+
+def test_a_peak_measured_beside_a_busy_loop_says_it_was_busy():
+    from .burner import burning
+
+    with burning():
+        fig = peak.measure_peak("float64", 1, samples=3)
+    assert fig["busy"] is True and fig["cpu_share"] < 0.8

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 UNSTABLE_MARK = "?"
+FAULT_MARK = "!"
 
 
 def _cell(fig: dict[str, Any] | None, sep: str = " ") -> str:
@@ -30,8 +31,8 @@ def _pct(value: float | None) -> str:
     return f"{value:.0f}%" if value is not None else "-"
 
 
-COLUMNS = ("shape", "thr", "numpy", "default", "tuned", "tuned from", "peak", "% peak",
-           "vs numpy")
+COLUMNS = ("shape", "thr", "numpy", "default", "tuned", "kernel alone", "tuned from", "peak",
+           "% peak", "vs numpy")
 
 
 def results_table(doc: dict[str, Any], console: Any) -> Any:
@@ -66,13 +67,15 @@ def results_table(doc: dict[str, Any], console: Any) -> Any:
                 shape = f"{r['name']}{sep}{shape}"
             cells = {"shape": shape, "thr": str(p["threads"]), "numpy": _cell(r["numpy"], sep),
                      "default": _cell(r["default"], sep), "tuned": _cell(r["tuned"], sep),
+                     "kernel alone": _cell((r["tuned"] or {}).get("kernel"), sep),
                      "tuned from": _source(r["tuned"], sep), "peak": peak,
-                     "% peak": _pct(best["percent_of_peak"]),
+                     "% peak": (f"{FAULT_MARK} above" if best.get("fault")
+                                else _pct(best["percent_of_peak"])),
                      "vs numpy": f"{ratio:.2f}x" if ratio else "-"}
             table.add_row(*(cells[c] for c in keep))
         return table
 
-    return fit_table(console, build, ["peak"])
+    return fit_table(console, build, ["kernel alone", "peak"])
 
 
 def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = None,
@@ -86,16 +89,25 @@ def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = Non
     """
     data = console if data is None else data
     fp = doc["fingerprint"]
+    faults = any((r.get(c) or {}).get("fault") for r in doc["results"]
+                 for c in ("numpy", "default", "tuned"))
     data.print(results_table(doc, data))
     data.print(f"GFLOP/s: median of {doc['protocol']['rounds']} interleaved rounds ± half the "
                f"IQR; {UNSTABLE_MARK} marks an IQR above "
                f"{100 * doc['protocol']['unstable_iqr_ratio']:.0f}% of the median. "
-               "% peak and vs numpy: of the tuned kernel if any, else the default.",
-               markup=False)
+               "% peak and vs numpy: of the tuned kernel if any, else the default. default and "
+               "tuned are timed as in a loop that alternates numpy and gemmtune (each call right "
+               "after a numpy call), tuned through gemmtune.matmul; kernel alone is the tuned "
+               "kernel called back to back.", markup=False)
+    if faults:
+        data.print(f"{FAULT_MARK} a figure above the measured FMA peak is a measurement fault "
+                   "(or the peak was measured under load): no share of the peak is given; "
+                   "rerun on a quiet machine, with --remeasure-peak.", markup=False)
     data.print(f"machine: {fp.get('brand') or '?'} ({fp.get('cpu_name')}, {fp.get('cores')} "
                f"usable cores), fingerprint {fp['id']}; numpy {doc.get('numpy_version')} with "
                f"{doc['blas_label']}.", markup=False)
     peaks = ", ".join(f"{t}t {v['gflops']:.1f}" + (" (memoized)" if v.get("memoized") else "")
+                      + (" (measured under load: a lower bound)" if v.get("busy") else "")
                       for t, v in doc["peak"].items())
     data.print(f"FMA peak GFLOP/s: {peaks}.", markup=False)
     busy = [v.get("load_average") for v in doc["peak"].values()

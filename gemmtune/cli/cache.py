@@ -26,6 +26,21 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def measured_under_load(perf: dict[str, Any]) -> str | None:
+    """A sentence when a tuning's figure was measured while other work shared the machine
+    (recorded by the search: ``under_load``, the load average, numpy's spread), else None."""
+    if not perf.get("under_load"):
+        return None
+    parts = []
+    if isinstance(perf.get("load_average"), (int, float)):
+        parts.append(f"load average {perf['load_average']:.2f}")
+    if isinstance(perf.get("numpy_spread"), (int, float)):
+        parts.append(f"numpy's figure moved by ±{100 * perf['numpy_spread']:.0f}% during the search")
+    detail = f" ({', '.join(parts)})" if parts else ""
+    return (f"yes{detail}: the figure may be low or scattered; search again on a quiet machine "
+            "to trust it.")
+
+
 @click.group()
 def cache() -> None:
     """Inspect or prune the tuned configurations stored in the cache directory."""
@@ -141,6 +156,9 @@ def show(ctx: click.Context, m, n, k, dtype: str, threads: int | None, fid: str 
         mark = " (this machine)" if e.fingerprint_id == local else ""
         table.add_row("fingerprint", e.fingerprint_id + mark)
         table.add_row("verified", "yes" if e.verified else "no (checked before first use)")
+        load_note = measured_under_load(e.performance)
+        if load_note:
+            table.add_row("measured under load", load_note)
         for section, data in (("params", e.params), ("performance", e.performance),
                               ("provenance", e.provenance)):
             table.add_section()

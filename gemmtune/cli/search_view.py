@@ -38,6 +38,16 @@ def render(console: Any, doc: dict[str, Any]) -> None:
     table.add_row("study", st["name"])
     table.add_row("cached", "yes" if doc["cached"] else "no")
     console.print(table)
+    from ..search.plausibility import noise_line
+
+    faults = run.get("measurement_faults")
+    if faults:
+        console.print(f"{faults} candidate(s) failed with a measurement fault (a figure above the "
+                      "machine's ceiling, or numpy beside it far from the study's reference, in "
+                      "every measurement); see their trials.", markup=False, soft_wrap=True)
+    line = noise_line(doc.get("noise"))
+    if line:
+        console.print(line, markup=False, soft_wrap=True)
 
 
 def render_suite(console: Any, suite: str, docs: list[dict[str, Any]], total: int) -> None:
@@ -82,20 +92,33 @@ class ProgressView:
     """
 
     def __init__(self, console: Any, total: int, label: str, family: Any = None):
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        import time
+
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.best: float | None = None
         self.family = family
+        self.total = total
+        self.clock = time.monotonic
+        self.started: float | None = None
+        self.done = 0
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[best]}"), TimeElapsedColumn(),
-                                 TimeRemainingColumn(), console=console,
+                                 TextColumn("{task.fields[eta]}"), console=console,
                                  disable=not console.is_terminal, transient=False)
-        self.task = self.progress.add_task(label, total=total, best="")
+        self.task = self.progress.add_task(label, total=total, best="", eta="")
 
     def __enter__(self) -> "ProgressView":
+        self.started = self.clock()
         self.progress.start()
         return self
+
+    def eta_seconds(self) -> float | None:
+        """Seconds left: the candidates left times the mean time of those measured so far,
+        stopped ones included (a candidate stopped early still took its time)."""
+        if self.started is None or not self.done:
+            return None
+        return (self.clock() - self.started) / self.done * max(0, self.total - self.done)
 
     def __exit__(self, *exc: Any) -> None:
         self.progress.stop()
@@ -103,7 +126,11 @@ class ProgressView:
     def on_trial(self, frozen: Any) -> None:
         if "rejected" in frozen.user_attrs or "duplicate_of" in frozen.user_attrs:
             return
+        self.done += 1
         fields = {}
+        eta = self.eta_seconds()
+        if eta is not None:
+            fields["eta"] = f"about {int(eta) // 60}:{int(eta) % 60:02d} left"
         if frozen.value is not None and (self.best is None or frozen.value > self.best):
             self.best = frozen.value
             label = self.family.parse_params(frozen.user_attrs["kernel"]).label() if self.family \

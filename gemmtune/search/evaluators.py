@@ -69,6 +69,9 @@ class WorkerEvaluator:
         self.min_sample_seconds = min_sample_seconds
         self.early_stop = early_stop
         self.reference_gflops = reference_gflops
+        # Seconds a compiled candidate may spend verifying and timing (set by the search
+        # from the best candidate's time for the same work; None: no limit but ``timeout``).
+        self.time_budget: float | None = None
         self.worker = Worker()
 
     def request(self, params: Any, trial: int | None, best_gflops: float | None) -> EvaluateRequest:
@@ -79,7 +82,8 @@ class WorkerEvaluator:
                                reference_gflops=self.reference_gflops or None)
 
     def evaluate(self, params: Any, trial: int, best_gflops: float | None) -> Outcome:
-        return self.worker.run(self.request(params, trial, best_gflops), self.timeout)
+        return self.worker.run(self.request(params, trial, best_gflops), self.timeout,
+                               budget=self.time_budget if self.early_stop else None)
 
     def numpy_gflops(self) -> float | None:
         """numpy's figure for the problem, measured in the worker (None if that failed)."""

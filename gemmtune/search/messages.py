@@ -65,6 +65,13 @@ class Outcome:
         seconds: wall time of the request, measured by the search side.
         numpy_gflops, numpy_ratio: paired timing only: numpy's own median in the rounds and
             the candidate's median per-round ratio to it.
+        numpy_iqr: the IQR of numpy's per-round figures (how steady the reference was).
+        alone_gflops, after_gflops: paired timing only: the candidate timed back to back, and
+            each call right after a numpy call (as in a user's loop); ``gflops`` is the lower.
+        own_gflops: the candidate's own median, not put on the study's scale.
+        measure_seconds: seconds the worker spent verifying and timing (after compiling).
+        disturbed: why the figure is the candidate's own rather than scaled (the reference
+            moved in every measurement), set by the search.
     """
 
     status: str = "failed"
@@ -78,6 +85,12 @@ class Outcome:
     unstable: bool | None = None
     numpy_gflops: float | None = None
     numpy_ratio: float | None = None
+    numpy_iqr: float | None = None
+    alone_gflops: float | None = None
+    after_gflops: float | None = None
+    own_gflops: float | None = None
+    measure_seconds: float | None = None
+    disturbed: str | None = None
     seconds: float | None = None
 
     def attrs(self) -> dict[str, Any]:
@@ -95,6 +108,16 @@ class RemeasureOutcome:
     numpy: dict[str, Any] = field(default_factory=dict)
     candidates: list[dict[str, Any]] = field(default_factory=list)
     seconds: float | None = None
+
+
+@dataclass
+class Progress:
+    """Sent by the worker before the outcome: ``stage`` "compiled" starts the clock of the
+    search's time-based early stop (the compile is not the candidate's fault)."""
+
+    stage: str = "compiled"
+    compile_seconds: float | None = None
+    op: str = "progress"
 
 
 Request = EvaluateRequest | RemeasureRequest
@@ -120,6 +143,17 @@ def decode_request(line: str | bytes) -> Request:
     if cls is None:
         raise ValueError(f"unknown request {data.get('op')!r}.")
     return _build(cls, data)
+
+
+def decode_progress(line: str | bytes) -> Progress | None:
+    """The progress note on ``line``, or None when the line is an outcome."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(data, dict) and data.get("op") == "progress":
+        return _build(Progress, data)
+    return None
 
 
 def decode_outcome(line: str | bytes, request: Request) -> Outcome | RemeasureOutcome:

@@ -12,6 +12,13 @@ a few hundred kernels that would spend a good share of the budget on repeats. Th
 gets the earlier outcome at no cost ("duplicate_of" in its user attributes) and does not
 count towards the budget; the finish re-measures the best kernels anyway.
 
+Every figure is checked before it counts (``plausibility.py``): one above the machine's
+ceiling, or paired with a numpy run that moved far from the study's reference, is measured
+again; above the ceiling for good, the candidate fails with the reason (kept out of the best,
+nothing is pruned against it); a reference that moved every time gives the candidate its own,
+unscaled figure. A candidate that has spent more than ``TIME_STOP_FACTOR`` times the best
+candidate's measuring time is stopped by its worker's time budget.
+
 Several workers (processes or machines) may run searches on one study: each trial records
 the worker that ran it, the early stop compares against the best of every worker, and a
 starting point that two workers enqueued at the same moment is measured once (the lower trial number
@@ -24,12 +31,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .plausibility import MAX_REMEASURES, above_ceiling, fault, reference_moved
 from .space import Rejected
 from .study import is_start
 
 # Attributes of an outcome copied onto its trial.
 _RESULT_ATTRS = ("compile_seconds", "gflops_iqr", "samples", "repeats", "unstable", "residual",
-                 "seconds", "numpy_gflops", "numpy_ratio")
+                 "seconds", "numpy_gflops", "numpy_ratio", "numpy_iqr", "alone_gflops",
+                 "after_gflops", "own_gflops", "measure_seconds", "disturbed")
+TIME_STOP_FACTOR = 4.0    # a candidate may measure this many times as long as the best did
+MIN_TIME_BUDGET = 5.0     # seconds: below this a budget would cut ordinary scheduling noise
+WIDE_SPREAD_REMEASURES = 2   # extra finishes when the winner's IQR is wide
 
 
 def worker_name() -> str:
@@ -53,7 +65,11 @@ class RunStats:
     pruned: int = 0         # stopped early
     rejected: int = 0       # invalid points, never compiled
     duplicates: int = 0     # kernels measured before in the study, given their outcome again
+    remeasured: int = 0     # extra measurements of figures that looked faulty
+    faults: int = 0         # candidates failed because their figure stayed faulty
+    stopped_by_time: int = 0
     compile_seconds: float = 0.0
+    numpy_figures: list = field(default_factory=list)   # numpy's figure beside each candidate
     started: float = field(default_factory=time.monotonic)
     interrupted: bool = False
 
@@ -73,9 +89,11 @@ class Search:
     """
 
     def __init__(self, study: Any, space: Any, evaluator: Any, worker: str | None = None,
-                 family: Any = None):
+                 family: Any = None, ceiling: float | None = None, ceiling_what: str = "FMA peak"):
         from ..families import family_for
 
+        self.ceiling = ceiling
+        self.ceiling_what = ceiling_what
         self.study = study
         self.space = space
         self.evaluator = evaluator
@@ -109,8 +127,14 @@ class Search:
         if earlier is not None:
             return self._repeat(trial, earlier)
         self._best = None  # other workers may have finished better trials since
-        res = self.evaluator.evaluate(params, trial.number, self.best_value())
+        best = self.best_value()
+        if hasattr(self.evaluator, "time_budget"):
+            self.evaluator.time_budget = self.time_budget()
+        res = self.evaluator.evaluate(params, trial.number, best)
+        res = self._plausible(res, params, trial, best)
         self.stats.evaluated += 1
+        if res.numpy_gflops:
+            self.stats.numpy_figures.append(float(res.numpy_gflops))
         for key, value in res.attrs().items():
             if key in _RESULT_ATTRS:
                 trial.set_user_attr(key, value)
@@ -118,7 +142,13 @@ class Search:
         if res.status == "pruned":
             self.stats.pruned += 1
             trial.set_user_attr("pruned", res.reason or "")
-            trial.report(float(res.gflops or 0.0), 0)
+            figure = float(res.gflops or 0.0)
+            if not figure and best and res.measure_seconds:
+                # Stopped by time: it did less than the best's work in TIME_STOP_FACTOR times
+                # the best's time, so it is at most this fast.
+                self.stats.stopped_by_time += 1
+                figure = best / TIME_STOP_FACTOR
+            trial.report(figure, 0)
             raise optuna.TrialPruned(res.reason or "")
         if res.status != "ok":
             self.stats.failed += 1
@@ -128,6 +158,53 @@ class Search:
         if self._best is None or value > self._best:
             self._best = value
         return value
+
+    def time_budget(self) -> float | None:
+        """Seconds a compiled candidate may spend verifying and timing: ``TIME_STOP_FACTOR``
+        times what the best candidate spent on the same work (None before any has finished)."""
+        import optuna
+
+        done = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        timed = [t for t in done if t.user_attrs.get("measure_seconds")]
+        if not timed:
+            return None
+        top = max(timed, key=lambda t: t.value)
+        return max(MIN_TIME_BUDGET, TIME_STOP_FACTOR * float(top.user_attrs["measure_seconds"]))
+
+    def _plausible(self, res: Any, params: Any, trial: Any, best: float | None) -> Any:
+        """``res``, measured again while its figure looks like a fault (``plausibility.py``);
+        failed when it stays above the ceiling, given its own unscaled figure when the
+        reference moved every time."""
+        reference = getattr(self.evaluator, "reference_gflops", None)
+        why = fault(res, reference, self.ceiling, self.ceiling_what)
+        tries = 0
+        while why and tries < MAX_REMEASURES:
+            tries += 1
+            self.stats.remeasured += 1
+            res = self.evaluator.evaluate(params, trial.number, best)
+            why = fault(res, reference, self.ceiling, self.ceiling_what)
+        if tries:
+            trial.set_user_attr("remeasures", tries)
+        if not why:
+            return res
+        if not above_ceiling(res.gflops, self.ceiling, self.ceiling_what) and res.own_gflops \
+                and reference_moved(res.numpy_gflops, res.numpy_iqr, reference) \
+                and not above_ceiling(res.own_gflops, self.ceiling, self.ceiling_what):
+            # Re-measured, not scaled: the ratio to a numpy that kept moving means nothing,
+            # the candidate's own figure is what was measured.
+            res.disturbed = why
+            res.gflops = float(res.own_gflops)
+            return res
+        self.stats.faults += 1
+        res.status = "failed"
+        res.reason = f"measurement fault: {why}, in {tries + 1} measurements"
+        return res
+
+    def noise(self) -> dict[str, Any] | None:
+        """How steady numpy's own figure was across this run: the machine's noise."""
+        from .plausibility import noise_summary
+
+        return noise_summary(self.stats.numpy_figures)
 
     def run(self, trials: int, on_trial: Callable[[Any], None] | None = None,
             max_attempts: int | None = None, stop: Callable[[], bool] | None = None,
@@ -262,6 +339,27 @@ class Search:
         if start is not None and self._key(start.user_attrs["kernel"]) not in keys:
             finalists.append(start)
         params = [self.family.parse_params(t.user_attrs["kernel"]) for t in finalists]
+        rows = self._finalist_rows(finalists, params, rounds, remeasure)
+        # A wide spread on the winner means the side-by-side figures were disturbed: measure
+        # them again before a figure is cached as this machine's.
+        attempts = 1
+        while remeasure and attempts <= WIDE_SPREAD_REMEASURES:
+            winner = self._winner(rows)
+            if winner is None or not winner["remeasured"] or not winner.get("unstable"):
+                break
+            attempts += 1
+            self.stats.remeasured += 1
+            again = self._finalist_rows(finalists, params, rounds, remeasure)
+            if self._winner(again) is not None:
+                rows = again
+        winner = self._winner(rows)
+        if winner is None:
+            return None
+        return {**winner, "numpy_gflops": rows[0].get("finish_numpy"), "finalists": rows,
+                "finish_attempts": attempts}
+
+    def _finalist_rows(self, finalists: list[Any], params: list[Any], rounds: int,
+                       remeasure: bool) -> list[dict[str, Any]]:
         figures: list[dict[str, Any]] = []
         numpy: float | None = None
         if remeasure:
@@ -269,18 +367,31 @@ class Search:
             if res.status == "ok":
                 figures = res.candidates
                 numpy = res.numpy.get("gflops")
+                if numpy:
+                    self.stats.numpy_figures.append(float(numpy))
         rows = []
         for i, (t, p) in enumerate(zip(finalists, params)):
             fig = figures[i] if i < len(figures) and "gflops" in figures[i] else None
-            rows.append({"trial": t.number, "params": p.to_dict(), "label": p.label(),
-                         "search_gflops": t.value,
-                         "gflops": fig["gflops"] if fig else t.value,
-                         "gflops_iqr": fig.get("gflops_iqr") if fig else t.user_attrs.get("gflops_iqr"),
-                         "samples": fig.get("samples") if fig else t.user_attrs.get("samples"),
-                         "unstable": fig.get("unstable") if fig else t.user_attrs.get("unstable"),
-                         "remeasured": fig is not None})
-        winner = max(rows, key=lambda r: r["gflops"])
-        return {**winner, "numpy_gflops": numpy, "finalists": rows}
+            row = {"trial": t.number, "params": p.to_dict(), "label": p.label(),
+                   "search_gflops": t.value,
+                   "gflops": fig["gflops"] if fig else t.value,
+                   "gflops_iqr": fig.get("gflops_iqr") if fig else t.user_attrs.get("gflops_iqr"),
+                   "samples": fig.get("samples") if fig else t.user_attrs.get("samples"),
+                   "unstable": fig.get("unstable") if fig else t.user_attrs.get("unstable"),
+                   "remeasured": fig is not None, "finish_numpy": numpy}
+            for key in ("alone_gflops", "after_gflops", "condition"):
+                if fig and key in fig:
+                    row[key] = fig[key]
+            why = above_ceiling(row["gflops"], self.ceiling, self.ceiling_what)
+            if why:
+                row["fault"] = why
+            rows.append(row)
+        return rows
+
+    @staticmethod
+    def _winner(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The fastest row whose figure is not a fault."""
+        return max((r for r in rows if "fault" not in r), key=lambda r: r["gflops"], default=None)
 
     def counts(self) -> dict[str, int]:
         """Trials of the whole study by outcome (rejected points and repeats of a measured kernel

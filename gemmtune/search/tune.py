@@ -13,6 +13,7 @@ import os
 from typing import Any, Callable
 
 from ..errors import GemmtuneError
+from ..measure import load_average
 from ..problem import Problem
 
 
@@ -22,7 +23,8 @@ def tune(problem: Problem, *, root: str | os.PathLike | None, trials: int = 40,
          study: str | None = None, evaluator: Any = None, on_trial: Callable[[Any], None] | None = None,
          progress: Any = None, cache: bool = True, starts: list | None = None,
          fp: dict[str, Any] | None = None, space: Any = None,
-         stop: Callable[[], bool] | None = None, finish: bool = True) -> dict[str, Any]:
+         stop: Callable[[], bool] | None = None, finish: bool = True,
+         ceiling: float | None | str = "auto") -> dict[str, Any]:
     """Search ``problem``, cache the winner, and return the ``search --json`` document.
 
     Args:
@@ -46,6 +48,9 @@ def tune(problem: Problem, *, root: str | os.PathLike | None, trials: int = 40,
         stop: asked after every trial; True ends the trials early.
         finish: re-measure the finalists interleaved with numpy before picking the winner
             (False: the best search figure wins as it is).
+        ceiling: the GFLOP/s no figure can honestly exceed ("auto": this machine's measured
+            FMA peak, or bandwidth ceiling for a large memory-bound shape, from ``peak.py``,
+            when the search measures with its own worker; None: no check).
 
     Raises:
         GemmtuneError: the storage or study cannot be used (one sentence).
@@ -79,12 +84,16 @@ def tune(problem: Problem, *, root: str | os.PathLike | None, trials: int = 40,
         starts = starting_points(family, space, problem, fp=fp, cache=tunings, fingerprint_id=fp_id)
     enqueue_starts(st, space, starts)
 
+    what = "FMA peak"
+    if ceiling == "auto":
+        ceiling, what = (machine_ceiling(problem, root) if evaluator is None and root is not None
+                         else (None, ""))
     if evaluator is None:
         if root is None:
             raise ValueError("tune needs a cache dir (root) to compile candidates in.")
         evaluator = WorkerEvaluator(problem, root, candidate_timeout, family=family.name)
     evaluator.reference_gflops = numpy_reference(st, evaluator.numpy_gflops)
-    run = Search(st, space, evaluator, family=family)
+    run = Search(st, space, evaluator, family=family, ceiling=ceiling, ceiling_what=what)
     best = None
     try:
         with progress if progress is not None else nullcontext():
@@ -101,9 +110,19 @@ def tune(problem: Problem, *, root: str | os.PathLike | None, trials: int = 40,
 
     cached, cache_error = False, None
     counts = run.counts()
+    noise = run.noise()
+    load = load_average()
     if best is not None and cache and tunings is not None:
         perf = {k: best.get(k) for k in ("gflops", "gflops_iqr", "samples", "unstable")}
         perf["numpy_gflops"] = best.get("numpy_gflops")
+        for key in ("alone_gflops", "after_gflops"):
+            if best.get(key) is not None:
+                perf[key] = best[key]
+        # How far to trust the figure: the load then, and numpy's own spread across the
+        # search; `cache show` says when an entry was measured under load.
+        perf["load_average"] = load
+        perf["numpy_spread"] = noise["spread"] if noise else None
+        perf["under_load"] = under_load(load, problem.threads, noise)
         prov = make_provenance(sampler=sampler, sampler_seed=sampler_seed, trials=counts["evaluated"],
                                study=name, interrupted=run.stats.interrupted,
                                remeasured=best["remeasured"])
@@ -118,6 +137,45 @@ def tune(problem: Problem, *, root: str | os.PathLike | None, trials: int = 40,
     doc = build_document(problem, best, run.stats, counts, study=name, storage=redact(url),
                          sampler=sampler, sampler_seed=sampler_seed, fingerprint_id=fp_id,
                          cached=cached, family=family.name)
+    doc["noise"] = noise
+    doc["load_average"] = load
+    doc["ceiling"] = {"gflops": ceiling, "bound": what} if ceiling else (
+        {"gflops": None, "bound": what} if what else None)
     if cache_error is not None:
         doc["cache_error"] = cache_error
     return doc
+
+
+def under_load(load: float | None, threads: int, noise: dict[str, Any] | None) -> bool:
+    """True when other work shared the machine: the load average above the search's own
+    threads by half a core, or numpy's figure noisy across the search."""
+    from .plausibility import NOISY_SPREAD
+
+    busy = load is not None and load >= threads + 0.5
+    return bool(busy or (noise is not None and noise["spread"] > NOISY_SPREAD))
+
+
+def machine_ceiling(problem: Problem, root: str | os.PathLike) -> tuple[float | None, str]:
+    """The GFLOP/s ``problem`` cannot exceed here, from the remembered (or now measured) FMA
+    peak and, for a large memory-bound shape, the triad bandwidth (``plausibility.ceiling_of``).
+
+    A peak measured on a busy machine is only a lower bound of the ceiling: a true figure
+    could exceed it, so it is not used (None, "peak measured under load"), and only the
+    reference check guards the figures; ``peak.py`` measures it again the next time. None
+    also when the peak cannot be measured (a family without a float peak, an error).
+    """
+    from ..peak import TRIAD_BYTES, bandwidth, peak
+    from .plausibility import _itemsize, ceiling_of
+
+    try:
+        top = peak(problem.dtype, problem.threads, root)
+        if top.get("busy"):
+            return None, "peak measured under load"
+        nbytes = (problem.m * problem.k + problem.k * problem.n + problem.m * problem.n) \
+            * problem.batch * _itemsize(problem.dtype)
+        triad = bandwidth(problem.threads, root) if nbytes >= TRIAD_BYTES else None
+        if triad and triad.get("busy"):
+            triad = None
+    except Exception:
+        return None, ""
+    return ceiling_of(problem, top, triad)

@@ -21,8 +21,8 @@ import sys
 import time
 from typing import Any
 
-from .messages import (EvaluateRequest, Outcome, RemeasureOutcome, RemeasureRequest, decode_request,
-                       encode)
+from .messages import (EvaluateRequest, Outcome, Progress, RemeasureOutcome, RemeasureRequest,
+                       decode_request, encode)
 
 ENV_PARENT = "GEMMTUNE_WORKER_PARENT"   # the pid of the search that started the worker
 _kernels: dict[tuple, Any] = {}
@@ -47,7 +47,7 @@ def _family(name: str, problem: Any) -> Any:
     return get_family(name) if name else family_for(problem)
 
 
-def evaluate(request: EvaluateRequest) -> Outcome:
+def evaluate(request: EvaluateRequest, progress: Any = None) -> Outcome:
     """Compile, verify and time the candidate ``request`` describes; never raises.
 
     Paired timing (``reference_gflops`` given): the kernel runs in rounds interleaved with
@@ -55,6 +55,13 @@ def evaluate(request: EvaluateRequest) -> Outcome:
     that round, times ``reference_gflops``. A slow period of the host lands on both sides of
     a round, so candidates measured minutes apart are ranked on the same scale (on the
     replay tables this halved how much two passes of one kernel differ, docs/search.md).
+
+    Each round times the kernel in both conditions users run it in: back to back, and every
+    call right after a numpy call (``measure.AfterCall``: OpenBLAS's threads still spin on
+    the cores then). The figure kept is the lower of the two, so a kernel that collapses
+    next to numpy's BLAS is not crowned for its speed alone.
+
+    ``progress`` (the worker's protocol) is told when the kernel has compiled.
     """
     from ..faults import trial_fault
     from ..measure import iqr, is_unstable, pinned_threads
@@ -81,6 +88,11 @@ def evaluate(request: EvaluateRequest) -> Outcome:
     except Exception as e:  # a generator or compiler error is this candidate's failure
         out.reason = f"compile failed: {type(e).__name__}: {e}"
         return out
+    if progress is not None:
+        progress(Progress(stage="compiled", compile_seconds=out.compile_seconds))
+    started = time.perf_counter()
+    if fault == "slow":
+        time.sleep(3600)   # a hopeless candidate: only the search's time limit ends it
     if fault == "wrong":
         kernel = _corrupted(kernel)
     with pinned_threads(problem.threads):
@@ -100,6 +112,7 @@ def evaluate(request: EvaluateRequest) -> Outcome:
         else:
             figures, stopped = _time_alone(run, work.flops, request.samples,
                                            request.min_sample_seconds, best, out)
+    out.measure_seconds = time.perf_counter() - started
     out.status = "pruned" if stopped else "ok"
     if stopped:
         out.reason = stopped
@@ -147,34 +160,59 @@ def _time_paired(run, numpy_run, flops: float, reference: float, samples: int, m
                  best: float | None, out: Outcome,
                  numpy_key: tuple | None = None) -> tuple[list[float], str | None]:
     """Per-round figures of ``run`` (its speed relative to numpy's in the round, times
-    ``reference``) and the early stop's reason; numpy's own figure and the ratio go into
-    ``out``. ``numpy_key`` names the problem whose numpy calls per sample this worker keeps
-    between candidates (numpy is warm and calibrated after the first)."""
-    from ..measure import EarlyStop, gflops, interleaved
+    ``reference``), in the worse of its two conditions (back to back, right after numpy),
+    and the early stop's reason; numpy's own figure, its spread, both conditions and the
+    ratio go into ``out``. ``numpy_key`` names the problem whose numpy calls per sample this
+    worker keeps between candidates (numpy is warm and calibrated after the first).
 
-    def scaled(ref: list[float], mine: list[float]) -> list[float]:
-        ratios = [r / k for r, k in zip(ref, mine)]
-        out.numpy_ratio = statistics.median(ratios)
+    The early stop does not act on rounds whose numpy figure moved away from the reference
+    (``plausibility.reference_moved``): their ratio says nothing about the candidate.
+    """
+    from ..measure import AfterCall, EarlyStop, gflops, interleaved, iqr
+    from .plausibility import reference_moved
+
+    def figures(ref: list[float], alone: list[float], after: list[float]) -> list[float]:
+        ratios_alone = [r / k for r, k in zip(ref, alone)]
+        ratios_after = [r / k for r, k in zip(ref, after)]
+        alone_g = [x * reference for x in ratios_alone]
+        after_g = [x * reference for x in ratios_after]
         out.numpy_gflops = gflops(flops, statistics.median(ref))
-        return [x * reference for x in ratios]
+        out.numpy_iqr = iqr([gflops(flops, r) for r in ref])
+        out.alone_gflops = statistics.median(alone_g)
+        out.after_gflops = statistics.median(after_g)
+        worse_after = out.after_gflops < out.alone_gflops
+        out.numpy_ratio = statistics.median(ratios_after if worse_after else ratios_alone)
+        own = after if worse_after else alone
+        out.own_gflops = gflops(flops, statistics.median(own))
+        return after_g if worse_after else alone_g
+
+    def hopeless(taken: list[list[float]]) -> str | None:
+        scaled = figures(*taken)
+        if reference_moved(out.numpy_gflops, out.numpy_iqr, reference):
+            # The scale is off: judge on the more favourable of the scaled and the candidate's
+            # own figures, so that nothing is stopped for a numpy that ran fast by luck.
+            own = taken[2] if out.after_gflops < out.alone_gflops else taken[1]
+            scaled = [max(x, gflops(flops, t)) for x, t in zip(scaled, own)]
+        return _hopeless(scaled, best)
 
     stopped = None
     try:
-        timings = interleaved([numpy_run, run], rounds=samples, min_sample_seconds=min_sample,
-                              early_stop=(lambda taken: _hopeless(scaled(*taken), best)) if best else None,
-                              repeats=[_numpy_repeats.get(numpy_key), None])
+        timings = interleaved([numpy_run, run, AfterCall(numpy_run, run)], rounds=samples,
+                              min_sample_seconds=min_sample,
+                              early_stop=hopeless if best else None,
+                              repeats=[_numpy_repeats.get(numpy_key), None, None])
     except EarlyStop as stop:
         timings, stopped = stop.timings, stop.reason
-    ref, mine = timings
-    out.repeats = mine.repeats
+    ref, alone, after = timings
+    out.repeats = alone.repeats
     if numpy_key is not None:
         _numpy_repeats[numpy_key] = ref.repeats
-    return scaled(ref.samples, mine.samples), stopped
+    return figures(ref.samples, alone.samples, after.samples), stopped
 
 
 def remeasure(request: RemeasureRequest) -> RemeasureOutcome:
     """Time the finalists and numpy interleaved, with more samples; never raises."""
-    from ..measure import interleaved, pinned_threads
+    from ..measure import AfterCall, interleaved, pinned_threads
     from ..problem import Problem
 
     try:
@@ -193,21 +231,30 @@ def remeasure(request: RemeasureRequest) -> RemeasureOutcome:
                 continue
             slots.append(len(fns))
             fns.append(work.run(kernel))
+            fns.append(AfterCall(work.peer, work.run(kernel)))
         with pinned_threads(problem.threads):
             timings = interleaved(fns, request.rounds, min_sample_seconds=request.min_sample_seconds)
     except Exception as e:
         return RemeasureOutcome(status="failed", reason=f"{type(e).__name__}: {e}")
     figures = [t.summary(work.flops) for t in timings]
     return RemeasureOutcome(numpy=figures[0],
-                            candidates=[figures[j] if j is not None else {"error": errors[i]}
-                                        for i, j in enumerate(slots)])
+                            candidates=[_both(figures[j], figures[j + 1]) if j is not None
+                                        else {"error": errors[i]} for i, j in enumerate(slots)])
 
 
-def handle(request: EvaluateRequest | RemeasureRequest) -> Outcome | RemeasureOutcome:
-    """Serve one request."""
+def _both(alone: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """A finalist's figure: the worse of its two conditions, with both kept."""
+    worse = after if after["gflops"] < alone["gflops"] else alone
+    return {**worse, "alone_gflops": alone["gflops"], "after_gflops": after["gflops"],
+            "condition": "after numpy" if worse is after else "alone"}
+
+
+def handle(request: EvaluateRequest | RemeasureRequest,
+           progress: Any = None) -> Outcome | RemeasureOutcome:
+    """Serve one request (``progress`` receives ``messages.Progress`` notes on the way)."""
     if isinstance(request, RemeasureRequest):
         return remeasure(request)
-    return evaluate(request)
+    return evaluate(request, progress)
 
 
 def _end_with_parent() -> None:
@@ -237,12 +284,16 @@ def main() -> None:
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    def progress(note: Progress) -> None:
+        proto.write(encode(note) + "\n")
+        proto.flush()
+
     for line in sys.stdin:
         line = line.strip()
         if not line:
             continue
         try:
-            result: Any = handle(decode_request(line))
+            result: Any = handle(decode_request(line), progress)
         except Exception as e:  # a worker bug must still answer, or the parent waits in vain
             result = Outcome(reason=f"worker error: {type(e).__name__}: {e}")
         proto.write(encode(result) + "\n")

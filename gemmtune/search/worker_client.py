@@ -15,7 +15,8 @@ import threading
 import time
 from typing import Any
 
-from .messages import Outcome, RemeasureOutcome, RemeasureRequest, Request, decode_outcome, encode
+from .messages import (Outcome, RemeasureOutcome, RemeasureRequest, Request, decode_outcome,
+                       decode_progress, encode)
 from .worker import ENV_PARENT
 
 
@@ -65,8 +66,17 @@ class Worker:
         text = self._log.read().decode(errors="replace").strip().splitlines()
         return text[-1] if text else ""
 
-    def run(self, request: Request, timeout: float) -> Outcome | RemeasureOutcome:
-        """Send one request; its outcome, or a failed outcome saying why there is none."""
+    def run(self, request: Request, timeout: float,
+            budget: float | None = None) -> Outcome | RemeasureOutcome:
+        """Send one request; its outcome, or a failed outcome saying why there is none.
+
+        Args:
+            request: what to do.
+            timeout: seconds the whole request may take (the worker is killed after).
+            budget: seconds the candidate may spend verifying and timing once it has
+                compiled (the worker's "compiled" note starts the clock); past it the worker
+                is killed and the candidate is stopped early ("pruned").
+        """
         if self.proc is not None and self.served >= self.max_requests:
             self.close()
         if self.proc is None or self.proc.poll() is not None:
@@ -76,10 +86,30 @@ class Worker:
         self.served += 1
         assert self.proc is not None and self.proc.stdin is not None
         t0 = time.monotonic()
+        deadline = t0 + timeout
+        compiled_at: float | None = None
+        compile_seconds: float | None = None
         try:
             self.proc.stdin.write((encode(request) + "\n").encode())
             self.proc.stdin.flush()
-            raw = self._lines.get(timeout=timeout)
+            while True:
+                now = time.monotonic()
+                limit = deadline
+                if compiled_at is not None and budget is not None:
+                    limit = min(limit, compiled_at + budget)
+                try:
+                    raw = self._lines.get(timeout=max(0.0, limit - now))
+                except queue.Empty:
+                    if compiled_at is not None and budget is not None \
+                            and time.monotonic() < deadline:
+                        self.kill()
+                        return _over_budget(budget, compile_seconds, time.monotonic() - t0)
+                    raise
+                note = decode_progress(raw) if raw is not None else None
+                if note is None:
+                    break
+                if note.stage == "compiled":
+                    compiled_at, compile_seconds = time.monotonic(), note.compile_seconds
         except queue.Empty:
             self.kill()
             return _failed(request, f"timed out after {timeout:g} s", time.monotonic() - t0)
@@ -148,6 +178,13 @@ class Worker:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _over_budget(budget: float, compile_seconds: float | None, seconds: float) -> Outcome:
+    return Outcome(status="pruned", reason=f"stopped early: still measuring after {budget:.1f} s, "
+                   "more than a few times the best candidate's time for the same work",
+                   compile_seconds=compile_seconds, measure_seconds=budget, gflops=0.0,
+                   seconds=seconds)
 
 
 def _failed(request: Request, reason: str, seconds: float) -> Outcome | RemeasureOutcome:

@@ -113,3 +113,16 @@ def test_clear_asks_first(run_cli, store):
     # Nothing of this machine left: nothing to ask about.
     result = run_cli("cache", "clear")
     assert result.exit_code == 0 and "Removed 0 tunings" in result.stderr
+
+
+def test_show_says_when_an_entry_was_measured_under_load(run_cli, cache_root):
+    fid = fingerprint_id()
+    loaded = make_entry(fid, 96, 96, 96, threads=1, gflops=118.6)
+    loaded.performance.update(gflops_iqr=122.0, load_average=2.9, numpy_spread=0.31, under_load=True)
+    quiet = make_entry(fid, 80, 80, 80, threads=1)
+    quiet.performance.update(load_average=0.1, numpy_spread=0.01, under_load=False)
+    TuningCache(cache_root).put_many([loaded, quiet])
+    out = run_cli("cache", "show", "-m", "96", "-n", "96", "-k", "96", "--threads", "1").stdout
+    assert "measured under load" in out and "load average 2.90" in out and "±31%" in out
+    out = run_cli("cache", "show", "-m", "80", "-n", "80", "-k", "80", "--threads", "1").stdout
+    assert "measured under load" not in out

@@ -37,8 +37,12 @@ def test_tiny_search_caches_the_winner_and_a_rerun_resumes(run_cli, root):
     assert doc["best"]["gflops"] > 0 and doc["numpy_gflops"] > 0 and doc["best"]["remeasured"]
     assert doc["cached"] is True
     assert "best config" in first.stderr and "% of numpy" in first.stderr
+    # Two candidates and the finish: three numpy figures, enough for the noise line.
+    assert doc["noise"]["measurements"] >= 3 and "machine noise: " in first.stderr
+    assert doc["best"]["after_gflops"] > 0 and doc["best"]["alone_gflops"] > 0
     entry = TuningCache(root).get(fingerprint_id(), Problem(64, 64, 64, "float32", 1))
     assert entry is not None and entry.params == doc["best"]["params"]
+    assert {"gflops_iqr", "load_average", "numpy_spread", "under_load"} <= set(entry.performance)
     assert entry.provenance["study"] == doc["study"]["name"]
     assert (root / "studies.db").is_file()
 
