@@ -4,26 +4,25 @@
 ``ConvSpec.gemms`` (what the tuner tunes) and the benchmark all read the same plan.
 
 Orientation follows the layout, so that every GEMM operand and output is a view with unit
-stride along rows (``matmul`` then copies nothing but what the plan says):
+stride along rows (``matmul`` then copies nothing but what the plan says). L is the output
+pixels of a chunk, Kg = K/groups, taps = C/groups*R*S, per group g:
 
-========  ================================  ====================================  =====================================
-layout    forward                           backward data                         backward weight
-========  ================================  ====================================  =====================================
-NCHW      y_g (Kg x L) = W_g @ col_g        dcol_g (CgRS x L) = W_g^T @ dy_g      dW_g^T (CgRS x Kg) = col_g @ dy_g^T
-                                                                                  or dW_g = dy_g @ col_g^T
-NHWC      y_g (L x Kg) = col_g @ W_g'       dcol_g (L x RSCg) = dy_g @ W_g''      dW_g'' (Kg x RSCg) = dy_g^T @ col_g
-                                                                                  or dW_g''^T = col_g^T @ dy_g
-========  ================================  ====================================  =====================================
+- NCHW, "kp" im2col matrix (taps x L):
+  forward y_g (Kg x L) = W_g @ col_g; backward data dcol_g (taps x L) = W_g^T @ dy_g, then
+  col2im; backward weight dW_g^T (taps x Kg) = col_g @ dy_g^T, or dW_g = dy_g @ col_g^T.
+- NHWC, "pk" im2col matrix (L x taps, columns ordered g, r, s, c):
+  forward y_g (L x Kg) = col_g @ W_g'; backward data dcol_g (L x taps) = dy_g @ W_g'', then
+  col2im; backward weight dW_g'' (Kg x taps) = dy_g^T @ col_g, or its transpose.
 
-(L: output pixels of a chunk; W_g' and W_g'' are the filters of group g reordered to
-(R, S, Cg) x Kg and Kg x (R, S, Cg), small copies.) For NCHW a chunk of one image (or part
-of one) writes y and reads grad_y in place; a chunk of several images runs one wide GEMM into
-a temporary and copies it into y in contiguous P*Q runs (grad_y is gathered the same way),
-since one GEMM with N*P*Q columns runs faster than N with P*Q. The weight gradient sums over
-pixels, the contiguous axis of both grad_y and the im2col matrix, so one of them is copied
-transposed: the smaller (``ConvPlan.weight_grad_transposes``). A pointwise convolution (1x1, stride 1,
-no padding) uses x itself as the im2col matrix: for NHWC the whole batch is one plain GEMM on
-x reshaped to (N*H*W, C), for NCHW one GEMM per image on x[n] reshaped to (C, H*W).
+W_g' and W_g'' are the filters of group g reordered to (R, S, Cg) x Kg and Kg x (R, S, Cg),
+small copies. For NCHW a chunk of one image (or part of one) writes y and reads grad_y in
+place; a chunk of several images runs one wide GEMM into a temporary and copies it into y in
+contiguous P*Q runs (grad_y is gathered the same way), since one GEMM with N*P*Q columns runs
+faster than N with P*Q. The weight gradient sums over pixels, the contiguous axis of both
+grad_y and the im2col matrix, so one of them is copied transposed: the smaller
+(``ConvPlan.weight_grad_transposes``). A pointwise convolution (1x1, stride 1, no padding)
+uses x itself as the im2col matrix: for NHWC the whole batch is one plain GEMM on x reshaped
+to (N*H*W, C), for NCHW one GEMM per image on x[n] reshaped to (C, H*W).
 
 The im2col buffer holds at most ``BUFFER_LIMIT`` bytes: the output rows of the flattened
 (n, p) index are processed in chunks of whole images when an image fits, else of a part of
