@@ -44,10 +44,10 @@ def render(console: Any, doc: dict[str, Any]) -> None:
     if faults:
         console.print(f"{faults} candidate(s) failed with a measurement fault (a figure above the "
                       "machine's ceiling, or numpy beside it far from the study's reference, in "
-                      "every measurement); see their trials.", markup=False, soft_wrap=True)
+                      "every measurement); see their trials.", markup=False)
     line = noise_line(doc.get("noise"))
     if line:
-        console.print(line, markup=False, soft_wrap=True)
+        console.print(line, markup=False)  # wrapped at the console's width, as the table is
 
 
 def render_suite(console: Any, suite: str, docs: list[dict[str, Any]], total: int) -> None:

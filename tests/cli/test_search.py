@@ -107,7 +107,7 @@ def test_sigint_keeps_the_study_and_caches_the_best(root):
     (["-m", "8", "-n", "8", "-k", "8", "--threads", "0"], 2, "--threads"),
     (["-m", "8", "-n", "8", "-k", "8", "--trials", "0"], 2, "--trials"),
     (["-m", "8", "-n", "8", "-k", "8", "--timeout", "0"], 2, "--timeout"),
-    (["-m", "8", "-n", "8", "-k", "8", "--shapes", "mlp"], 2, "not both"),
+    (["-m", "8", "-n", "8", "-k", "8", "--shapes", "mlp"], 2, "not -m/-n/-k and --shapes"),
     (["--shapes", "no-such-suite"], 2, "no shape file"),
     (["-m", "300000", "-n", "300000", "-k", "300000"], 1, "memory"),
     (["-m", "8", "-n", "8", "-k", "8", "--storage", "sqlite:////no/such/dir/studies.db"], 1,
