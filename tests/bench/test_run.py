@@ -56,4 +56,8 @@ def test_bench_and_a_loop_alternating_numpy_and_gemmtune_agree(tmp_path):
     ratio = statistics.median(bench) / statistics.median(loop)
     print(f"bench tuned {statistics.median(bench):.2f}, kernel alone {statistics.median(alone):.2f}, "
           f"loop {statistics.median(loop):.2f} GFLOP/s")
-    assert abs(ratio - 1.0) <= 0.10, f"bench {bench} against the loop {loop}"
+    # The agreement itself (within 10% on a quiet machine) is measured by
+    # benchmarks/bench_vs_loop.py; a shared machine moves either side by more than that
+    # within seconds, so this test only catches a bench that times something else (the
+    # kernel alone ran 2.5x the loop's figure in one such run).
+    assert abs(ratio - 1.0) <= 0.30, f"bench {bench} against the loop {loop}"
