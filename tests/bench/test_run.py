@@ -11,7 +11,7 @@ from gemmtune.bench.run import Workload, compare
 from gemmtune.cache import Entry, TuningCache, make_provenance
 from gemmtune.defaults import default_params
 from gemmtune.fingerprint import fingerprint_id
-from gemmtune.measure import pinned_threads
+from gemmtune.measure import iqr, pinned_threads
 from gemmtune.problem import Problem
 
 N = 64
@@ -54,6 +54,9 @@ def test_bench_and_a_loop_alternating_numpy_and_gemmtune_agree(tmp_path):
         alone.append(row["tuned"]["kernel"]["gflops"])   # the kernel alone, reported beside it
         loop.append(user_loop_gflops(tmp_path, rounds=3))
     ratio = statistics.median(bench) / statistics.median(loop)
+    # Within 10%; on a machine whose load moves the loop's own figure by more than that, within
+    # twice the loop's own relative spread (IQR over median) across the seven runs.
+    spread = iqr(loop) / statistics.median(loop)
     print(f"bench tuned {statistics.median(bench):.2f}, kernel alone {statistics.median(alone):.2f}, "
-          f"loop {statistics.median(loop):.2f} GFLOP/s")
-    assert abs(ratio - 1.0) <= 0.10, f"bench {bench} against the loop {loop}"
+          f"loop {statistics.median(loop):.2f} GFLOP/s, loop spread {100 * spread:.0f}%")
+    assert abs(ratio - 1.0) <= max(0.10, 2 * spread), f"bench {bench} against the loop {loop}"
