@@ -11,7 +11,7 @@ from gemmtune.bench.run import Workload, compare
 from gemmtune.cache import Entry, TuningCache, make_provenance
 from gemmtune.defaults import default_params
 from gemmtune.fingerprint import fingerprint_id
-from gemmtune.measure import pinned_threads
+from gemmtune.measure import iqr, pinned_threads
 from gemmtune.problem import Problem
 
 N = 64
@@ -45,19 +45,18 @@ def test_bench_and_a_loop_alternating_numpy_and_gemmtune_agree(tmp_path):
     TuningCache(tmp_path).put(Entry(fingerprint_id(), Problem(N, N, N, "float32", 1), tuned.to_dict(),
                                     {"gflops": 1.0}, make_provenance(sampler="test")))
     # The machine is shared and its load moves within seconds: bench and the loop run in
-    # alternation, five times each, and their medians are compared.
+    # alternation, seven times each, and their medians are compared.
     bench, loop, alone = [], [], []
-    for _ in range(5):
-        row = compare(Workload(str(N), N, N, N), "float32", 1, tmp_path, rounds=5, sample_seconds=0.05)
+    for _ in range(7):
+        row = compare(Workload(str(N), N, N, N), "float32", 1, tmp_path, rounds=3, sample_seconds=0.05)
         assert row["tuned"]["source"] == "exact" and row["tuned"]["timed"].startswith("gemmtune.matmul")
         bench.append(row["tuned"]["gflops"])
         alone.append(row["tuned"]["kernel"]["gflops"])   # the kernel alone, reported beside it
         loop.append(user_loop_gflops(tmp_path, rounds=3))
     ratio = statistics.median(bench) / statistics.median(loop)
+    # Within 10%; on a machine whose load moves the loop's own figure by more than that, within
+    # twice the loop's own relative spread (IQR over median) across the seven runs.
+    spread = iqr(loop) / statistics.median(loop)
     print(f"bench tuned {statistics.median(bench):.2f}, kernel alone {statistics.median(alone):.2f}, "
-          f"loop {statistics.median(loop):.2f} GFLOP/s")
-    # The agreement itself (within 10% on a quiet machine) is measured by
-    # benchmarks/bench_vs_loop.py; a shared machine moves either side by more than that
-    # within seconds, so this test only catches a bench that times something else (the
-    # kernel alone ran 2.5x the loop's figure in one such run).
-    assert abs(ratio - 1.0) <= 0.30, f"bench {bench} against the loop {loop}"
+          f"loop {statistics.median(loop):.2f} GFLOP/s, loop spread {100 * spread:.0f}%")
+    assert abs(ratio - 1.0) <= max(0.10, 2 * spread), f"bench {bench} against the loop {loop}"
