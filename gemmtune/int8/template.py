@@ -334,4 +334,5 @@ def generator_hash() -> str:
     h = hashlib.sha256()
     for name in ("template.py", "ukernel.py", "packing.py"):
         h.update((here / name).read_bytes())
+    h.update((here.parent / "kernels" / "llvm_ir.py").read_bytes())  # its IR building blocks
     return h.hexdigest()[:12]

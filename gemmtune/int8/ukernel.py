@@ -32,6 +32,7 @@ from numba import types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
 
+from ..kernels.llvm_ir import counted_loop, splat
 from .isa import GENERATED_ISAS, k_group, lanes
 
 _I8 = ir.IntType(8)
@@ -82,11 +83,6 @@ def make_ukernel(isa: str, mr: int, nr: int, unroll: int = 1, corr: bool = False
         opnd_t = ir.VectorType(_I8, 4 * vl)
         fn_name = "llvm.x86.avx512.vpdpbusd.512" if vl == 16 else "llvm.x86.avx512.vpdpbusd.256"
 
-    def splat(builder, scalar):
-        v = builder.insert_element(ir.Constant(acc_t, ir.Undefined), scalar, ir.Constant(_I32, 0))
-        return builder.shuffle_vector(v, ir.Constant(acc_t, ir.Undefined),
-                                      ir.Constant(ir.VectorType(_I32, vl), [0] * vl))
-
     def k_step(builder, fn, ap, bp, g, accs):
         # One k group: NV vector loads of B, MR 32-bit broadcasts of A, MR*NV dot products.
         bbase = builder.mul(g, _const(nr * grp))
@@ -99,7 +95,7 @@ def make_ukernel(isa: str, mr: int, nr: int, unroll: int = 1, corr: bool = False
         for i in range(mr):
             ptr = builder.gep(ap, [builder.add(abase, _const(i * grp))], source_etype=elem)
             word = builder.load(builder.bitcast(ptr, _I32.as_pointer()), align=1)
-            a = builder.bitcast(splat(builder, word), opnd_t)
+            a = builder.bitcast(splat(builder, word, acc_t), opnd_t)
             for jv in range(nv):
                 k = i * nv + jv
                 if isa == "avx2":
@@ -107,39 +103,6 @@ def make_ukernel(isa: str, mr: int, nr: int, unroll: int = 1, corr: bool = False
                 else:
                     out[k] = builder.call(fn, [out[k], a, bvec[jv]])
         return out
-
-    def emit_loop(builder, name, start, stop, step, accs, body):
-        """for g in range(start, stop, step): accs = body(g, accs); returns (accs, g_end)."""
-        pre = builder.block
-        loop = builder.append_basic_block(name)
-        done = builder.append_basic_block(name + ".done")
-        builder.cbranch(builder.icmp_signed("<", start, stop), loop, done)
-        builder.position_at_end(loop)
-        g = builder.phi(_I64)
-        g.add_incoming(start, pre)
-        phis = []
-        for acc in accs:
-            ph = builder.phi(acc_t)
-            ph.add_incoming(acc, pre)
-            phis.append(ph)
-        new = body(g, phis)
-        g_next = builder.add(g, _const(step))
-        end = builder.block
-        g.add_incoming(g_next, end)
-        for ph, v in zip(phis, new):
-            ph.add_incoming(v, end)
-        builder.cbranch(builder.icmp_signed("<", g_next, stop), loop, done)
-        builder.position_at_end(done)
-        merged = []
-        for acc, v in zip(accs, new):
-            ph = builder.phi(acc_t)
-            ph.add_incoming(acc, pre)
-            ph.add_incoming(v, end)
-            merged.append(ph)
-        g_out = builder.phi(_I64)
-        g_out.add_incoming(start, pre)
-        g_out.add_incoming(g_next, end)
-        return merged, g_out
 
     @intrinsic
     def ukernel(typingctx, kg, ap, a_off, bp, b_off, c, c_off, ldc, accumulate, last,
@@ -189,10 +152,10 @@ def make_ukernel(isa: str, mr: int, nr: int, unroll: int = 1, corr: bool = False
                         a = k_step(builder, fn, ap_p, bp_p, builder.add(g, _const(s)), a)
                     return a
 
-                accs, g_end = emit_loop(builder, "uk.main", _const(0), main_stop, u, accs, body_u)
+                accs, g_end = counted_loop(builder, "uk.main", _const(0), main_stop, u, accs, body_u)
             else:
                 g_end = _const(0)
-            accs, _ = emit_loop(builder, "uk.rest", g_end, kg_v, 1, accs,
+            accs, _ = counted_loop(builder, "uk.rest", g_end, kg_v, 1, accs,
                                 lambda g, a: k_step(builder, fn, ap_p, bp_p, g, a))
 
             if corr:
@@ -215,8 +178,8 @@ def make_ukernel(isa: str, mr: int, nr: int, unroll: int = 1, corr: bool = False
                 cb = [vload(cb_p, jv * vl) for jv in range(nv)]
                 fixed = list(accs)
                 for i in range(mr):
-                    ra = splat(builder, builder.load(builder.gep(ra_p, [_const(i)], source_etype=_I32)))
-                    rb = splat(builder, builder.load(builder.gep(rb_p, [_const(i)], source_etype=_I32)))
+                    ra = splat(builder, builder.load(builder.gep(ra_p, [_const(i)], source_etype=_I32)), acc_t)
+                    rb = splat(builder, builder.load(builder.gep(rb_p, [_const(i)], source_etype=_I32)), acc_t)
                     for jv in range(nv):
                         k = i * nv + jv
                         t = builder.add(builder.mul(ra, ca[jv]), builder.mul(rb, cb[jv]))

@@ -13,7 +13,7 @@ def build_document(problem: Problem, best: dict[str, Any] | None, stats: RunStat
                    counts: dict[str, int], *, study: str, storage: str, sampler: str,
                    sampler_seed: int | None, fingerprint_id: str, cached: bool,
                    family: str = "") -> dict[str, Any]:
-    """The ``search --json`` document (CONTRACT.md's fields first)."""
+    """The ``search --json`` document (the documented contract's fields first)."""
     numpy = best.get("numpy_gflops") if best else None
     wall = stats.wall_seconds
     doc: dict[str, Any] = {
