@@ -155,6 +155,15 @@ class AmxKernel:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}.")
 
+    def asm(self) -> str:
+        """The assembly of the driver, tile micro-kernels inlined. numba keeps none for code it
+        loaded from its disk cache, so this compiles once more in a temporary directory."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="gemmtune-asm-") as tmp:
+            gemm = AmxKernel(self.params, self.pair, tmp).module.gemm
+            return "\n".join(gemm.inspect_asm().values())
+
     def __call__(self, A: np.ndarray, B: np.ndarray, C: np.ndarray, beta: int = 0,
                  threads: int = 1) -> None:
         self.check(A, B, C, beta, threads)

@@ -128,6 +128,12 @@ def bench(app: Any, m: int | None, n: int | None, k: int | None, sizes: str | No
         except GemmtuneError as e:
             raise click.BadParameter(e.message, param_hint="'--plot'") from None
         require_matplotlib()
+    from ..dtypes import spec as dtype_spec
+
+    if dtype_spec(dtype).kind != "float":
+        raise click.BadParameter(f"gemmtune bench measures float32 and float64; for {dtype} run "
+                                 "benchmarks/int8_matmul.py (VNNI, AVX2) or benchmarks/amx_matmul.py.",
+                                 param_hint="'--dtype'")
     _check_memory(workloads, dtype, memory_needed)
     # Every destination is proven writable before minutes of measuring.
     out_dir = ensure_writable(output if output is not None else default_output_dir(fingerprint_id()),

@@ -102,6 +102,11 @@ def kernel(ctx, specs, params_json, dtype, source, show_asm, asm_file, check_, a
     Everything it shows goes to stdout; errors to stderr.
     """
     app = ctx.obj
+    from ..dtypes import spec as dtype_spec
+
+    if dtype_spec(dtype).kind != "float":
+        _integer_kernel(app, specs, params_json, dtype, source, show_asm, asm_file, check_, as_json)
+        return
     params, doc_dtype = _parse_params_and_dtype(specs, params_json)
     if doc_dtype is not None and ctx.get_parameter_source("dtype") == click.core.ParameterSource.DEFAULT:
         from ..dtypes import normalize
@@ -154,4 +159,69 @@ def kernel(ctx, specs, params_json, dtype, source, show_asm, asm_file, check_, a
         c = doc["check"]
         click.echo(f"check: {c['status']} (residual {c['residual']:.3g}) {c['reason']}".rstrip())
     if doc["check"]["status"] == "FAIL" if "check" in doc else False:
+        raise GemmtuneError(f"kernel {params.label()} gives wrong results: {doc['check']['reason']}.")
+
+
+def _integer_kernel(app, specs, params_json, dtype, source, show_asm, asm_file, check_, as_json):
+    """``gemmtune kernel --dtype u8s8 ...``: the integer family's kernel (AMX or VNNI/AVX2/
+    generic, whichever runs here), checked exactly; --asm counts its dot-product instructions."""
+    from ..families import family_for
+    from ..problem import Problem
+
+    problem = Problem(127, 131, 137, dtype, 1)
+    family = family_for(problem)
+    data = family.default_params(problem).to_dict()
+    if params_json:
+        try:
+            doc = json.loads(params_json)
+        except json.JSONDecodeError as e:
+            raise click.BadParameter(f"not JSON: {e.msg}.", param_hint="--params") from None
+        given = doc.get("params", doc.get("best", {}).get("params", doc)) if isinstance(doc, dict) else doc
+        if not isinstance(given, dict):
+            raise click.BadParameter("the parameters must be a JSON object.", param_hint="--params")
+        data.update(given)
+    for item in specs:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE.", param_hint="-p")
+        data[key] = int(value) if value.lstrip("-").isdigit() else (
+            value.lower() in ("true", "yes", "on") if value.lower() in ("true", "false", "yes", "no", "on", "off")
+            else value)
+    try:
+        params = family.check_params(data, problem)
+    except (TypeError, ValueError) as e:
+        raise click.BadParameter(str(e), param_hint="-p/--params") from None
+    doc = {"params": params.to_dict(), "dtype": dtype, "label": params.label(), "family": family.name}
+    if source:
+        raise click.UsageError(f"--source shows float GEMM modules; the {family.name} module is "
+                               "written to the cache dir's kernels/ folder when it compiles.")
+    if show_asm or asm_file or check_:
+        kernel = family.compile(params, problem, app.root)
+        if show_asm or asm_file:
+            try:
+                asm = kernel.asm()
+            except ValueError as e:
+                raise GemmtuneError(str(e)) from None
+            if asm_file:
+                try:
+                    with open(asm_file, "w") as f:
+                        f.write(asm)
+                except OSError as e:
+                    raise GemmtuneError(f"Cannot write {asm_file}: {e.strerror}.") from None
+            from ..int8.inspect import summarize_int8
+
+            doc["asm"] = summarize_int8(asm)
+        if check_:
+            v = family.verify(kernel, problem)
+            doc["check"] = {"status": v.status, "residual": v.residual, "reason": v.reason}
+    if as_json:
+        app.print_json(doc)
+    else:
+        click.echo(f"kernel {params.label()} {dtype} ({family.name})")
+        if "asm" in doc:
+            click.echo("assembly: " + ", ".join(f"{k} {v}" for k, v in doc["asm"].items()))
+        if "check" in doc:
+            c = doc["check"]
+            click.echo(f"check: {c['status']} {c['reason']}".rstrip())
+    if doc.get("check", {}).get("status") == "FAIL":
         raise GemmtuneError(f"kernel {params.label()} gives wrong results: {doc['check']['reason']}.")

@@ -187,7 +187,11 @@ class Int8Kernel:
         that came from the cache is compiled once more in a temporary directory for this.
         """
         if self.module is None:
-            raise ValueError(f"the {self.params.isa} core is not generated here; it has no assembly to show.")
+            raw_asm = getattr(self._raw, "asm", None)
+            if raw_asm is not None:
+                return raw_asm()
+            raise ValueError(f"the {getattr(self.params, 'isa', 'raw')} core is not generated here; "
+                             "it has no assembly to show.")
         self.compile()
         if self.from_disk_cache:
             import tempfile
