@@ -75,7 +75,7 @@ def results_table(doc: dict[str, Any], console: Any) -> Any:
             table.add_row(*(cells[c] for c in keep))
         return table
 
-    return fit_table(console, build, ["kernel alone", "peak"])
+    return fit_table(console, build, ["kernel alone", "peak", "% peak", "tuned from"])
 
 
 def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = None,
