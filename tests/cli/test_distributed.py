@@ -26,7 +26,7 @@ from gemmtune.cache import TuningCache
 from gemmtune.fingerprint import fingerprint, fingerprint_id
 from gemmtune.kernels.params import KernelParams
 from gemmtune.problem import Problem
-from gemmtune.search.study import make_sampler, open_storage, open_study, with_driver
+from gemmtune.search.study import is_start, make_sampler, open_storage, open_study, with_driver
 from gemmtune.search.space import SearchSpace
 from gemmtune.transfer import schema
 from tests.factories import OTHER_ID
@@ -104,10 +104,10 @@ def test_two_workers_share_one_study_and_the_export_names_the_best_trial(
     assert len(measured) == 6
     # The last worker to finish counted every trial of the study, the other's too.
     assert max(d["trials"] for d in docs) == 6
-    # No configuration measured twice unless the sampler proposed it again: the seeds, which
-    # both workers enqueue, run once each.
+    # No configuration measured twice unless the sampler proposed it again: the starting
+    # points, which both workers enqueue, run once each.
     seeds = [KernelParams.from_dict(t.user_attrs["kernel"]).key()
-             for t in measured if "seed" in t.user_attrs]
+             for t in measured if is_start(t)]
     assert seeds and len(seeds) == len(set(seeds))
     for i, (doc, p) in enumerate(zip(docs, procs)):
         assert doc["best"] is not None and doc["cached"], i
