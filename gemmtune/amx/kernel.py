@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from ..kernels.cached_load import load_cached
+from ..kernels.gemm import _thread_pool  # one pool, reset in a forked child
 from .params import PAIR_DTYPES, AmxParams, normalize_pair
 from .permission import amx_available
 from .template import generate_source, generator_hash
 
 _lock = threading.Lock()
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
 
 
 # LLVM CPUs whose own feature set has AMX int8 (used only when NUMBA_CPU_FEATURES is set
@@ -77,15 +75,6 @@ def _signature(pair: str) -> tuple:
     # Layout "A": the thread bands are views (a band of B's or C's columns is not contiguous).
     return (types.Array(a, 2, "A"), types.Array(b, 2, "A"), types.Array(types.int32, 2, "A"),
             types.int64)
-
-
-def _thread_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) - 1),
-                                       thread_name_prefix="gemmtune-amx")
-        return _pool
 
 
 def bands(size: int, parts: int, unit: int) -> list[tuple[int, int]]:

@@ -5,29 +5,17 @@ from __future__ import annotations
 import numbers
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import numpy as np
 
 from ..kernels.cached_load import load_cached
-from ..kernels.gemm import bands
+from ..kernels.gemm import _thread_pool, bands
 from .isa import raw_core, require_isa
 from .pairs import max_k, normalize_pair, pair_dtypes, value_range
 from .params import Int8Params
 
 _compile_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _thread_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) - 1),
-                                       thread_name_prefix="gemmtune-int8")
-        return _pool
 
 
 def _check_zero_point(name: str, zp: Any, dtype: np.dtype, length: int, along: str) -> None:
