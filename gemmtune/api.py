@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .paths import cache_dir
+from .paths import ENV_CACHE_DIR, cache_dir
 from .problem import Problem
 
 _lock = threading.RLock()
@@ -48,7 +48,10 @@ class Choice:
     @property
     def kernel(self) -> Any:
         if self._kernel is None:
-            self._kernel = _kernel(self.family, self.params, self.problem, self.root)
+            # What runs on ``threads``: the parameters, or the family's equivalent for that
+            # thread count (a parallel float configuration runs as its serial twin on one).
+            runs = self.family.params_for_threads(self.params, self.problem, self.threads)
+            self._kernel = _kernel(self.family, runs, self.problem, self.root)
         return self._kernel
 
 
@@ -69,8 +72,10 @@ _rejected: set[tuple[str, str, Problem, str]] = set()
 
 def _default_threads() -> int:
     # min(usable cores, NUMBA_NUM_THREADS, numpy's BLAS thread count): gemmtune/threads.py.
+    global _default_threads
     from .threads import default_threads
 
+    _default_threads = default_threads  # every later call goes there directly
     return default_threads()
 
 
@@ -85,8 +90,12 @@ def _check_threads(threads: Any) -> int:
 def _stamp(root: Any) -> Any:
     from .cache import FILENAME
 
+    return _file_stamp(os.path.join(root, FILENAME))
+
+
+def _file_stamp(path: str) -> Any:
     try:
-        st = os.stat(os.path.join(root, FILENAME))
+        st = os.stat(path)
     except OSError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -205,6 +214,72 @@ def _kernel(family: Any, params: Any, problem: Problem, root: str) -> Any:
         return k
 
 
+class _Plan:
+    """What a ``matmul`` call with given operand shapes, dtypes and arguments runs, kept so
+    that the next such call goes straight to the kernel.
+
+    It holds while the three things the choice depends on are unchanged: the cache dir (the
+    argument, else ``$GEMMTUNE_CACHE_DIR``), the thread count asked for (the argument, else
+    ``default_threads()``, which follows ``threadpool_limits``) and the tunings file's stamp.
+    Checking them costs about 2 us; ``choose`` and the operand checks cost tens.
+    """
+
+    __slots__ = ("choice", "tunings", "env", "asked", "stamp", "run")
+
+    def __init__(self, choice: Choice, root: str, env: str | None, asked: int):
+        from .cache import FILENAME
+
+        self.choice, self.env, self.asked = choice, env, asked
+        self.tunings = os.path.join(root, FILENAME)
+        self.stamp = _file_stamp(self.tunings)
+        kernel = choice.kernel
+        product = getattr(kernel, "product", None)  # the float kernels' direct entry
+        threads = choice.threads
+        if product is not None:
+            self.run = lambda A, B, out, alpha, beta: product(A, B, out, alpha, beta, threads)
+        else:
+            self.run = lambda A, B, out, alpha, beta: kernel(A, B, out, alpha=alpha, beta=beta,
+                                                             threads=threads)
+
+
+_plans: dict[tuple[Any, ...], _Plan] = {}
+_PLANS_MAX = 4096  # distinct call signatures kept; past that the table starts again
+
+
+def _planned(A: np.ndarray, B: np.ndarray, threads: Any, root_arg: Any) -> _Plan | None:
+    """The kept plan for this call, if it still holds."""
+    plan = _plans.get((A.shape, B.shape, A.dtype, B.dtype, threads, root_arg))
+    if plan is None:
+        return None
+    if root_arg is None and os.environ.get(ENV_CACHE_DIR) != plan.env:
+        return None
+    if threads is None and _default_threads() != plan.asked:
+        return None
+    if _file_stamp(plan.tunings) != plan.stamp:
+        return None
+    return plan
+
+
+def _keep_plan(A: np.ndarray, B: np.ndarray, threads: Any, root_arg: Any) -> _Plan | None:
+    """Make and keep the plan for a call the fast path can serve (non-empty 2-D operands
+    that align, no options); None when the call is not of that kind."""
+    if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0] or 0 in A.shape or 0 in B.shape:
+        return None
+    env = os.environ.get(ENV_CACHE_DIR) if root_arg is None else None
+    asked = _check_threads(threads)
+    dtype = _operand_dtype(A, B)
+    root = str(cache_dir(root_arg))
+    # The stamp is read before the choice, so a tuning written in between is seen next call.
+    stamp = _stamp(root)
+    choice = choose(Problem(A.shape[0], B.shape[1], A.shape[1], dtype, asked), root)
+    plan = _Plan(choice, root, env, asked)
+    plan.stamp = stamp
+    if len(_plans) >= _PLANS_MAX:
+        _plans.clear()
+    _plans[(A.shape, B.shape, A.dtype, B.dtype, threads, root_arg)] = plan
+    return plan
+
+
 def _operand_dtype(A: Any, B: Any) -> str:
     from . import dtypes
     from .kernels.gemm import check_operands
@@ -240,6 +315,15 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
     Raises:
         TypeError, ValueError: for operands that cannot be multiplied, with the reason.
     """
+    # The fast path: a call like one made before (same shapes, dtypes, threads and cache
+    # dir, no options) runs the plan kept for it.
+    if (not options and type(A) is np.ndarray and type(B) is np.ndarray
+            and (out is None or type(out) is np.ndarray)
+            and (threads is None or type(threads) is int)
+            and (cache_dir is None or type(cache_dir) is str or isinstance(cache_dir, os.PathLike))):
+        plan = _planned(A, B, threads, cache_dir) or _keep_plan(A, B, threads, cache_dir)
+        if plan is not None:
+            return plan.run(A, B, out, alpha, beta)
     if getattr(A, "ndim", 2) != 2 or getattr(B, "ndim", 2) != 2:
         # Vectors and stacks: numpy.matmul's shape rules (gemmtune/stacks.py).
         from .stacks import matmul_nd

@@ -83,6 +83,15 @@ class FloatGemmFamily(KernelFamily):
                                                  problem.threads), "stack"))
         return snap_unique(space, raw)
 
+    def params_for_threads(self, params: Any, problem: Problem, threads: int) -> Any:
+        # One thread through a prange driver still pays numba's parallel launch (about 8 us
+        # a call, docs/performance.md section 14); the serial twin runs the same loops.
+        if threads == 1 and problem.batch == 1:
+            from ..kernels.gemm import serial_twin
+
+            return serial_twin(params)
+        return params
+
     def compile(self, params: Any, problem: Problem, root: Any = None) -> Callable[..., Any]:
         """The 2-D kernel, or for a stack (``batch`` > 1) the batched driver
         ``kernel(A3, B3, C3, ia, ib, alpha, beta, threads)`` that runs the whole stack."""

@@ -148,6 +148,8 @@ class GemmKernel:
         self.dtype = normalize_dtype(dtype)
         self.root = root
         self.module = load_module(params, self.dtype, root)
+        self.np_dtype = np.dtype(self.dtype)
+        self.itemsize = self.np_dtype.itemsize
         self._twin: GemmKernel | None = None
 
     def compile(self) -> None:
@@ -205,6 +207,38 @@ class GemmKernel:
             out[...] = tmp
         else:
             self._oriented(A, B, out, alpha, beta, threads)
+        return out
+
+    def product(self, A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None,
+                alpha: float = 1.0, beta: float = 0.0, threads: int = 1) -> np.ndarray:
+        """``self(A, B, out, alpha=alpha, beta=beta, threads=threads)`` with fewer checks:
+        ``gemmtune.matmul``'s fast path.
+
+        Operands the driver takes as they are (rows of unit stride, writeable, non-empty;
+        ``out`` of the right shape and dtype that cannot overlap A or B) go straight to it;
+        any other call is ``self(...)``, which checks and converts.
+        """
+        isz = self.itemsize
+        if (A.dtype != self.np_dtype or B.dtype != self.np_dtype or A.ndim != 2 or B.ndim != 2
+                or A.strides[1] != isz or B.strides[1] != isz or A.strides[0] < 0
+                or B.strides[0] < 0 or not A.flags.writeable or not B.flags.writeable
+                or A.size == 0 or B.size == 0 or A.shape[1] != B.shape[0]):
+            return self(A, B, out, alpha=alpha, beta=beta, threads=threads)
+        if type(alpha) is not float:
+            alpha = _check_scalar("alpha", alpha)
+        if type(beta) is not float:
+            beta = _check_scalar("beta", beta)
+        if out is None:
+            out = np.empty((A.shape[0], B.shape[1]), self.np_dtype)
+            beta = 0.0
+        elif (out.dtype != self.np_dtype or out.shape != (A.shape[0], B.shape[1])
+                or out.strides[1] != isz or out.strides[0] < 0 or not out.flags.writeable
+                or np.may_share_memory(out, A) or np.may_share_memory(out, B)):
+            return self(A, B, out, alpha=alpha, beta=beta, threads=threads)
+        if threads == 1 and self.params.serial and getattr(self.module, "compiled", False):
+            self.module.gemm(A, B, out, alpha, beta, 1)  # what _run does for one serial band
+        else:
+            self._run(A, B, out, alpha, beta, threads)
         return out
 
     def _oriented(self, A, B, C, alpha, beta, threads):
