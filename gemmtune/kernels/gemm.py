@@ -211,35 +211,35 @@ class GemmKernel:
 
     def product(self, A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None,
                 alpha: float = 1.0, beta: float = 0.0, threads: int = 1) -> np.ndarray:
-        """``self(A, B, out, alpha=alpha, beta=beta, threads=threads)`` with fewer checks:
-        ``gemmtune.matmul``'s fast path.
+        """``self(A, B, out, alpha=alpha, beta=beta, threads=threads)`` for 2-D A and B that
+        align, with fewer checks: ``gemmtune.matmul``'s fast path.
 
-        Operands the driver takes as they are (rows of unit stride, writeable, non-empty;
-        ``out`` of the right shape and dtype that cannot overlap A or B) go straight to it;
-        any other call is ``self(...)``, which checks and converts.
+        C-contiguous operands (and an ``out`` of the right shape that cannot overlap them) go
+        straight to the driver, whose dispatcher refuses any other dtype or a read-only
+        array with a TypeError; any other call, or a refused one, is ``self(...)``, which
+        checks, converts and says what is wrong.
         """
-        isz = self.itemsize
-        if (A.dtype != self.np_dtype or B.dtype != self.np_dtype or A.ndim != 2 or B.ndim != 2
-                or A.strides[1] != isz or B.strides[1] != isz or A.strides[0] < 0
-                or B.strides[0] < 0 or not A.flags.writeable or not B.flags.writeable
-                or A.size == 0 or B.size == 0 or A.shape[1] != B.shape[0]):
-            return self(A, B, out, alpha=alpha, beta=beta, threads=threads)
         if type(alpha) is not float:
             alpha = _check_scalar("alpha", alpha)
         if type(beta) is not float:
             beta = _check_scalar("beta", beta)
-        if out is None:
-            out = np.empty((A.shape[0], B.shape[1]), self.np_dtype)
-            beta = 0.0
-        elif (out.dtype != self.np_dtype or out.shape != (A.shape[0], B.shape[1])
-                or out.strides[1] != isz or out.strides[0] < 0 or not out.flags.writeable
-                or np.may_share_memory(out, A) or np.may_share_memory(out, B)):
+        if not (A.flags.c_contiguous and B.flags.c_contiguous) or A.size == 0 or B.size == 0:
             return self(A, B, out, alpha=alpha, beta=beta, threads=threads)
-        if threads == 1 and self.params.serial and getattr(self.module, "compiled", False):
-            self.module.gemm(A, B, out, alpha, beta, 1)  # what _run does for one serial band
-        else:
-            self._run(A, B, out, alpha, beta, threads)
-        return out
+        C = out
+        if C is None:
+            C = np.empty((A.shape[0], B.shape[1]), self.np_dtype)
+            beta = 0.0
+        elif (not C.flags.c_contiguous or C.shape != (A.shape[0], B.shape[1])
+                or np.may_share_memory(C, A) or np.may_share_memory(C, B)):
+            return self(A, B, out, alpha=alpha, beta=beta, threads=threads)
+        try:
+            if threads == 1 and self.params.serial and getattr(self.module, "compiled", False):
+                self.module.gemm(A, B, C, alpha, beta, 1)  # what _run does for one band
+            else:
+                self._run(A, B, C, alpha, beta, threads)
+        except TypeError:  # no compiled variant for these arrays (read-only, other dtype)
+            return self(A, B, out, alpha=alpha, beta=beta, threads=threads)
+        return C
 
     def _oriented(self, A, B, C, alpha, beta, threads):
         if _row_unit_stride(C):
