@@ -92,7 +92,9 @@ def results_table(doc: dict[str, Any], console: Any) -> Any:
                      "kernel alone": _cell((r["tuned"] or {}).get("kernel"), sep),
                      "tuned from": _source(r["tuned"], sep), "peak": peak,
                      "% peak": (f"{FAULT_MARK} above" if best.get("fault")
-                                else _pct(best.get("percent_of_peak"))),
+                                else _pct(best.get("percent_of_peak"))
+                                + (f"{sep}mem {_pct(r['percent_of_ceiling'])}"
+                                   if r.get("percent_of_ceiling") is not None else "")),
                      "vs numpy": f"{ratio:.2f}x" if ratio else "-"}
             table.add_row(*(cells[c] for c in keep))
         return table
@@ -120,7 +122,8 @@ def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = Non
                "% peak and vs numpy: of the tuned kernel if any, else the default. default and "
                "tuned are timed as in a loop that alternates numpy and gemmtune (each call right "
                "after a numpy call), tuned through gemmtune.matmul; kernel alone is the tuned "
-               "kernel called back to back. A stack (B x MxNxK) counts 2*B*M*N*K flops, a "
+               "kernel called back to back. For a memory-bound shape, peak shows the bandwidth "
+               "ceiling (mem) and % peak the share of it too. A stack (B x MxNxK) counts 2*B*M*N*K flops, a "
                "convolution 2*N*K*P*Q*C*R*S/groups; its default or tuned figure is "
                "gemmtune.conv2d's, its numpy figure numpy's sliding_window_view + tensordot.",
                markup=False)

@@ -292,6 +292,11 @@ def _row(w: Workload, problem: dict[str, Any], dtype: str, figs: dict[str, Any],
         "memory_bound": bool(ceiling is not None and peak_gflops and ceiling < peak_gflops),
         "gemmtune_vs_numpy": _ratio(best, figs.get("numpy")),
     }
+    if row["memory_bound"] and best.get("gflops"):
+        # A memory-bound shape (GEMV, skinny) is judged against the bandwidth, not the FMA
+        # peak: the share of the roofline ceiling and the bytes per second it implies.
+        row["percent_of_ceiling"] = 100.0 * best["gflops"] / ceiling
+        row["achieved_gbs"] = best["gflops"] * min_traffic_bytes(w, dtype) / flops
     if "onnxruntime" in figs:   # absent, not zero, when onnxruntime did not run
         row["onnxruntime"] = figs["onnxruntime"]
         row["gemmtune_vs_onnxruntime"] = _ratio(best, figs["onnxruntime"])

@@ -137,3 +137,17 @@ def test_onnxruntime_column_or_one_note_when_absent(untuned, monkeypatch):
             for x in (w, Workload("s", 8, 8, 8, batch=2))]
     assert all("onnxruntime" not in r and "gemmtune_vs_onnxruntime" not in r for r in rows)
     assert notes == [peer_module.missing_note()] and "gemmtune[peers]" in notes[0]
+
+
+def test_a_gemv_stack_is_judged_against_the_bandwidth(untuned):
+    from gemmtune.bench.run import Peers
+
+    # 32 products of (1 x 256) @ (256 x 64): 2 flops per 4-byte element of B, far below
+    # what a 100 GFLOP/s core needs from 10 GB/s.
+    row = compare(Workload("decode", 1, 64, 256, batch=32), "float32", 1, untuned, peers=Peers(),
+                  peak_gflops=100.0, bandwidth_gbs=10.0, **FAST)
+    assert row["default"]["label"] == "gemv" and row["tuned"] is None
+    assert row["memory_bound"] and row["ceiling_gflops"] < 10.0
+    assert row["percent_of_ceiling"] == pytest.approx(100 * row["default"]["gflops"] / row["ceiling_gflops"])
+    assert row["achieved_gbs"] == pytest.approx(
+        row["default"]["gflops"] * 32 * (256 + 256 * 64 + 64) * 4 / row["flops"])
