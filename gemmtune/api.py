@@ -349,17 +349,24 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
 def _stack_params(problem: Problem, root: Any) -> Any:
     """The KernelParams a stack runs: tuned for exactly this stack, else for its product shape
     alone, else a configuration cut to the product (``stacks.stack_params``)."""
+    return stack_choice(problem, root)[0]
+
+
+def stack_choice(problem: Problem, root: Any) -> tuple[Any, dict[str, Any]]:
+    """What :func:`_stack_params` picks and where from: ``(params, {"source": "exact" |
+    "product" | "default", "problem": the tuned problem's dict (tuned sources)})``."""
     from .fingerprint import fingerprint_id
     from .stacks import stack_params
 
     from .cache import TuningCache
 
     store = TuningCache(cache_dir(root))
-    for p in (problem, problem.replace(batch=1)):
+    for p, source in ((problem, "exact"), (problem.replace(batch=1), "product")):
         entry = store.get(fingerprint_id(), p)
         if entry is not None and entry.verified:
-            return entry.kernel_params
-    return stack_params(problem.m, problem.n, problem.k, problem.dtype, problem.threads)
+            return entry.kernel_params, {"source": source, "problem": p.to_dict()}
+    return (stack_params(problem.m, problem.n, problem.k, problem.dtype, problem.threads),
+            {"source": "default"})
 
 
 def best_config(m: int, n: int, k: int, dtype: str = "float32", threads: int | None = None,

@@ -3,8 +3,9 @@
 A suite file is ``{"suite": NAME, "description": ..., "shapes": [{"name", "m", "n", "k"}, ...]}``;
 an entry may add ``"batch"`` (a stack of that many products, 1 by default).
 An entry may name a convolution layer instead (``{"name", "conv": "N,C,H,W,K,R,S,stride,pad"}``,
-see ``gemmtune.conv.suite``); here it stands for the GEMMs of its forward pass, the problems
-``gemmtune.conv2d`` runs, so tuning the suite tunes the network.
+see ``gemmtune.conv.suite``); to ``load_shapes`` it stands for the GEMMs of its forward pass,
+the problems ``gemmtune.conv2d`` runs, so tuning the suite tunes the network; ``load_entries``
+keeps it as the layer (``gemmtune bench`` times the layer).
 """
 
 from __future__ import annotations
@@ -31,10 +32,32 @@ def suite_names() -> list[str]:
 
 
 def load_shapes(spec: str) -> tuple[str, list[Shape]]:
-    """The suite in file ``spec``, or the shipped suite named ``spec`` (e.g. "transformer").
+    """The suite in file ``spec``, or the shipped suite named ``spec`` (e.g. "transformer"),
+    as GEMM shapes: a convolution entry stands for the GEMMs of its forward pass.
 
     Raises:
         ValueError: no such file or suite, or the file is not a valid suite (one sentence).
+    """
+    suite, entries = load_entries(spec)
+    shapes: list[Shape] = []
+    for entry in entries:
+        if isinstance(entry, Shape):
+            shapes.append(entry)
+            continue
+        gemms = entry.spec.gemms("forward")
+        seen = {(x.m, x.n, x.k) for x in shapes}
+        # Layers that lower to the same GEMM (e.g. two 3x3 layers) share one tuning.
+        shapes += [Shape(entry.name if len(gemms) == 1 else f"{entry.name}/{j}", g.m, g.n, g.k)
+                   for j, g in enumerate(gemms) if (g.m, g.n, g.k) not in seen]
+    return suite, shapes
+
+
+def load_entries(spec: str) -> tuple[str, list]:
+    """The suite's entries in file order: a ``Shape`` per GEMM entry, a
+    ``gemmtune.conv.ConvLayer`` per convolution entry (what ``gemmtune bench`` times as a layer).
+
+    Raises:
+        ValueError: as :func:`load_shapes`.
     """
     from .safejson import JSONRefused, loads, read_file
 
@@ -60,23 +83,21 @@ def load_shapes(spec: str) -> tuple[str, list[Shape]]:
         raise ValueError(f"{source} cannot be used because {e}.") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list) or not doc["shapes"]:
         raise ValueError(f"{source} must be an object with a non-empty \"shapes\" list.")
-    shapes = []
+    entries: list = []
     for i, s in enumerate(doc["shapes"]):
         if not isinstance(s, dict):
             raise ValueError(f"shape {i} of {source} is not an object.")
         if "conv" in s:
             from .conv.suite import conv_entry
 
-            layer = conv_entry(s, source, i)
-            gemms = layer.spec.gemms("forward")
-            seen = {(x.m, x.n, x.k) for x in shapes}
-            # Layers that lower to the same GEMM (e.g. two 3x3 layers) share one tuning.
-            shapes += [Shape(layer.name if len(gemms) == 1 else f"{layer.name}/{j}", g.m, g.n, g.k)
-                       for j, g in enumerate(gemms) if (g.m, g.n, g.k) not in seen]
+            entries.append(conv_entry(s, source, i))
             continue
+        missing = [key for key in ("m", "n", "k") if key not in s]
+        if missing:
+            raise ValueError(f"shape {i} of {source} has no {missing[0]!r} (nor a \"conv\").")
         for key in ("m", "n", "k", "batch"):
             v = s.get(key, 1)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"shape {i} of {source} has {key}={v!r}; sizes must be integers >= 1.")
-        shapes.append(Shape(str(s.get("name", f"shape{i}")), s["m"], s["n"], s["k"], s.get("batch", 1)))
-    return str(doc.get("suite", path.stem)), shapes
+        entries.append(Shape(str(s.get("name", f"shape{i}")), s["m"], s["n"], s["k"], s.get("batch", 1)))
+    return str(doc.get("suite", path.stem)), entries
