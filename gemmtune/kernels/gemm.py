@@ -151,6 +151,7 @@ class GemmKernel:
         self.np_dtype = np.dtype(self.dtype)
         self.itemsize = self.np_dtype.itemsize
         self._twin: GemmKernel | None = None
+        self._direct: Any = None  # the compiled serial driver, once compile() has run
 
     def compile(self) -> None:
         """Compile the driver (or load it from numba's disk cache); later calls are free.
@@ -159,11 +160,12 @@ class GemmKernel:
         stride; ``__call__`` brings every input to that form (a Fortran-ordered operand is
         transposed or copied), so numba never compiles a second variant.
         """
-        if getattr(self.module, "compiled", False):
-            return
-        with _compile_lock:
-            if not getattr(self.module, "compiled", False):
-                self._compile_driver()
+        if not getattr(self.module, "compiled", False):
+            with _compile_lock:
+                if not getattr(self.module, "compiled", False):
+                    self._compile_driver()
+        if self.params.serial:
+            self._direct = self.module.gemm  # one thread calls the serial driver directly
 
     def _compile_driver(self) -> None:
         from numba import types
@@ -233,8 +235,8 @@ class GemmKernel:
                 or np.may_share_memory(C, A) or np.may_share_memory(C, B)):
             return self(A, B, out, alpha=alpha, beta=beta, threads=threads)
         try:
-            if threads == 1 and self.params.serial and getattr(self.module, "compiled", False):
-                self.module.gemm(A, B, C, alpha, beta, 1)  # what _run does for one band
+            if threads == 1 and self._direct is not None:
+                self._direct(A, B, C, alpha, beta, 1)  # what _run does for one band
             else:
                 self._run(A, B, C, alpha, beta, threads)
         except TypeError:  # no compiled variant for these arrays (read-only, other dtype)
