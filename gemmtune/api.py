@@ -173,6 +173,8 @@ def _tuned(family: Any, fp: str, problem: Problem, root: str):
                       "configuration.", stacklevel=4)
         return None
     for entry in rank_nearest(entries, problem, lambda e: e.problem, lambda e: e.gflops):
+        if entry.problem != problem and not family.borrowable(entry.problem, problem):
+            continue
         try:
             params = family.check_params(entry.params, entry.problem)
         except ValueError as err:

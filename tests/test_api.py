@@ -163,3 +163,12 @@ def test_a_kept_plan_gives_way_to_a_new_tuning_and_to_thread_limits(root):
         assert api._planned(A, B, None, root) is None or asked == 1
         gemmtune.matmul(A, B, cache_dir=root)
         assert api._planned(A, B, None, root).asked == 1
+
+
+def test_a_small_product_does_not_borrow_a_large_ones_blocks(root):
+    _put(root, 512, 512, 512)
+    small = gemmtune.best_config(64, 64, 64, threads=1, cache_dir=root)
+    assert small["source"] == "default"
+    assert small["params"]["pack_a"] is False and small["params"]["pack_b"] is False
+    assert gemmtune.best_config(300, 300, 300, threads=1, cache_dir=root)["source"] == "nearest"
+    assert _product_ok(root, 64, 64, 64)

@@ -92,6 +92,11 @@ class FloatGemmFamily(KernelFamily):
                                     "stack" if problem.batch > 1 else "small"))
         return snap_unique(space, raw)
 
+    def borrowable(self, tuned: Problem, problem: Problem) -> bool:
+        # A small product does not borrow a large one's blocks: its own default (the
+        # unpacked tile cut to it) beats packing for a 64^3 product by 2-4x (section 14).
+        return not (problem.flops <= _small_flops() < tuned.flops)
+
     def params_for_threads(self, params: Any, problem: Problem, threads: int) -> Any:
         # One thread through a prange driver still pays numba's parallel launch (about 8 us
         # a call, docs/performance.md section 14); the serial twin runs the same loops.
