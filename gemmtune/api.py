@@ -105,7 +105,7 @@ def choose(problem: Problem, root: str | os.PathLike | None = None) -> Choice:
     """The configuration ``matmul`` runs for ``problem``, compiled, and where it came from."""
     from .fingerprint import fingerprint_id
 
-    root_s = str(cache_dir(root))
+    root_s = _root(root)
     key = (root_s, fingerprint_id(), problem)
     stamp = _stamp(root_s)
     hit = _choices.get(key)
@@ -358,17 +358,45 @@ def stack_choice(problem: Problem, root: Any) -> tuple[Any, dict[str, Any]]:
     """What :func:`_stack_params` picks and where from: ``(params, {"source": "exact" |
     "product" | "default", "problem": the tuned problem's dict (tuned sources)})``."""
     from .fingerprint import fingerprint_id
+
+    root_s = _root(root)
+    key = (root_s, fingerprint_id(), problem)
+    stamp = _stamp(root_s)
+    hit = _stack_choices.get(key)
+    if hit is not None and hit[0] == stamp:  # decided before, and the tunings are unchanged
+        return hit[1]
+    choice = _stack_choice(problem, root_s, key[1])
+    _stack_choices[key] = (stamp, choice)
+    return choice
+
+
+_stack_choices: dict[tuple[str, str, Problem], tuple[Any, tuple[Any, dict[str, Any]]]] = {}
+
+
+def _stack_choice(problem: Problem, root: str, fp: str) -> tuple[Any, dict[str, Any]]:
+    from .cache import TuningCache
     from .stacks import stack_params
 
-    from .cache import TuningCache
-
-    store = TuningCache(cache_dir(root))
+    store = TuningCache(root)
     for p, source in ((problem, "exact"), (problem.replace(batch=1), "product")):
-        entry = store.get(fingerprint_id(), p)
+        entry = store.get(fp, p)
         if entry is not None and entry.verified:
             return entry.kernel_params, {"source": source, "problem": p.to_dict()}
     return (stack_params(problem.m, problem.n, problem.k, problem.dtype, problem.threads),
             {"source": "default"})
+
+
+_roots: dict[tuple[Any, Any], str] = {}
+
+
+def _root(root: str | os.PathLike | None) -> str:
+    """``str(cache_dir(root))``, resolved once per argument and $GEMMTUNE_CACHE_DIR value
+    (resolving costs about 15 us of path handling)."""
+    key = (root, os.environ.get(ENV_CACHE_DIR) if root is None else None)
+    found = _roots.get(key)
+    if found is None:
+        found = _roots[key] = str(cache_dir(root))
+    return found
 
 
 def best_config(m: int, n: int, k: int, dtype: str = "float32", threads: int | None = None,
