@@ -331,9 +331,12 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
         return matmul_nd(A, B, out, alpha=alpha, beta=beta, threads=threads,
                          params_for=lambda m, n, k, batch, dtype, t: _stack_params(
                              Problem(m, n, k, dtype, t, batch=batch), cache_dir),
-                         cache_dir=cache_dir)
+                         cache_dir=cache_dir, **options)
     dtype = _operand_dtype(A, B)
     threads = _check_threads(threads)
+    from .stacks import gemv_route  # M or N = 1: the GEMV kernel (docs/stacks.md)
+    if not options and (gemv := gemv_route(A, B)) is not None:
+        return gemv(A, B, out, alpha=alpha, beta=beta, threads=threads)
     if A.ndim != 2 or B.ndim != 2:
         from .kernels.gemm import check_operands
 
@@ -377,11 +380,18 @@ def best_config(m: int, n: int, k: int, dtype: str = "float32", threads: int | N
         ``{"params": {...}, "source": "exact" | "nearest" | "default", "family": ...,
         "threads": ...}``; a tuned source also has ``"problem"`` (the tuned problem),
         ``"distance"`` and ``"verified"``; ``"threads_reason"`` says why fewer threads run
-        than were asked for.
+        than were asked for; ``"kernel"`` is "gemv" when M or N is 1 and the dtype a float
+        (``matmul`` then runs the GEMV kernel, and "params" would serve only the GEMM),
+        else "gemm".
     """
+    from .stacks import gemv_kernel
+
     problem = Problem(m, n, k, dtype, _check_threads(threads), batch=batch)
     params, info = resolve(problem, cache_dir)
-    return {"params": params.to_dict(), **info}
+    # M or N = 1 runs the GEMV kernel, which has no parameters: "params" is what the GEMM
+    # of this shape would run.
+    kernel = "gemv" if gemv_kernel(problem.m, problem.n, problem.dtype) else "gemm"
+    return {"params": params.to_dict(), **info, "kernel": kernel}
 
 
 def tune(m: int, n: int, k: int, dtype: str = "float32", threads: int | None = None, *,
