@@ -334,9 +334,10 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
                          cache_dir=cache_dir, **options)
     dtype = _operand_dtype(A, B)
     threads = _check_threads(threads)
-    from .stacks import gemv_route  # M or N = 1: the GEMV kernel (docs/stacks.md)
-    if not options and (gemv := gemv_route(A, B)) is not None:
-        return gemv(A, B, out, alpha=alpha, beta=beta, threads=threads)
+    if (A.shape[0] == 1 or B.shape[1] == 1) and not options:
+        from .stacks import gemv_route  # M or N = 1: the GEMV kernel (docs/stacks.md)
+        if (gemv := gemv_route(A, B)) is not None:
+            return gemv(A, B, out, alpha=alpha, beta=beta, threads=threads)
     if A.ndim != 2 or B.ndim != 2:
         from .kernels.gemm import check_operands
 

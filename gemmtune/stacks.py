@@ -33,6 +33,8 @@ import numpy as np
 from . import dtypes
 from .dtypes import DType
 from .kernels.batched import unit_rows
+from .kernels.gemm import _check_scalar, check_operands
+from .kernels.gemv import gemv
 from .kernels.params import KernelParams, lanes, normalize_dtype
 
 ParamsFor = Callable[[int, int, int, int, str, int], KernelParams]
@@ -288,8 +290,6 @@ def matmul_nd(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, al
     Raises:
         TypeError, ValueError: for operands that cannot be multiplied, with the reason.
     """
-    from .kernels.gemm import _check_scalar
-
     for name, X in (("A", A), ("B", B)):
         if not isinstance(X, np.ndarray):
             raise TypeError(f"{name} must be a numpy array, got {type(X).__name__}.")
@@ -393,13 +393,11 @@ def _gemv(out_dtype, shape, A2, B2, C, out, alpha, beta, threads) -> None:
 
 def _run_gemv(M3, X2, Y2, im, ix, alpha, beta, threads) -> None:
     """The GEMV form that reads M3 (n, R, K) along its unit stride, copying it if it has none."""
-    from .kernels.gemv import gemv
-
     if unit_rows(M3):
         gemv(M3, X2, Y2, im, ix, alpha, beta, threads, "dot")
-    elif unit_rows(np.swapaxes(M3, 1, 2)):
+    elif unit_rows(MT3 := M3.swapaxes(1, 2)):
         # The matrix is contiguous along its rows' other axis: sum scaled rows of its transpose.
-        gemv(np.swapaxes(M3, 1, 2), X2, Y2, im, ix, alpha, beta, threads, "axpy")
+        gemv(MT3, X2, Y2, im, ix, alpha, beta, threads, "axpy")
     else:
         gemv(np.ascontiguousarray(M3), X2, Y2, im, ix, alpha, beta, threads, "dot")
 
@@ -453,10 +451,13 @@ def gemv_route(A: np.ndarray, B: np.ndarray) -> Callable[..., np.ndarray] | None
 
 def gemv_2d(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha: float = 1.0,
             beta: float = 0.0, threads: int = 1) -> np.ndarray:
-    """``alpha * A @ B + beta * out`` for 2-D float A, B with M or N = 1, by the GEMV kernel."""
-    from .kernels.gemm import _check_scalar, check_operands
+    """``alpha * A @ B + beta * out`` for 2-D float A, B with M or N = 1, by the GEMV kernel.
 
-    dtype = check_operands(A, B, out)
+    A and B are operands ``gemv_route`` accepted (2-D, one float dtype, aligned).
+    """
+    dtype = A.dtype
+    if out is not None:
+        check_operands(A, B, out)   # the 2-D path's sentences for a wrong out
     alpha = _check_scalar("alpha", alpha)
     beta = _check_scalar("beta", beta)
     threads = _check_threads(threads)

@@ -272,16 +272,14 @@ def test_integer_stacks_refuse_what_2d_integer_products_refuse(compiled_root):
 # -- 2-D products with M or N = 1: the GEMV route ---------------------------------------------
 
 def _gemv_calls(monkeypatch):
-    from gemmtune.kernels import gemv as gemv_module
-
     calls = []
-    real = gemv_module.gemv
+    real = stacks.gemv
 
     def spy(*args):
         calls.append(args[-1])
         return real(*args)
 
-    monkeypatch.setattr(gemv_module, "gemv", spy)
+    monkeypatch.setattr(stacks, "gemv", spy)
     return calls
 
 

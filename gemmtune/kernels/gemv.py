@@ -139,7 +139,7 @@ def gemv_axpy(MT3, X2, Y2, im, ix, band, u0, u1, alpha, beta, zero):
 
 
 @lru_cache(maxsize=None)
-def _compiled(form: str, dtype: str, contiguous: bool):
+def _compiled(form: str, dtype: np.dtype, contiguous: bool):
     """The driver of ``form`` for one signature, loaded from numba's disk cache or compiled.
 
     The matrix is typed C-contiguous when it is, so numba knows its strides and LLVM
@@ -151,7 +151,7 @@ def _compiled(form: str, dtype: str, contiguous: bool):
 
     from .cached_load import load_cached
 
-    elem = getattr(types, dtype)
+    elem = getattr(types, np.dtype(dtype).name)
     # Inputs typed read-only: read-only arrays need no copy, writable ones convert.
     m3 = types.Array(elem, 3, "C" if contiguous else "A", readonly=True)
     x2 = types.Array(elem, 2, "C", readonly=True)
@@ -194,7 +194,8 @@ def gemv(M3: np.ndarray, X2: np.ndarray, Y2: np.ndarray, im: np.ndarray, ix: np.
     batch, R = Y2.shape
     if batch == 0 or R == 0:
         return
-    fn = _compiled(form, Y2.dtype.name, bool(M3.flags.c_contiguous))
+    # Keyed by the dtype object: its name is a Python property that costs microseconds.
+    fn = _compiled(form, Y2.dtype, M3.flags.c_contiguous)
     K = M3.shape[2] if form == "dot" else M3.shape[1]
     threads = max(1, min(threads, batch * R * K * Y2.itemsize // MIN_UNIT_BYTES))
     if form == "dot":
