@@ -332,12 +332,7 @@ def matmul_nd(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, al
     # small to give each thread MIN_FLOPS_PER_THREAD runs on fewer.
     threads = max(1, min(threads, 2 * shape.batch * shape.m * shape.n * shape.k // MIN_FLOPS_PER_THREAD))
     if shape.k == 0:
-        # An empty sum: C = beta*C, and C is not read when beta is 0 (BLAS semantics).
-        if beta == 0:
-            out[...] = 0
-        elif beta != 1:
-            out *= beta
-        return out
+        return _empty_sum(out, beta)
     # The 2-D form of each operand and of out: vectors become (1, K) and (K, 1).
     A2 = A[None, :] if shape.a_vector else A
     B2 = B[:, None] if shape.b_vector else B
@@ -350,6 +345,15 @@ def matmul_nd(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, al
         _gemv(out_dtype, shape, A2, B2, C, out, alpha, beta, threads)
     else:
         _gemm(dt, shape, A2, B2, C, out, alpha, beta, threads, params_for, cache_dir)
+    return out
+
+
+def _empty_sum(out: np.ndarray, beta: float) -> np.ndarray:
+    """A product with K = 0: C = beta * C, and C is not read when beta is 0 (BLAS semantics)."""
+    if beta == 0:
+        out[...] = 0
+    elif beta != 1:
+        out *= beta   # an integer C only ever has beta 0 or 1, so never meets a float here
     return out
 
 
@@ -469,11 +473,7 @@ def gemv_2d(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alph
     if M == 0 or N == 0:
         return out
     if K == 0:
-        if beta == 0:
-            out[...] = 0
-        else:
-            out *= beta
-        return out
+        return _empty_sum(out, beta)
     if _overlaps(out, A) or _overlaps(out, B):
         tmp = np.array(out, order="C") if beta != 0 else np.empty((M, N), dtype)
         gemv_2d(A, B, tmp, alpha=alpha, beta=beta, threads=threads)
