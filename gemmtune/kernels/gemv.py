@@ -16,7 +16,7 @@ contiguous:
 The drivers are serial (``nogil``) over a range of work units; more threads run
 contiguous ranges of units on the thread pool of ``kernels/gemm.py``. A ``parallel=True``
 driver paid a parallel launch and a ``set_num_threads`` round trip on every call, more
-than a small GEMV's work (docs/performance.md, section 15). Units are output rows of the
+than a small GEMV's work (docs/performance.md, section 14). Units are output rows of the
 dot form (across the batch first, then inside each product: row bands) and bands of
 outputs of the axpy form (column bands of ``x @ B``).
 """
