@@ -33,6 +33,17 @@ def test_warmup_compiles_what_matmul_then_runs(root):
     assert check(C, A, B).status == "PASS"
 
 
+def test_warmup_readies_the_gemv_for_shapes_with_m_or_n_one(root):
+    from gemmtune.kernels import gemv
+
+    gemv._compiled.cache_clear()
+    out = gemmtune.warmup([(1, 64, 64), (64, 1, 64), (64, 64, 64)], threads=1, cache_dir=root,
+                          run=True)
+    assert [r["kernel"] for r in out] == ["gemv", "gemv", "gemm"]
+    assert gemv._compiled.cache_info().currsize == 2   # the dot and axpy forms, float32
+    assert out[0] == {**gemmtune.best_config(1, 64, 64, threads=1, cache_dir=root), "shape": "1x64x64"}
+
+
 def test_warmup_takes_a_suite_name(root):
     out = gemmtune.warmup("mlp", threads=1, cache_dir=root, run=False)
     assert [r["shape"] for r in out] == ["fc1", "fc2", "fc3"]
