@@ -264,6 +264,12 @@ def test_integer_stacks_refuse_what_2d_integer_products_refuse(compiled_root):
     with pytest.raises(TypeError, match="a_zero_point applies only to integer products"):
         matmul_nd(A.astype("float32"), B.astype("float32"), a_zero_point=1)
     assert (out == 9).all()   # nothing was written
+    # An out= whose leading dimensions no reshape can merge (swapped), beta 1.
+    big = np.full((2, 2, 3, 5), 9, np.int32)
+    big[1] = 1
+    gemmtune.matmul(np.ones((2, 2, 3, 4), np.uint8), B, big.transpose(1, 0, 2, 3), beta=1,
+                    threads=1, cache_dir=compiled_root)
+    assert (big[0] == 9 + 4).all() and (big[1] == 1 + 4).all()
     # A zero point applies to every product, as it does to a 2-D product.
     C = gemmtune.matmul(A, B, a_zero_point=3, b_zero_point=-2, threads=1, cache_dir=compiled_root)
     assert (C == (1 - 3) * (1 + 2) * 4).all()
