@@ -226,12 +226,16 @@ class _Plan:
 
     __slots__ = ("choice", "tunings", "env", "asked", "stamp", "run")
 
-    def __init__(self, choice: Choice, root: str, env: str | None, asked: int):
+    def __init__(self, choice: Choice, root: str, env: str | None, asked: int, gemv: Any = None):
         from .cache import FILENAME
 
         self.choice, self.env, self.asked = choice, env, asked
         self.tunings = os.path.join(root, FILENAME)
         self.stamp = _file_stamp(self.tunings)
+        if gemv is not None:  # M or N = 1: the GEMV kernel (docs/stacks.md); no GEMM compiled
+            self.run = lambda A, B, out, alpha, beta: gemv(A, B, out, alpha=alpha, beta=beta,
+                                                           threads=asked)
+            return
         kernel = choice.kernel
         product = getattr(kernel, "product", None)  # the float kernels' direct entry
         threads = choice.threads
@@ -272,7 +276,12 @@ def _keep_plan(A: np.ndarray, B: np.ndarray, threads: Any, root_arg: Any) -> _Pl
     # The stamp is read before the choice, so a tuning written in between is seen next call.
     stamp = _stamp(root)
     choice = choose(Problem(A.shape[0], B.shape[1], A.shape[1], dtype, asked), root)
-    plan = _Plan(choice, root, env, asked)
+    gemv = None
+    if A.shape[0] == 1 or B.shape[1] == 1:
+        from .stacks import gemv_route
+
+        gemv = gemv_route(A, B)
+    plan = _Plan(choice, root, env, asked, gemv)
     plan.stamp = stamp
     if len(_plans) >= _PLANS_MAX:
         _plans.clear()

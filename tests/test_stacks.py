@@ -328,6 +328,13 @@ def test_2d_gemv_route_runs_the_vector_kernel_and_says_so(compiled_root, monkeyp
     assert np.array_equal(gemmtune.matmul(y[None, :], A, threads=1, cache_dir=compiled_root)[0],
                           gemmtune.matmul(y, A, threads=1, cache_dir=compiled_root))
     assert calls == ["dot", "dot", "axpy", "axpy"]
+    # A repeated call takes matmul's kept plan: the GEMV again, and no GEMM is ever compiled.
+    gemmtune.matmul(A, x[:, None], threads=1, cache_dir=compiled_root)
+    assert calls[-1] == "dot" and len(calls) == 5
+    from gemmtune import api
+    from gemmtune.problem import Problem
+
+    assert api.choose(Problem(37, 1, 29, "float32", 1), compiled_root)._kernel is None
     assert gemmtune.best_config(37, 1, 29, threads=1, cache_dir=compiled_root)["kernel"] == "gemv"
     assert gemmtune.best_config(1, 37, 29, "float64", threads=1, cache_dir=compiled_root)["kernel"] == "gemv"
     assert gemmtune.best_config(2, 37, 29, threads=1, cache_dir=compiled_root)["kernel"] == "gemm"
