@@ -22,7 +22,8 @@ def test_warmup_compiles_what_matmul_then_runs(root):
     shapes = [(13, 17, 19), (1, 1, 1), (13, 17, 19)]
     out = gemmtune.warmup(shapes, dtype="float32", threads=1, cache_dir=root)
     assert [r["shape"] for r in out] == ["13x17x19", "1x1x1", "13x17x19"]
-    assert all(r["source"] == "default" and r["params"] == out[0]["params"] for r in out)
+    # The untuned default is cut to each product: the same shape, the same configuration.
+    assert all(r["source"] == "default" for r in out) and out[0]["params"] == out[2]["params"]
     choice = api.choose(Problem(13, 17, 19, "float32", 1), root)
     assert getattr(choice.kernel.module, "compiled", False)   # ready: the call compiles nothing
     rng = np.random.default_rng(1)
