@@ -390,9 +390,9 @@ def best_config(m: int, n: int, k: int, dtype: str = "float32", threads: int | N
         ``{"params": {...}, "source": "exact" | "nearest" | "default", "family": ...,
         "threads": ...}``; a tuned source also has ``"problem"`` (the tuned problem),
         ``"distance"`` and ``"verified"``; ``"threads_reason"`` says why fewer threads run
-        than were asked for; ``"kernel"`` is "gemv" when M or N is 1 and the dtype a float
-        (``matmul`` then runs the GEMV kernel, and "params" would serve only the GEMM),
-        else "gemm".
+        than were asked for; ``"kernel"`` is "gemv" when ``matmul`` runs the GEMV kernel
+        for 2-D operands of this shape (M or N = 1, a float dtype, large enough:
+        ``stacks.gemv_kernel``; "params" would then serve only the GEMM), else "gemm".
     """
     from .stacks import gemv_kernel
 
@@ -400,7 +400,7 @@ def best_config(m: int, n: int, k: int, dtype: str = "float32", threads: int | N
     params, info = resolve(problem, cache_dir)
     # M or N = 1 runs the GEMV kernel, which has no parameters: "params" is what the GEMM
     # of this shape would run.
-    kernel = "gemv" if gemv_kernel(problem.m, problem.n, problem.dtype) else "gemm"
+    kernel = "gemv" if gemv_kernel(problem.m, problem.n, problem.k, problem.dtype) else "gemm"
     return {"params": params.to_dict(), **info, "kernel": kernel}
 
 

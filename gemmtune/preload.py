@@ -69,7 +69,7 @@ def warmup(shapes: Iterable[tuple[int, int, int]] | str, dtype: str = "float32",
         problem = Problem(m, n, k, name, t)
         choice = api.choose(problem, cache_dir)
         # M or N = 1 runs the GEMV kernel (docs/stacks.md): that is what to make ready.
-        gemv = gemv_kernel(m, n, name)
+        gemv = gemv_kernel(m, n, k, name)
         kernel = "gemv" if gemv else "gemm"
         if run and gemv and "gemv" not in ran:
             ran.add("gemv")

@@ -34,7 +34,7 @@ from . import dtypes
 from .dtypes import DType
 from .kernels.batched import unit_rows
 from .kernels.gemm import _check_scalar, check_operands
-from .kernels.gemv import gemv
+from .kernels.gemv import gemv, launch
 from .kernels.params import KernelParams, lanes, normalize_dtype
 
 ParamsFor = Callable[[int, int, int, int, str, int], KernelParams]
@@ -432,58 +432,94 @@ def _int_products(dt, shape, A2, B2, C, beta, threads, cache_dir, options) -> No
 
 # -- 2-D products with M or N = 1 ------------------------------------------------------------
 
-def gemv_kernel(m: int, n: int, dtype: str) -> bool:
-    """Whether ``gemmtune.matmul`` runs an (m x k) @ (k x n) product of ``dtype`` as a GEMV."""
-    return (m == 1 or n == 1) and dtypes.spec(dtype).kind == "float"
+# A @ x with fewer matrix elements than this runs the blocked GEMM: its tile cut to the
+# product (stack_params) is a few microseconds faster per call than the GEMV's Python side
+# up to 64 x 64; from 128 x 128 the GEMV is faster (docs/performance.md, section 15).
+GEMV_MIN_ELEMENTS = 1 << 14
+
+
+def gemv_kernel(m: int, n: int, k: int, dtype: str) -> bool:
+    """Whether ``gemmtune.matmul`` runs the 2-D (m x k) @ (k x n) product as a GEMV.
+
+    A float product with M or N = 1 does when the blocked GEMM would run the ISA tile (more
+    than ``SMALL_FLOPS``: a whole packed panel for one row or column, 5-8x slower), or when
+    N = 1 and the matrix has at least ``GEMV_MIN_ELEMENTS``. A small x @ B keeps the
+    blocked GEMM: its 1-row tile cut to the product reads B once as the GEMV does, with
+    less per call (docs/performance.md, section 15).
+    """
+    if not (m == 1 or n == 1) or dtypes.spec(dtype).kind != "float":
+        return False
+    return _gemv_pays(m, n, k)
+
+
+def _gemv_pays(m: int, n: int, k: int) -> bool:
+    return 2 * m * n * k > SMALL_FLOPS or (n == 1 and m * k >= GEMV_MIN_ELEMENTS)
 
 
 def gemv_route(A: np.ndarray, B: np.ndarray) -> Callable[..., np.ndarray] | None:
-    """The GEMV for the 2-D product ``A @ B`` when M or N is 1 and its dtype is a float, else None.
+    """The GEMV for the 2-D product ``A @ B`` when :func:`gemv_kernel` says so, else None.
 
-    The blocked GEMM would pack a whole panel of the matrix to multiply it by one row or
-    column; the GEMV streams it once (docs/stacks.md, "2-D products with M or N = 1").
     Returns ``run(A, B, out=None, *, alpha=1.0, beta=0.0, threads)``, with the checks,
-    sentences and semantics of ``gemmtune.matmul`` on 2-D operands. Costs two comparisons
-    for any other product. A and B are 2-D arrays of a known dtype pair.
+    sentences and semantics of ``gemmtune.matmul`` on 2-D operands. A and B are 2-D arrays
+    of a known dtype pair; products with neither M nor N = 1 cost two comparisons.
     """
-    if A.shape[0] != 1 and B.shape[1] != 1:
+    m, n = A.shape[0], B.shape[1]
+    if m != 1 and n != 1:
         return None
     if A.dtype != B.dtype or A.dtype.kind != "f" or A.shape[1] != B.shape[0]:
         return None   # integers, mixed dtypes and misaligned shapes: the 2-D path's business
-    return gemv_2d
+    return gemv_2d if _gemv_pays(m, n, A.shape[1]) else None
 
 
 def gemv_2d(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha: float = 1.0,
             beta: float = 0.0, threads: int = 1) -> np.ndarray:
     """``alpha * A @ B + beta * out`` for 2-D float A, B with M or N = 1, by the GEMV kernel.
 
-    A and B are operands ``gemv_route`` accepted (2-D, one float dtype, aligned).
+    A and B are operands ``gemv_route`` accepted (2-D, one float dtype, aligned). A small
+    GEMV is a few microseconds of work, so this path costs only what it must: the (1, K)
+    vector, the (1, R) output and the matrix are views of the operands whenever their
+    strides allow (no copy, no reshape), and the driver is called without ``gemv``'s checks.
     """
-    dtype = A.dtype
     if out is not None:
         check_operands(A, B, out)   # the 2-D path's sentences for a wrong out
-    alpha = _check_scalar("alpha", alpha)
-    beta = _check_scalar("beta", beta)
-    threads = _check_threads(threads)
+    if type(alpha) is not float:
+        alpha = _check_scalar("alpha", alpha)
+    if type(beta) is not float:
+        beta = _check_scalar("beta", beta)
+    if threads != 1:
+        threads = _check_threads(threads)
     M, K = A.shape
     N = B.shape[1]
     if out is None:
-        out = np.empty((M, N), dtype=dtype)
+        out = np.empty((M, N), dtype=A.dtype)
         beta = 0.0
+    elif _overlaps(out, A) or _overlaps(out, B):
+        tmp = np.array(out, order="C") if beta != 0 else np.empty((M, N), A.dtype)
+        gemv_2d(A, B, tmp, alpha=alpha, beta=beta, threads=threads)
+        out[...] = tmp
+        return out
     if M == 0 or N == 0:
         return out
     if K == 0:
         return _empty_sum(out, beta)
-    if _overlaps(out, A) or _overlaps(out, B):
-        tmp = np.array(out, order="C") if beta != 0 else np.empty((M, N), dtype)
-        gemv_2d(A, B, tmp, alpha=alpha, beta=beta, threads=threads)
-        out[...] = tmp
-        return out
-    threads = max(1, min(threads, 2 * M * N * K // MIN_FLOPS_PER_THREAD))
+    if threads > 1:
+        threads = max(1, min(threads, 2 * M * N * K // MIN_FLOPS_PER_THREAD))
+    item = A.itemsize
     if N == 1:
-        mat, vec, y = A, B[:, 0], out[:, 0]
+        # y (1, M) = x (1, K) times A's rows: x is B's column as a row, y out's column as one.
+        x, y, mat = B.T, out.T, A
     else:
-        mat, vec, y = B.T, A[0], out[0]
-    one = _indices(1, True)
-    _run_gemv(mat[None], np.ascontiguousarray(vec)[None], y[None], one, one, alpha, beta, threads)
+        x, y, mat = A, out, B.T
+    if not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x)
+    one = _ONE
+    if mat.strides[1] == item and mat.strides[0] >= 0:
+        launch(mat[None], x, y, one, one, alpha, beta, threads, "dot")
+    elif mat.strides[0] == item and mat.strides[1] >= 0:
+        launch(mat.T[None], x, y, one, one, alpha, beta, threads, "axpy")
+    else:
+        launch(np.ascontiguousarray(mat)[None], x, y, one, one, alpha, beta, threads, "dot")
     return out
+
+
+_ONE = _indices(1, True)

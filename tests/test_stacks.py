@@ -278,14 +278,14 @@ def test_integer_stacks_refuse_what_2d_integer_products_refuse(compiled_root):
 # -- 2-D products with M or N = 1: the GEMV route ---------------------------------------------
 
 def _gemv_calls(monkeypatch):
+    """The GEMV forms stacks.py runs from now on (through gemv, or launch without its checks)."""
     calls = []
-    real = stacks.gemv
+    for name in ("gemv", "launch"):
+        def spy(*args, real=getattr(stacks, name)):
+            calls.append(args[-1])
+            return real(*args)
 
-    def spy(*args):
-        calls.append(args[-1])
-        return real(*args)
-
-    monkeypatch.setattr(stacks, "gemv", spy)
+        monkeypatch.setattr(stacks, name, spy)
     return calls
 
 
@@ -296,37 +296,39 @@ def _gemv_calls(monkeypatch):
        out_mode=st.sampled_from(["none", "fresh", "strided"]), alpha=st.sampled_from([1.0, -0.5]),
        beta=st.sampled_from([0.0, 1.5]), threads=st.sampled_from([1, 2]),
        seed=st.integers(0, 2**32 - 1))
-def test_2d_products_with_m_or_n_one_match_numpy(compiled_root, m_or_n, size, k, dtype, a_layout,
-                                                  b_layout, out_mode, alpha, beta, threads, seed):
+def test_2d_gemv_matches_numpy(m_or_n, size, k, dtype, a_layout,
+                               b_layout, out_mode, alpha, beta, threads, seed):
     rng = np.random.default_rng(seed)
     m = 1 if m_or_n in ("m", "both") else size
     n = 1 if m_or_n in ("n", "both") else size
     A = operand(rng, (m, k), dtype, a_layout)
     B = operand(rng, (k, n), dtype, b_layout)
-    assert stacks.gemv_route(A, B) is stacks.gemv_2d
+    # What matmul runs for 2-D operands it routes (large ones: test_2d_gemv_route_...).
     if out_mode == "none":
-        C = gemmtune.matmul(A, B, alpha=alpha, beta=beta, threads=threads, cache_dir=compiled_root)
+        C = stacks.gemv_2d(A, B, alpha=alpha, beta=beta, threads=threads)
         check_matmul(C, A, B, alpha)
         return
     C0 = operand(rng, (m, n), dtype, "C")
     out = C0.copy() if out_mode == "fresh" else operand(rng, (m, n), dtype, "N")
     out[...] = C0
-    C = gemmtune.matmul(A, B, out, alpha=alpha, beta=beta, threads=threads, cache_dir=compiled_root)
+    C = stacks.gemv_2d(A, B, out, alpha=alpha, beta=beta, threads=threads)
     assert C is out
     check_matmul(C, A, B, alpha, beta, C0)
 
 
 def test_2d_gemv_route_runs_the_vector_kernel_and_says_so(compiled_root, monkeypatch):
-    """(M, K) @ (K, 1) and (1, K) @ (K, N) run what the 1-D calls run, bit for bit."""
+    """(M, K) @ (K, 1) and (1, K) @ (K, N) run what the 1-D calls run, bit for bit, where
+    the GEMV pays; smaller ones keep the blocked GEMM, and best_config says which."""
     rng = np.random.default_rng(10)
-    A = rng.standard_normal((37, 29)).astype("float32")
-    x = rng.standard_normal(29).astype("float32")
-    y = rng.standard_normal(37).astype("float32")
+    A = rng.standard_normal((160, 103)).astype("float32")     # 16480 elements: A @ x routed
+    x = rng.standard_normal(103).astype("float32")
+    W = rng.standard_normal((1100, 2000)).astype("float32")   # 2 * 1100 * 2000 > SMALL_FLOPS
+    y = rng.standard_normal(1100).astype("float32")
     calls = _gemv_calls(monkeypatch)
     assert np.array_equal(gemmtune.matmul(A, x[:, None], threads=1, cache_dir=compiled_root)[:, 0],
                           gemmtune.matmul(A, x, threads=1, cache_dir=compiled_root))
-    assert np.array_equal(gemmtune.matmul(y[None, :], A, threads=1, cache_dir=compiled_root)[0],
-                          gemmtune.matmul(y, A, threads=1, cache_dir=compiled_root))
+    assert np.array_equal(gemmtune.matmul(y[None, :], W, threads=1, cache_dir=compiled_root)[0],
+                          gemmtune.matmul(y, W, threads=1, cache_dir=compiled_root))
     assert calls == ["dot", "dot", "axpy", "axpy"]
     # A repeated call takes matmul's kept plan: the GEMV again, and no GEMM is ever compiled.
     gemmtune.matmul(A, x[:, None], threads=1, cache_dir=compiled_root)
@@ -334,49 +336,50 @@ def test_2d_gemv_route_runs_the_vector_kernel_and_says_so(compiled_root, monkeyp
     from gemmtune import api
     from gemmtune.problem import Problem
 
-    assert api.choose(Problem(37, 1, 29, "float32", 1), compiled_root)._kernel is None
-    assert gemmtune.best_config(37, 1, 29, threads=1, cache_dir=compiled_root)["kernel"] == "gemv"
-    assert gemmtune.best_config(1, 37, 29, "float64", threads=1, cache_dir=compiled_root)["kernel"] == "gemv"
-    assert gemmtune.best_config(2, 37, 29, threads=1, cache_dir=compiled_root)["kernel"] == "gemm"
-    assert gemmtune.best_config(1, 37, 29, "u8s8", threads=1, cache_dir=compiled_root)["kernel"] == "gemm"
-    # Not routed: two rows, integers, misaligned shapes (the 2-D path says what is wrong).
+    assert api.choose(Problem(160, 1, 103, "float32", 1), compiled_root)._kernel is None
+    cfg = lambda m, n, k, dtype="float32": gemmtune.best_config(  # noqa: E731
+        m, n, k, dtype, threads=1, cache_dir=compiled_root)["kernel"]
+    assert [cfg(160, 1, 103), cfg(1, 2000, 1100, "float64"), cfg(1, 1, 1 << 14)] == ["gemv"] * 3
+    assert [cfg(64, 1, 64), cfg(1, 160, 103), cfg(2, 37, 29), cfg(1, 2000, 1100, "u8s8")] == ["gemm"] * 4
+    # Not routed: small, two rows, integers, misaligned shapes (the 2-D path says what is wrong).
+    assert stacks.gemv_route(A[:64, :64], x[:64, None]) is None
     assert stacks.gemv_route(A[:2], A) is None
-    assert stacks.gemv_route(np.ones((1, 4), np.uint8), np.ones((4, 4), np.int8)) is None
-    with pytest.raises(ValueError, match="A has 29 columns but B has 30 rows"):
+    assert stacks.gemv_route(np.ones((1, 4096), np.uint8), np.ones((4096, 4096), np.int8)) is None
+    with pytest.raises(ValueError, match="A has 103 columns but B has 30 rows"):
         gemmtune.matmul(A, np.ones((30, 1), "float32"), cache_dir=compiled_root)
 
 
-def test_2d_gemv_route_keeps_matmuls_checks_and_edges(compiled_root):
+def test_2d_gemv_keeps_matmuls_checks_and_edges():
+    """What gemv_2d does where matmul does something of its own: errors, empty sizes, aliasing."""
+    gemv_2d = stacks.gemv_2d
     A = np.ones((1, 5), "float32")
     B = np.ones((5, 4), "float32")
     with pytest.raises(ValueError, match=r"out has shape \(4, 1\), expected \(1, 4\)"):
-        gemmtune.matmul(A, B, np.empty((4, 1), "float32"), cache_dir=compiled_root)
+        gemv_2d(A, B, np.empty((4, 1), "float32"))
     with pytest.raises(TypeError, match="alpha must be a real number"):
-        gemmtune.matmul(A, B, alpha="2", cache_dir=compiled_root)
+        gemv_2d(A, B, alpha="2")
     with pytest.raises(ValueError, match="threads"):
-        gemmtune.matmul(A, B, threads=10**6, cache_dir=compiled_root)
+        gemv_2d(A, B, threads=10**6)
     out = np.full((1, 4), 2.0, "float32")
-    gemmtune.matmul(np.ones((1, 0), "float32"), np.ones((0, 4), "float32"), out, beta=3.0,
-                    cache_dir=compiled_root)
+    gemv_2d(np.ones((1, 0), "float32"), np.ones((0, 4), "float32"), out, beta=3.0)
     assert (out == 6.0).all()
-    assert gemmtune.matmul(np.ones((0, 5), "float32"), np.ones((5, 1), "float32"),
-                           cache_dir=compiled_root).shape == (0, 1)
+    assert gemv_2d(np.ones((0, 5), "float32"), np.ones((5, 1), "float32")).shape == (0, 1)
     # Read-only operands, and NaN/Inf as numpy with alpha 0 (0 * (A @ x) + beta * y).
     R = np.ones((6, 5), "float64")
     R[2, 1] = np.inf
     R.flags.writeable = False
     x = np.ones((5, 1))
     x[3] = np.nan
-    got = gemmtune.matmul(R, x, np.ones((6, 1)), alpha=0.0, beta=2.0, cache_dir=compiled_root)
+    got = gemv_2d(R, x, np.ones((6, 1)), alpha=0.0, beta=2.0)
     assert np.isnan(got).all()
     x[3] = 0.0
-    got = gemmtune.matmul(R, x, np.ones((6, 1)), alpha=0.0, beta=2.0, cache_dir=compiled_root)
+    got = gemv_2d(R, x, np.ones((6, 1)), alpha=0.0, beta=2.0)
     assert np.isnan(got[2, 0]) and (np.delete(got, 2) == 2.0).all()
     # out aliasing the vector operand: y = y @ M through a temporary.
     M = np.arange(16, dtype="float64").reshape(4, 4)
     y = np.arange(4, dtype="float64")[None, :].copy()
     want = y @ M
-    gemmtune.matmul(y, M, y, cache_dir=compiled_root)
+    gemv_2d(y, M, y)
     assert np.allclose(y, want)
 
 

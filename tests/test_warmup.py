@@ -38,11 +38,12 @@ def test_warmup_readies_the_gemv_for_shapes_with_m_or_n_one(root):
     from gemmtune.kernels import gemv
 
     gemv._compiled.cache_clear()
-    out = gemmtune.warmup([(1, 64, 64), (64, 1, 64), (64, 64, 64)], threads=1, cache_dir=root,
-                          run=True)
+    out = gemmtune.warmup([(1, 2048, 1100), (128, 1, 128), (64, 64, 64)], threads=1,
+                          cache_dir=root, run=True)
     assert [r["kernel"] for r in out] == ["gemv", "gemv", "gemm"]
     assert gemv._compiled.cache_info().currsize == 2   # the dot and axpy forms, float32
-    assert out[0] == {**gemmtune.best_config(1, 64, 64, threads=1, cache_dir=root), "shape": "1x64x64"}
+    assert out[1] == {**gemmtune.best_config(128, 1, 128, threads=1, cache_dir=root),
+                      "shape": "128x1x128"}
 
 
 def test_warmup_takes_a_suite_name(root):

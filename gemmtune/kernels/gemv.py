@@ -16,7 +16,7 @@ contiguous:
 The drivers are serial (``nogil``) over a range of work units; more threads run
 contiguous ranges of units on the thread pool of ``kernels/gemm.py``. A ``parallel=True``
 driver paid a parallel launch and a ``set_num_threads`` round trip on every call, more
-than a small GEMV's work (docs/performance.md, section 14). Units are output rows of the
+than a small GEMV's work (docs/performance.md, section 15). Units are output rows of the
 dot form (across the batch first, then inside each product: row bands) and bands of
 outputs of the axpy form (column bands of ``x @ B``).
 """
@@ -189,11 +189,16 @@ def gemv(M3: np.ndarray, X2: np.ndarray, Y2: np.ndarray, im: np.ndarray, ix: np.
         raise ValueError(f"unknown GEMV form {form!r}: expected 'dot' or 'axpy'.")
     if X2.ndim != 2 or not X2.flags.c_contiguous:
         raise ValueError("X2 must be a C-contiguous 2-D array.")
+    if Y2.shape[0] and Y2.shape[1]:
+        launch(M3, X2, Y2, im, ix, alpha, beta, threads, form)
+
+
+def launch(M3: np.ndarray, X2: np.ndarray, Y2: np.ndarray, im: np.ndarray, ix: np.ndarray,
+           alpha: float, beta: float, threads: int, form: str) -> None:
+    """:func:`gemv` without its checks, for callers that made its arguments so (non-empty)."""
     dtype = Y2.dtype.type
     a, b, zero = dtype(alpha), dtype(beta), dtype(0)
     batch, R = Y2.shape
-    if batch == 0 or R == 0:
-        return
     # Keyed by the dtype object: its name is a Python property that costs microseconds.
     fn = _compiled(form, Y2.dtype, M3.flags.c_contiguous)
     K = M3.shape[2] if form == "dot" else M3.shape[1]
