@@ -336,9 +336,9 @@ def matmul_nd(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, al
     # The 2-D form of each operand and of out: vectors become (1, K) and (K, 1).
     A2 = A[None, :] if shape.a_vector else A
     B2 = B[:, None] if shape.b_vector else B
-    C = np.expand_dims(out, -1) if shape.b_vector else out
+    C = out[..., None] if shape.b_vector else out
     if shape.a_vector:
-        C = np.expand_dims(C, -2)
+        C = C[..., None, :]
     if dt.kind == "int":
         _int_products(dt, shape, A2, B2, C, beta, threads, cache_dir, options)
     elif shape.m == 1 or shape.n == 1:
@@ -378,6 +378,10 @@ def _gemm(dt, shape, A2, B2, C, out, alpha, beta, threads, params_for, cache_dir
 
 def _gemv(out_dtype, shape, A2, B2, C, out, alpha, beta, threads) -> None:
     """M or N = 1: y = M @ x per product, the matrix being A (N = 1) or B transposed (M = 1)."""
+    if not shape.batch_shape:
+        # One product (a vector and a matrix): the 2-D route's path, which costs less per call.
+        gemv_2d(A2, B2, C, alpha=alpha, beta=beta, threads=threads)
+        return
     batch = shape.batch
     if shape.n == 1:
         mat, vec, y = A2, B2[..., :, 0], C[..., :, 0]
