@@ -228,12 +228,16 @@ class _Plan:
 
     __slots__ = ("choice", "tunings", "env", "asked", "stamp", "run")
 
-    def __init__(self, choice: Choice, root: str, env: str | None, asked: int):
+    def __init__(self, choice: Choice, root: str, env: str | None, asked: int, gemv: Any = None):
         from .cache import FILENAME
 
         self.choice, self.env, self.asked = choice, env, asked
         self.tunings = os.path.join(root, FILENAME)
         self.stamp = _file_stamp(self.tunings)
+        if gemv is not None:  # M or N = 1: the GEMV kernel (docs/stacks.md); no GEMM compiled
+            self.run = lambda A, B, out, alpha, beta: gemv(A, B, out, alpha=alpha, beta=beta,
+                                                           threads=asked)
+            return
         kernel = choice.kernel
         product = getattr(kernel, "product", None)  # the float kernels' direct entry
         threads = choice.threads
@@ -274,7 +278,12 @@ def _keep_plan(A: np.ndarray, B: np.ndarray, threads: Any, root_arg: Any) -> _Pl
     # The stamp is read before the choice, so a tuning written in between is seen next call.
     stamp = _stamp(root)
     choice = choose(Problem(A.shape[0], B.shape[1], A.shape[1], dtype, asked), root)
-    plan = _Plan(choice, root, env, asked)
+    gemv = None
+    if A.shape[0] == 1 or B.shape[1] == 1:
+        from .stacks import gemv_route
+
+        gemv = gemv_route(A, B)
+    plan = _Plan(choice, root, env, asked, gemv)
     plan.stamp = stamp
     if len(_plans) >= _PLANS_MAX:
         _plans.clear()
@@ -333,9 +342,13 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
         return matmul_nd(A, B, out, alpha=alpha, beta=beta, threads=threads,
                          params_for=lambda m, n, k, batch, dtype, t: _stack_params(
                              Problem(m, n, k, dtype, t, batch=batch), cache_dir),
-                         cache_dir=cache_dir)
+                         cache_dir=cache_dir, **options)
     dtype = _operand_dtype(A, B)
     threads = _check_threads(threads)
+    if (A.shape[0] == 1 or B.shape[1] == 1) and not options:
+        from .stacks import gemv_route  # M or N = 1: the GEMV kernel (docs/stacks.md)
+        if (gemv := gemv_route(A, B)) is not None:
+            return gemv(A, B, out, alpha=alpha, beta=beta, threads=threads)
     if A.ndim != 2 or B.ndim != 2:
         from .kernels.gemm import check_operands
 
@@ -407,11 +420,18 @@ def best_config(m: int, n: int, k: int, dtype: str = "float32", threads: int | N
         ``{"params": {...}, "source": "exact" | "nearest" | "default", "family": ...,
         "threads": ...}``; a tuned source also has ``"problem"`` (the tuned problem),
         ``"distance"`` and ``"verified"``; ``"threads_reason"`` says why fewer threads run
-        than were asked for.
+        than were asked for; ``"kernel"`` is "gemv" when ``matmul`` runs the GEMV kernel
+        for 2-D operands of this shape (M or N = 1, a float dtype, large enough:
+        ``stacks.gemv_kernel``; "params" would then serve only the GEMM), else "gemm".
     """
+    from .stacks import gemv_kernel
+
     problem = Problem(m, n, k, dtype, _check_threads(threads), batch=batch)
     params, info = resolve(problem, cache_dir)
-    return {"params": params.to_dict(), **info}
+    # M or N = 1 runs the GEMV kernel, which has no parameters: "params" is what the GEMM
+    # of this shape would run.
+    kernel = "gemv" if gemv_kernel(problem.m, problem.n, problem.k, problem.dtype) else "gemm"
+    return {"params": params.to_dict(), **info, "kernel": kernel}
 
 
 def tune(m: int, n: int, k: int, dtype: str = "float32", threads: int | None = None, *,
