@@ -201,9 +201,11 @@ def default_params_for(m: int, n: int, k: int, batch: int, dtype: str, threads: 
 
 def _check_threads(threads: Any) -> int:
     if threads is None:
-        from .fingerprint import usable_cores
+        # The 2-D default: the usable cores, at most NUMBA_NUM_THREADS and numpy's BLAS
+        # thread count now (threadpool_limits), as gemmtune/threads.py says.
+        from .threads import default_threads
 
-        threads = usable_cores()
+        threads = default_threads()
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
         raise ValueError(f"threads must be an integer >= 1, got {threads!r}.")
     import numba

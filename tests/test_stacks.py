@@ -466,3 +466,10 @@ def test_stacked_problem_does_not_import_numba():
             "print('numba' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_stack_follows_the_blas_thread_limit_like_a_2d_product(monkeypatch):
+    from gemmtune import stacks, threads
+
+    monkeypatch.setattr(threads, "default_threads", lambda: 1)
+    assert stacks._check_threads(None) == 1
