@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
 import pytest
 from click.testing import CliRunner, Result
 
+# Searches time every candidate and the finish with samples a tenth of their real length
+# (gemmtune/measure.py: search_sample_seconds); the samples and rounds, and every rule on
+# them, are the real ones. Set here, so `gemmtune search` processes the tests start inherit
+# it. GEMMTUNE_TEST_TIMING_SCALE=1 runs the real lengths.
+os.environ.setdefault("GEMMTUNE_TEST_TIMING_SCALE", "0.1")
 
 @pytest.fixture
 def cache_root(tmp_path: Path) -> Path:
@@ -44,3 +50,4 @@ def compiled_root(tmp_path_factory) -> Path:
 
     keep = os.environ.get("GEMMTUNE_TEST_KERNEL_DIR")
     return Path(keep) if keep else tmp_path_factory.mktemp("compiled")
+
