@@ -15,6 +15,28 @@ from click.testing import CliRunner, Result
 # it. GEMMTUNE_TEST_TIMING_SCALE=1 runs the real lengths.
 os.environ.setdefault("GEMMTUNE_TEST_TIMING_SCALE", "0.1")
 
+# Hypothesis: HYPOTHESIS_PROFILE=thorough runs every property test at its full count of
+# examples (``examples(n)``: n) and the others at 300; by default the costly ones (each
+# example compiles or multiplies) run a third of theirs.
+THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
+
+
+def _hypothesis_profiles() -> None:
+    from hypothesis import settings
+
+    settings.register_profile("thorough", max_examples=300)
+    if THOROUGH:
+        settings.load_profile("thorough")
+
+
+_hypothesis_profiles()
+
+
+def examples(n: int) -> int:
+    """``n`` examples with HYPOTHESIS_PROFILE=thorough, a third of them (at least 5) by default."""
+    return n if THOROUGH else max(5, n // 3)
+
+
 @pytest.fixture
 def cache_root(tmp_path: Path) -> Path:
     """A fresh gemmtune cache directory (not created yet, as on a new machine)."""

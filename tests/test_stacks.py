@@ -12,6 +12,7 @@ from gemmtune import stacks
 from gemmtune.kernels.reference import check
 from gemmtune.stacks import matmul_nd, stack_shape, stacked_problem
 
+from tests.conftest import examples
 from .kernels.test_batched import BATCHED
 
 
@@ -82,7 +83,7 @@ def stacked_shapes(draw):
     return a_shape, b_shape
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(shapes=stacked_shapes(), dtype=st.sampled_from(["float32", "float64"]),
        a_layout=st.sampled_from("CTNF"), b_layout=st.sampled_from("CTNF"),
        out_mode=st.sampled_from(["none", "fresh", "strided"]),
