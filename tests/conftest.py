@@ -73,3 +73,19 @@ def compiled_root(tmp_path_factory) -> Path:
     keep = os.environ.get("GEMMTUNE_TEST_KERNEL_DIR")
     return Path(keep) if keep else tmp_path_factory.mktemp("compiled")
 
+
+def with_session_kernels(root: Path, compiled_root: Path) -> Path:
+    """Make ``root`` a cache dir (nothing tuned) whose ``kernels`` are ``compiled_root``'s: a
+    kernel another test compiled is loaded from numba's disk cache instead of compiled again."""
+    kernels = compiled_root / "kernels"
+    kernels.mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "kernels").symlink_to(kernels, target_is_directory=True)
+    return root
+
+
+@pytest.fixture
+def warm_cache_root(cache_root: Path, compiled_root: Path) -> Path:
+    """Like ``cache_root`` (a fresh cache dir, nothing tuned), with the session's compiled
+    kernels linked in."""
+    return with_session_kernels(cache_root, compiled_root)

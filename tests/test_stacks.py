@@ -235,7 +235,8 @@ def test_the_dtype_pair_is_a_seam():
         stacks.unregister_dtype_pair("uint8", "int8")
 
 
-def test_matmul_dispatches_stacks_and_keeps_2d_as_before(cache_root, monkeypatch):
+def test_matmul_dispatches_stacks_and_keeps_2d_as_before(warm_cache_root, monkeypatch):
+    cache_root = warm_cache_root
     rng = np.random.default_rng(8)
     A = rng.standard_normal((4, 16, 16)).astype("float32")
     B = rng.standard_normal((16, 16)).astype("float32")
