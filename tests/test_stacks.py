@@ -12,6 +12,7 @@ from gemmtune import stacks
 from gemmtune.kernels.reference import check
 from gemmtune.stacks import matmul_nd, stack_shape, stacked_problem
 
+from tests.conftest import examples
 from .kernels.test_batched import BATCHED
 
 
@@ -82,7 +83,7 @@ def stacked_shapes(draw):
     return a_shape, b_shape
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(shapes=stacked_shapes(), dtype=st.sampled_from(["float32", "float64"]),
        a_layout=st.sampled_from("CTNF"), b_layout=st.sampled_from("CTNF"),
        out_mode=st.sampled_from(["none", "fresh", "strided"]),
@@ -383,7 +384,8 @@ def test_2d_gemv_keeps_matmuls_checks_and_edges():
     assert np.allclose(y, want)
 
 
-def test_matmul_dispatches_stacks_and_keeps_2d_as_before(cache_root, monkeypatch):
+def test_matmul_dispatches_stacks_and_keeps_2d_as_before(warm_cache_root, monkeypatch):
+    cache_root = warm_cache_root
     rng = np.random.default_rng(8)
     A = rng.standard_normal((4, 16, 16)).astype("float32")
     B = rng.standard_normal((16, 16)).astype("float32")

@@ -14,6 +14,7 @@ from gemmtune.defaults import default_params
 from gemmtune.fingerprint import fingerprint_id
 from gemmtune.measure import iqr, pinned_threads
 from gemmtune.problem import Problem
+from tests.conftest import with_session_kernels
 
 N = 64
 
@@ -40,7 +41,8 @@ def user_loop_gflops(root, calls: int = 400, rounds: int = 5) -> float:
     return statistics.median(per_round)
 
 
-def test_bench_and_a_loop_alternating_numpy_and_gemmtune_agree(tmp_path):
+def test_bench_and_a_loop_alternating_numpy_and_gemmtune_agree(tmp_path, compiled_root):
+    with_session_kernels(tmp_path, compiled_root)
     tuned = default_params("float32")
     tuned = type(tuned).from_dict({**tuned.to_dict(), "KC": 128})
     TuningCache(tmp_path).put(Entry(fingerprint_id(), Problem(N, N, N, "float32", 1), tuned.to_dict(),

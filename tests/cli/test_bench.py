@@ -17,6 +17,7 @@ from gemmtune.cache import TuningCache
 from gemmtune.cli import cli
 from gemmtune.fingerprint import fingerprint, fingerprint_id, usable_cores
 from gemmtune.defaults import default_params
+from tests.conftest import with_session_kernels
 from tests.factories import make_entry
 
 FAST = ("--rounds", "2", "--sample-seconds", "0.002", "--no-bandwidth")
@@ -24,9 +25,10 @@ TUNED = dict(MR=4, NR=16, MC=32, KC=64, NC=128, vec_bits=256, unroll=2, prefetch
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory) -> Path:
-    """A cache dir with one tuning (32x32x32 float32, 1 thread) that differs from the default."""
-    root = tmp_path_factory.mktemp("bench-cache")
+def root(tmp_path_factory, compiled_root) -> Path:
+    """A cache dir with one tuning (32x32x32 float32, 1 thread) that differs from the default,
+    and the session's compiled kernels."""
+    root = with_session_kernels(tmp_path_factory.mktemp("bench-cache"), compiled_root)
     entry = make_entry(fingerprint_id(), 32, 32, 32, "float32", 1, **TUNED)
     assert entry.kernel_params != default_params("float32")
     TuningCache(root).put(entry)
