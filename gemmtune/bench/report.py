@@ -191,10 +191,11 @@ def _integer_legend(doc: dict[str, Any]) -> str:
             f"marks an IQR above {100 * doc['protocol']['unstable_iqr_ratio']:.0f}% of the "
             "median. Every result was compared for exact equality with an int64 reference "
             "before it was timed. numpy int: A.astype(int32) @ B.astype(int32), numpy's integer "
-            f"matmul (a plain loop, no BLAS), timed up to M*N*K = {NUMPY_INT_MAX}^3. numpy f32: "
+            f"matmul (a plain loop, no BLAS), timed up to B*M*N*K = {NUMPY_INT_MAX}^3. numpy f32: "
             f"float32 BLAS on inputs cast before timing, exact for {doc['dtype']} only while "
             f"{bound}; past it the figure is marked {INEXACT} and not checked. vs numpy: the "
             "tuned kernel (else the default) over numpy f32. default and tuned are timed each "
             "call right after a numpy f32 call, tuned through gemmtune.matmul; kernel alone is "
-            "the tuned kernel called back to back. No share of a peak: the measured peak is the "
-            "float FMA loop's, not an integer one.")
+            "the tuned kernel called back to back. A stack (B x MxNxK) counts 2*B*M*N*K "
+            "operations; gemmtune runs it product by product, as gemmtune.matmul does. No share "
+            "of a peak: the measured peak is the float FMA loop's, not an integer one.")

@@ -27,8 +27,10 @@ float64 reference first (its output poisoned with NaN before): a fast wrong answ
 a figure.
 
 An integer pair (``u8s8``, ``s8s8``, ``u8u8``, ``s8u8``: 8-bit A and B, int32 C) is timed on
-GEMMs only, in GOP/s (2*M*N*K / s, under the same ``gflops`` keys, with ``"unit"``), with
-the integer families (``numba-int8``, ``amx-int8`` where tiles run) as default and tuned, and
+GEMMs and stacks (not layers), in GOP/s (2*M*N*K / s, under the same ``gflops`` keys, with
+``"unit"``), with the integer families (``numba-int8``, ``amx-int8`` where tiles run) as
+default and tuned (a stack product by product with its product's configuration, as
+``stacks.matmul_nd`` runs it), and
 the peers of ``bench.integer``: ``numpy`` is float32 BLAS on cast inputs, ``numpy_int`` the
 int32 loop (small sizes only), ``onnxruntime`` MatMulInteger. Every result is compared for
 exact equality with an int64 reference (its output poisoned with a sentinel), except numpy's
@@ -385,19 +387,19 @@ def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: fl
         ``"inexact": true`` and no check when K is past ``f32_exact_max_k``.
 
     Raises:
-        ValueError: a stack or a layer of an integer pair (gemmtune.matmul has no stacked or
-            convolution path for them).
+        ValueError: a layer of an integer pair (gemmtune.conv2d is float only).
     """
     from ..dtypes import spec
 
-    if spec(dtype).kind == "int" and (w.conv is not None or w.batch > 1):
-        raise ValueError(f"{w.label()}: {dtype} is benchmarked on single GEMMs only; "
-                         "gemmtune has no integer stacks or convolutions.")
+    integer = spec(dtype).kind == "int"
+    if integer and w.conv is not None:
+        raise ValueError(f"{w.label()}: {dtype} is benchmarked on GEMMs and stacks only; "
+                         "gemmtune has no integer convolution.")
     peers = peers or Peers()
     args = (w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sample_seconds, peers)
     if w.conv is not None:
         return _conv_row(*args)
-    if w.batch > 1:
+    if w.batch > 1 and not integer:   # an integer stack is a loop of 2-D products, as in matmul
         return _stack_row(*args)
     return _gemm_row(*args, kernels or _Kernels(root))
 
@@ -412,7 +414,10 @@ def _gemm_row(w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sampl
     from ..measure import AfterCall
     from ..problem import Problem
 
-    problem = Problem(w.m, w.n, w.k, dtype, threads)
+    # An integer stack runs its products one by one through the 2-D choice (stacks.matmul_nd),
+    # on the threads matmul_nd gives a stack of that size: the 2-D problem is what is looked up.
+    stack = w.batch > 1
+    problem = Problem(w.m, w.n, w.k, dtype, _stack_threads(w, threads) if stack else threads)
     family = family_for(problem)
     default = family.default_params(problem)
     tuned, info = resolve(problem, root)
@@ -422,10 +427,20 @@ def _gemm_row(w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sampl
     A, B, verify, numpies, ort = (_integer_peers if integer else _float_peers)(w, dtype, threads, peers)
     numpy_call = numpies[0].fn   # numpy's BLAS product: what a user's loop alternates with
     out_dtype = np.int32 if integer else dtype
-    outs = {role: np.empty((w.m, w.n), out_dtype) for role in ("default", "tuned", "tuned_kernel")}
+    outs = {role: np.empty(numpies[0].out.shape, out_dtype) for role in ("default", "tuned", "tuned_kernel")}
+
+    def each(kernel: Any, out: Any, t: int) -> Callable[[], Any]:
+        if not stack:
+            return lambda: kernel(A, B, out, threads=t)
+
+        def products() -> None:
+            for i in range(w.batch):
+                kernel(A[i], B[i], out[i], threads=t)
+        return products
+
     dk = kernels.get(family, default, problem)
     cs = [*numpies,
-          _Contender("default", AfterCall(numpy_call, lambda: dk(A, B, outs["default"], threads=threads)),
+          _Contender("default", AfterCall(numpy_call, each(dk, outs["default"], problem.threads)),
                      outs["default"], f"the default kernel {default.label()}")]
     if has_tuned:
         # What users call, in a user's loop; and the kernel alone unless it is the default
@@ -435,12 +450,13 @@ def _gemm_row(w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sampl
             A, B, out=outs["tuned"], threads=threads, cache_dir=root)), outs["tuned"],
             f"the tuned configuration {tuned.label()} (through gemmtune.matmul)"))
         if tuned != default:
-            tk, t = kernels.get(family, tuned, problem), info.get("threads", threads)
-            cs.append(_Contender("tuned_kernel", lambda: tk(A, B, outs["tuned_kernel"], threads=t),
+            tk = kernels.get(family, tuned, problem)
+            cs.append(_Contender("tuned_kernel", each(tk, outs["tuned_kernel"], info.get("threads", threads)),
                                  outs["tuned_kernel"], f"the tuned kernel {tuned.label()}"))
     if ort is not None:
         cs.append(ort)
-    cs, verdicts = _verified(cs, verify, threads, problem.label(), peers)
+    label = problem.replace(batch=w.batch, threads=threads).label()
+    cs, verdicts = _verified(cs, verify, threads, label, peers)
     figs = _timed(cs, threads, rounds, sample_seconds, w.flops(), peak_gflops)
     for role in ("numpy", "numpy_int", "onnxruntime"):
         _checked(figs.get(role), verdicts.get(role))
@@ -457,13 +473,15 @@ def _gemm_row(w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sampl
     if has_tuned:
         tuned_fig = kernel_figure("tuned", tuned)
         tuned_fig.update(threads=info.get("threads", threads), threads_reason=info.get("threads_reason"),
-                         source=info["source"], tuned_problem=info.get("problem"),
+                         # A stack runs its product's own tuning ("product") or a nearest one.
+                         source="product" if stack and info["source"] == "exact" else info["source"],
+                         tuned_problem=info.get("problem"),
                          distance=info.get("distance"), same_as_default=tuned == default,
                          timed="gemmtune.matmul, each call after a numpy call")
         if "tuned_kernel" in figs:
-            tuned_fig["kernel"] = figs["tuned_kernel"]
-    row = _row(w, problem.to_dict(), dtype, figs, kernel_figure("default", default), tuned_fig,
-               peak_gflops, bandwidth_gbs)
+            tuned_fig["kernel"] = _checked(figs["tuned_kernel"], verdicts["tuned_kernel"])
+    row = _row(w, problem.replace(batch=w.batch, threads=threads).to_dict(), dtype, figs,
+               kernel_figure("default", default), tuned_fig, peak_gflops, bandwidth_gbs)
     row["family"] = family.name
     if integer:
         from ..int8 import f32_exact_k
@@ -471,6 +489,13 @@ def _gemm_row(w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sampl
         row["f32_exact_max_k"] = f32_exact_k(dtype)
         row["f32_exact"] = w.k <= row["f32_exact_max_k"]
     return row
+
+
+def _stack_threads(w: Workload, threads: int) -> int:
+    """The threads ``stacks.matmul_nd`` runs a stack of this size on (fewer when small)."""
+    from ..stacks import MIN_FLOPS_PER_THREAD
+
+    return max(1, min(threads, w.flops() // MIN_FLOPS_PER_THREAD))
 
 
 def _float_peers(w: Workload, dtype: str, threads: int, peers: Peers):
@@ -497,19 +522,25 @@ def _integer_peers(w: Workload, dtype: str, threads: int, peers: Peers):
     allows it) and onnxruntime's MatMulInteger (or None)."""
     import numpy as np
 
-    from ..int8.verify import compare as exact_compare, exact_reference
+    from ..int8.verify import compare as exact_compare
     from ..kernels.reference import Verdict
     from . import integer
 
-    A, B = integer.operands(dtype, w.m, w.n, w.k)
-    ref = exact_reference(A, B)
-    label = f"{w.m}x{w.n}x{w.k} {dtype}"
+    A, B = integer.operands(dtype, w.m, w.n, w.k, batch=w.batch)
+    ref = integer.reference(A, B)
+    label = f"{w.label()} {dtype}"
 
     def verify(C: Any) -> Any:
         if C.dtype.kind == "f" and not np.isfinite(C).all():   # a poisoned element left
             return Verdict(float("inf"), "FAIL", f"{label}: {int((~np.isfinite(C)).sum())} "
                            "elements not written")
-        return exact_compare(C, ref, label)
+        if C.shape != ref.shape or w.batch == 1:
+            return exact_compare(C, ref, label)
+        for i in range(w.batch):
+            v = exact_compare(C[i], ref[i], f"product {i} of {label}")
+            if not v.ok:
+                return v
+        return v
 
     # A missing onnxruntime was said when the run started (Peers); the note is not repeated.
     cs = [_Contender(p.role, p.fn, p.out, p.name, peer=p.role == "onnxruntime", checked=p.exact)
@@ -651,7 +682,7 @@ def bench(workloads: Sequence[Workload], dtype: str, threads: Sequence[int], roo
 
     Args:
         workloads: the shapes, in display order.
-        dtype: "float32", "float64" or an 8-bit pair ("u8s8", ...: GEMMs only).
+        dtype: "float32", "float64" or an 8-bit pair ("u8s8", ...: GEMMs and stacks).
         threads: the thread counts to compare at.
         root: the gemmtune cache dir.
         rounds, sample_seconds: the timing protocol's knobs (see :func:`compare`).

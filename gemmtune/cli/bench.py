@@ -78,10 +78,10 @@ def bench(app: Any, m: int | None, n: int | None, k: int | None, batch: int | No
     Every contender runs at the same thread count (numba's for gemmtune, threadpoolctl's
     limit for the BLAS, intra-op threads for onnxruntime), in interleaved rounds, and reports
     the median GFLOP/s and IQR; each is checked against a float64 reference first. An 8-bit
-    pair (--dtype u8s8, s8s8, u8u8, s8u8) reports GOP/s of exact int32 GEMMs against numpy's
-    int32 matmul (up to 1024^3), numpy's float32 BLAS on cast inputs ("inexact" past the K
-    where float32 stops being exact) and onnxruntime's MatMulInteger, every result compared
-    for equality with an int64 reference; it has no peak column. The
+    pair (--dtype u8s8, s8s8, u8u8, s8u8) reports GOP/s of exact int32 GEMMs and stacks
+    against numpy's int32 matmul (up to 1024^3), numpy's float32 BLAS on cast inputs
+    ("inexact" past the K where float32 stops being exact) and onnxruntime's MatMulInteger,
+    every result compared for equality with an int64 reference; it has no peak column. The
     tuned configuration is the cached one for the exact shape, else the nearest tuned shape's
     (marked "nearest"). A stack (--batch) runs gemmtune.matmul and numpy's @ on
     (B, M, K) @ (B, K, N); a layer (--conv) runs gemmtune.conv2d against numpy's
@@ -211,14 +211,15 @@ def bench(app: Any, m: int | None, n: int | None, k: int | None, batch: int | No
 
 
 def _check_integer(workloads: list[Any], dtype: str) -> None:
-    """An 8-bit pair is benchmarked on GEMMs whose sums fit int32: refuse the rest up front."""
+    """An 8-bit pair is benchmarked on GEMMs and stacks whose sums fit int32: refuse the rest
+    up front."""
     from ..int8 import max_k
 
     for w in workloads:
-        if w.conv is not None or w.batch > 1:
-            raise click.BadParameter(f"{w.label()} is a {'layer' if w.conv is not None else 'stack'}"
-                                     f"; {dtype} is benchmarked on single GEMMs only (-m/-n/-k, "
-                                     "--sizes, a suite's plain entries).", param_hint="'--dtype'")
+        if w.conv is not None:
+            raise click.BadParameter(f"{w.label()} is a convolution layer; {dtype} is benchmarked "
+                                     "on GEMMs and stacks only (gemmtune has no integer conv2d).",
+                                     param_hint="'--dtype'")
         if w.k > max_k(dtype):
             raise click.BadParameter(f"{w.label()} has K = {w.k}, above {max_k(dtype)}, the largest "
                                      f"K whose {dtype} sums always fit in int32.",

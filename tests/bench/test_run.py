@@ -216,10 +216,23 @@ def test_absent_integer_peers_give_one_note_each(untuned, monkeypatch):
     assert notes == [peer_module.missing_note(), integer.numpy_int_note("32x32x32", 16)]
 
 
-def test_integer_stacks_and_layers_are_refused(untuned):
+def test_an_integer_stack_runs_its_products_and_their_tuning(untuned):
+    from gemmtune.bench.run import Peers
     from gemmtune.conv import ConvSpec
 
-    with pytest.raises(ValueError, match="single GEMMs only"):
-        compare(Workload("s", 8, 8, 8, batch=2), "s8s8", 1, untuned, **FAST)
-    with pytest.raises(ValueError, match="single GEMMs only"):
+    w = Workload("s", 12, 10, 8, batch=5)
+    row = compare(w, "u8s8", 1, untuned, peers=Peers(), **FAST)
+    assert row["problem"] == {"m": 12, "n": 10, "k": 8, "dtype": "u8s8", "threads": 1, "batch": 5}
+    assert row["flops"] == 2 * 5 * 12 * 10 * 8 and row["unit"] == "GOP/s" and row["tuned"] is None
+    for role in ("numpy", "numpy_int", "default"):
+        assert row[role]["check"]["status"] == "PASS"
+    # matmul runs each product with the 2-D product's tuning: the stack's "product" source.
+    product = Problem(12, 10, 8, "u8s8", 1)
+    params = {**row["default"]["params"], "unroll": 1 if row["default"]["params"]["unroll"] != 1 else 2}
+    TuningCache(untuned).put(Entry(fingerprint_id(), product, params, {"gflops": 1.0},
+                                   make_provenance(sampler="test")))
+    row = compare(w, "u8s8", 1, untuned, peers=Peers(), **FAST)
+    assert row["tuned"]["source"] == "product" and row["tuned"]["tuned_problem"]["k"] == 8
+    assert row["tuned"]["check"]["status"] == row["tuned"]["kernel"]["check"]["status"] == "PASS"
+    with pytest.raises(ValueError, match="no integer convolution"):
         compare(Workload.layer("l", ConvSpec.parse("1,3,9,9,4,3,3,1,1")), "u8s8", 1, untuned, **FAST)

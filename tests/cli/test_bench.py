@@ -176,8 +176,7 @@ def test_svg_shapes_suite_and_default_output_dir(root, tmp_path, monkeypatch):
     (("--conv", "1,64,56,56,64,3,3", "--sizes", "8"), 2, "only one of"),
     (("-b", "4", "--sizes", "8"), 2, "--batch goes with -m, -n and -k"),
     (("-b", "0", "-m", "8", "-n", "8", "-k", "8"), 2, "0"),
-    (("--dtype", "u8s8", "-b", "2", "-m", "8", "-n", "8", "-k", "8"), 2, "single GEMMs only"),
-    (("--dtype", "s8s8", "--conv", "1,4,10,10,8,3,3,1,1"), 2, "single GEMMs only"),
+    (("--dtype", "s8s8", "--conv", "1,4,10,10,8,3,3,1,1"), 2, "GEMMs and stacks only"),
     (("--dtype", "u8u8", "-m", "8", "-n", "8", "-k", "33026"), 2, "fit in int32"),
 ])
 def test_bad_input_is_one_sentence(tmp_path, monkeypatch, args, code, words):
@@ -355,3 +354,16 @@ def test_an_integer_pair_in_gop_s(tmp_path):
     rows = json.loads(again.stdout)["compare"]["rows"]
     assert {r["contender"] for r in rows} == {"numpy", "numpy_int", "default", "tuned"} | peers
     assert {r["problem"]["dtype"] for r in rows} == {"u8s8"}
+
+
+def test_an_integer_stack(tmp_path):
+    result = invoke(tmp_path / "cache", "-b", "3", "-m", "8", "-n", "12", "-k", "16", "--dtype", "s8u8",
+                    *ONE, "--output", str(tmp_path / "res"), "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    [row] = doc["results"]
+    assert row["problem"]["batch"] == 3 and row["flops"] == 2 * 3 * 8 * 12 * 16
+    assert all(row[c]["check"]["status"] == "PASS" for c in ("numpy", "numpy_int", "default"))
+    assert doc["files"]["json"].endswith("bench-s8u8-b3-8x12x16-t1.json")
+    assert "3 x 8x12x16" in result.stderr
+    assert "runs it product by product" in " ".join(result.stderr.split())   # folded at 80 columns
