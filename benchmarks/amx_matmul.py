@@ -9,17 +9,20 @@ Contenders, each on the same square problem n x n x n and pinned to the same thr
 - ``amx``: gemmtune.amx's raw core (C = A @ B into a preallocated int32 C), with the default
   parameters, ``--params``, or the best of a short Optuna search (``--tune TRIALS``) over
   AmxSearchSpace for that size and thread count;
-- ``ort``: onnxruntime's MatMulInteger (uint8 x int8, exact) when onnxruntime and onnx are
-  installed (the ``peers`` extra), with intra_op_num_threads set; only for u8s8;
+- ``ort``: onnxruntime's MatMulInteger (exact) when onnxruntime and onnx are installed (the
+  ``peers`` extra), with intra_op_num_threads set;
 - ``np_f32``: numpy's float32 BLAS on inputs cast to float32 beforehand (the cast is not
-  timed). It is exact only while every sum stays below 2^24 (see ``f32_exact_k``);
+  timed). It is exact only while every sum stays below 2^24 (``gemmtune.int8.f32_exact_k``);
 - ``np_int``: numpy's integer matmul on int32 inputs (a naive loop: sizes above
   ``--numpy-int-max`` are skipped, a 2048^3 product takes seconds).
 
+These three are ``gemmtune.bench.integer``'s, the ones ``gemmtune bench --dtype u8s8`` runs;
+this script adds the raw core, its own search and the CPU-time clock.
+
 Every figure is the median of ``--rounds`` samples taken in alternating rounds
 (gemmtune.measure.interleaved), with the interquartile range as the spread; GOP/s counts a
-multiply and an add per term, like GFLOP/s. The AMX result is checked for exact equality
-with a float64 reference before it is timed.
+multiply and an add per term, like GFLOP/s. The AMX result, and every peer's whose result
+must be exact, is checked for exact equality with an exact reference before it is timed.
 
 ``--cpu-time`` times one-thread rows in the calling thread's CPU time (``time.thread_time``)
 instead of wall time: on a machine shared with other processes their time slices are then
@@ -40,41 +43,19 @@ from typing import Any, Callable
 import numpy as np
 
 from gemmtune.amx import PAIR_DTYPES, AmxParams, AmxSearchSpace, amx_available, compile_amx
+from gemmtune.bench import integer
+from gemmtune.int8 import f32_exact_k
+from gemmtune.int8.verify import exact_reference
 from gemmtune.measure import gemm_flops, interleaved, measure, pinned_threads
 
-
-def f32_exact_k(pair: str) -> int:
-    """Largest K for which a float32 product of the pair is exact for every input.
-
-    float32 holds every integer up to 2^24; a sum of K products is at most K * |a|max * |b|max.
-    """
-    ia, ib = (np.iinfo(t) for t in PAIR_DTYPES[pair])
-    biggest = max(abs(ia.min), ia.max) * max(abs(ib.min), ib.max)
-    return (1 << 24) // biggest
+PEER_NAMES = {"onnxruntime": "ort", "numpy": "np_f32", "numpy_int": "np_int"}
+_said: set[str] = set()
 
 
-def ort_matmul_integer(threads: int) -> Callable[[np.ndarray, np.ndarray], Any] | None:
-    """onnxruntime's MatMulInteger (uint8 x int8) as a callable, or None when not installed."""
-    from gemmtune.bench.peers import PeerUnavailable, matmul_integer
-
-    try:
-        return matmul_integer("uint8", "int8", threads)
-    except PeerUnavailable as exc:
-        print(f"onnxruntime: {exc}", file=sys.stderr)
-        return None
-
-
-def operands(pair: str, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    out = []
-    for dt in PAIR_DTYPES[pair]:
-        info = np.iinfo(dt)
-        out.append(rng.integers(info.min, info.max, (n, n), dtype=dt, endpoint=True))
-    return out[0], out[1]
-
-
-def exact(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    return (A.astype(np.float64) @ B.astype(np.float64)).astype(np.int64)
+def _note(text: str) -> None:
+    if text not in _said:
+        _said.add(text)
+        print(f"note: {text}", file=sys.stderr)
 
 
 def tune(pair: str, n: int, threads: int, trials: int, root: str, seeds: list[AmxParams],
@@ -84,7 +65,7 @@ def tune(pair: str, n: int, threads: int, trials: int, root: str, seeds: list[Am
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = AmxSearchSpace.for_machine(pair, threads)
-    A, B = operands(pair, n, seed=1)
+    A, B = integer.operands(pair, n, n, n, seed=1)
     C = np.empty((n, n), np.int32)
     flops = gemm_flops(n, n, n)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
@@ -138,22 +119,21 @@ def interleaved_cpu(fns: list[Callable[[], Any]], rounds: int, min_sample_second
 
 def bench_one(pair: str, n: int, threads: int, params: AmxParams, rounds: int, root: str,
               numpy_int_max: int, cpu_time: bool = False) -> dict[str, Any]:
-    A, B = operands(pair, n)
+    A, B = integer.operands(pair, n, n, n)
     C = np.empty((n, n), np.int32)
     kernel = compile_amx(params, pair, root)
     C[...] = -1
+    ref = exact_reference(A, B)
     kernel(A, B, C, 0, threads)
-    if not np.array_equal(C, exact(A, B)):
+    if not np.array_equal(C, ref):
         raise SystemExit(f"{params.label()} is wrong at {n}^3: refusing to time it.")
     fns: dict[str, Callable[[], Any]] = {"amx": lambda: kernel(A, B, C, 0, threads)}
-    ort = ort_matmul_integer(threads) if pair == "u8s8" else None
-    if ort is not None:
-        fns["ort"] = lambda: ort(A, B)
-    A32, B32 = A.astype(np.float32), B.astype(np.float32)
-    fns["np_f32"] = lambda: A32 @ B32
-    if n <= numpy_int_max:
-        Ai, Bi = A.astype(np.int32), B.astype(np.int32)
-        fns["np_int"] = lambda: Ai @ Bi
+    for peer in sorted(integer.peers(A, B, pair, threads, numpy_int_max=numpy_int_max, on_note=_note),
+                       key=lambda p: list(PEER_NAMES).index(p.role)):
+        got = peer.fn()
+        if peer.exact and not np.array_equal(peer.out if peer.out is not None else got, ref):
+            raise SystemExit(f"{peer.name} is wrong at {n}^3: refusing to time it.")
+        fns[PEER_NAMES[peer.role]] = peer.fn
     flops = gemm_flops(n, n, n)
     clock = "thread_cpu" if cpu_time and threads == 1 else "wall"
     with pinned_threads(threads):

@@ -12,12 +12,16 @@ GOP/s = 2*M*N*K / s for every contender (for floats the same count is GFLOP/s):
 - numpy int: ``A32 @ B32`` on int32 copies (numpy has no BLAS for integers); slow, so only
   up to ``--numpy-int-max``;
 - numpy f32: ``Af @ Bf`` on float32 copies through BLAS; exact only while every sum stays
-  below 2**24 in magnitude, i.e. K <= 2**24 // (max|A| * max|B|) (513 for u8s8);
-- onnxruntime MatMulInteger (uint8/int8, exact) when ``onnxruntime`` and ``onnx`` are
+  below 2**24 in magnitude, i.e. K <= 2**24 // (max|A| * max|B|) (``gemmtune.int8.f32_exact_k``:
+  514 for u8s8);
+- onnxruntime MatMulInteger (exact) when ``onnxruntime`` and ``onnx`` are
   installed (the ``peers`` extra).
 
-Casts and copies happen before timing. gemmtune and onnxruntime are checked against an
-exact reference first (numpy's int32 product is exact by construction). Thread counts are
+The numpy and onnxruntime contenders are ``gemmtune.bench.integer``'s, the ones
+``gemmtune bench --dtype u8s8`` runs (which also runs the tuned configuration from the
+cache); this script picks among hand-made tiles instead. Casts and copies happen before
+timing. Every contender whose result must be exact (all but numpy f32 past its exact K) is
+compared with an exact reference first. Thread counts are
 pinned (threadpoolctl for numpy, session options for onnxruntime). The machine may be
 shared: read ratios, which are measured in the same
 rounds, rather than absolute figures.
@@ -33,8 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gemmtune.int8 import Int8Params, available_isas, compile_int8, default_params, pair_dtypes
-from gemmtune.int8.verify import exact_reference, random_operand
+from gemmtune.bench import integer
+from gemmtune.int8 import Int8Params, available_isas, compile_int8, default_params, f32_exact_k, pair_dtypes
+from gemmtune.int8.verify import exact_reference
 from gemmtune.measure import gemm_flops, interleaved, pinned_threads
 
 # Hand-picked vnni512 / 256-bit tiles that fit the register file, tried by --candidates.
@@ -48,33 +53,12 @@ CANDIDATES = {
 }
 
 
-def onnx_matmul_integer(pair: str, threads: int):
-    """A callable ``f(A, B) -> C`` running onnxruntime's MatMulInteger, or None."""
-    from gemmtune.bench.peers import PeerUnavailable, matmul_integer
-
-    a_dt, b_dt = pair_dtypes(pair)
-    try:
-        return matmul_integer(np.dtype(a_dt).name, np.dtype(b_dt).name, threads)
-    except PeerUnavailable as exc:  # not installed, or a pair this build has no kernel for
-        print(f"onnxruntime: {exc}", file=sys.stderr)
-        return None
-
-
-def f32_exact_k(pair: str) -> int:
-    a_dt, b_dt = pair_dtypes(pair)
-    amax = max(abs(int(np.iinfo(a_dt).min)), int(np.iinfo(a_dt).max))
-    bmax = max(abs(int(np.iinfo(b_dt).min)), int(np.iinfo(b_dt).max))
-    return 2**24 // (amax * bmax)
-
-
 def pick(pair: str, n: int, threads: int, count: int, rounds: int, root: str | None) -> Int8Params:
     """The best of the first ``count`` candidates for the best ISA at n^3, in interleaved rounds."""
     base = default_params(pair)
     cands = [base] + [base.replace(**c) for c in CANDIDATES.get(base.isa, [])[:count]]
     cands = list(dict.fromkeys(cands))
-    rng = np.random.default_rng(1)
-    a_dt, b_dt = pair_dtypes(pair)
-    A, B = random_operand(rng, (n, n), a_dt), random_operand(rng, (n, n), b_dt)
+    A, B = integer.operands(pair, n, n, n, seed=1)
     C = np.empty((n, n), np.int32)
     kernels = [compile_int8(p, pair, root) for p in cands]
     t = interleaved([lambda k=k: k(A, B, C, threads=threads) for k in kernels], rounds=rounds)
@@ -82,10 +66,20 @@ def pick(pair: str, n: int, threads: int, count: int, rounds: int, root: str | N
     return cands[best]
 
 
+NAMES = {"numpy": "numpy f32", "numpy_int": "numpy int", "onnxruntime": "onnxruntime"}
+
+
 def run(args) -> dict:
     pair = args.pair
-    a_dt, b_dt = pair_dtypes(pair)
+    pair_dtypes(pair)   # an unknown pair fails here, before anything compiles
     exact_k = f32_exact_k(pair)
+    notes: list[str] = []
+
+    def note(text: str) -> None:
+        if text not in notes:
+            notes.append(text)
+            print(f"note: {text}", file=sys.stderr)
+
     rows = []
     params_file = json.loads(Path(args.params).read_text()) if args.params else None
     for threads in args.threads:
@@ -98,25 +92,20 @@ def run(args) -> dict:
             else:
                 params = default_params(pair)
             kernel = compile_int8(params, pair, args.root)
-            rng = np.random.default_rng(0)
-            A = random_operand(rng, (n, n), a_dt)
-            B = random_operand(rng, (n, n), b_dt)
+            A, B = integer.operands(pair, n, n, n)
             C = np.empty((n, n), np.int32)
             ref = exact_reference(A, B)
             kernel(A, B, C, threads=threads)
             assert np.array_equal(C, ref), "gemmtune's integer kernel is wrong: not timed"
-            Af, Bf = A.astype(np.float32), B.astype(np.float32)
-            names = ["gemmtune", "numpy f32"]
-            fns = [lambda: kernel(A, B, C, threads=threads), lambda: Af @ Bf]
-            if n <= args.numpy_int_max:
-                A32, B32 = A.astype(np.int32), B.astype(np.int32)
-                names.append("numpy int")
-                fns.append(lambda: A32 @ B32)
-            ort = onnx_matmul_integer(pair, threads)
-            if ort is not None:
-                assert np.array_equal(ort(A, B), ref), "onnxruntime's MatMulInteger is not exact here"
-                names.append("onnxruntime")
-                fns.append(lambda: ort(A, B))
+            names = ["gemmtune"]
+            fns = [lambda: kernel(A, B, C, threads=threads)]
+            for peer in integer.peers(A, B, pair, threads, numpy_int_max=args.numpy_int_max, on_note=note):
+                got = peer.fn()
+                if peer.exact:
+                    assert np.array_equal(peer.out if peer.out is not None else got, ref), \
+                        f"{peer.name} is not exact here"
+                names.append(NAMES[peer.role])
+                fns.append(peer.fn)
             with pinned_threads(threads):
                 timings = interleaved(fns, rounds=args.rounds, min_sample_seconds=0.05)
             ops = gemm_flops(n, n, n)

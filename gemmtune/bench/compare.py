@@ -15,7 +15,8 @@ from typing import Any
 from ..errors import GemmtuneError
 
 # Files written before onnxruntime was a contender have no such figure: those rows are skipped.
-CONTENDERS = ("numpy", "onnxruntime", "default", "tuned")
+# numpy_int exists in integer runs only.
+CONTENDERS = ("numpy", "numpy_int", "onnxruntime", "default", "tuned")
 
 
 def load_run(path: Path) -> dict[str, Any]:

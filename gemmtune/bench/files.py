@@ -21,10 +21,12 @@ from ..errors import GemmtuneError
 
 RESULTS_DIR = "results"
 
-# batch and conv were added after the first files; readers by column name see no change.
+# batch, conv, unit and check were added after the first files; readers by column name see
+# no change. For an integer pair the gflops columns hold GOP/s, as unit says.
 CSV_COLUMNS = ("name", "m", "n", "k", "batch", "conv", "dtype", "threads", "contender", "config", "source",
                "gflops", "gflops_iqr", "median_seconds", "iqr_seconds", "samples", "repeats",
-               "unstable", "percent_of_peak", "peak_gflops", "ceiling_gflops")
+               "unstable", "percent_of_peak", "peak_gflops", "ceiling_gflops", "unit", "check")
+CONTENDERS = ("numpy", "numpy_int", "onnxruntime", "default", "tuned")
 
 
 def default_output_dir(fingerprint_id: str) -> Path:
@@ -71,7 +73,9 @@ def ensure_writable(directory: Path, what: str) -> Path:
 
 
 def csv_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per shape, thread count and contender (numpy, onnxruntime, default, tuned, peak)."""
+    """One row per shape, thread count and contender (numpy, numpy_int, onnxruntime, default,
+    tuned, peak); ``check`` is the verdict (PASS, MARGINAL) or "inexact" for numpy's float32
+    product of an integer pair past its exact K, which is not checked."""
     rows = []
     for r in doc["results"]:
         p = r["problem"]
@@ -80,16 +84,21 @@ def csv_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 "batch": p.get("batch", 1) if conv is None else None,
                 "conv": _conv_text(conv) if conv is not None else None, "dtype": p["dtype"],
                 "threads": p["threads"], "peak_gflops": r["peak_gflops"],
-                "ceiling_gflops": r["ceiling_gflops"]}
-        for contender in ("numpy", "onnxruntime", "default", "tuned"):
+                "ceiling_gflops": r["ceiling_gflops"], "unit": r.get("unit", "GFLOP/s")}
+        integer = base["unit"] == "GOP/s"
+        for contender in CONTENDERS:
             fig = r.get(contender)
             if fig is None:
                 continue
-            source = {"numpy": doc.get("blas_label"), "default": "default",
+            check = fig.get("check") or {}
+            blas = doc.get("blas_label")
+            source = {"numpy": f"{blas} float32" if integer and blas else blas,
+                      "numpy_int": "numpy int32", "default": "default",
                       "onnxruntime": f"onnxruntime {(doc.get('peers') or {}).get('onnxruntime') or ''}".strip(),
                       }.get(contender, fig.get("source"))
             rows.append({**base, "contender": contender, "config": fig.get("label", ""),
                          "source": source,
+                         "check": "inexact" if fig.get("inexact") else check.get("status"),
                          **{k: fig.get(k) for k in ("gflops", "gflops_iqr", "median_seconds",
                                                     "iqr_seconds", "samples", "repeats",
                                                     "unstable", "percent_of_peak")}})

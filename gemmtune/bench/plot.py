@@ -1,4 +1,5 @@
-"""The benchmark as a figure: GFLOP/s against size (or shape), one panel per thread count.
+"""The benchmark as a figure: GFLOP/s (GOP/s for integers) against size (or shape), one
+panel per thread count.
 
 matplotlib is an optional extra (``pip install 'gemmtune[plot]'``); it is imported only here,
 with the non-interactive Agg machinery (no display needed), and the format follows the file's
@@ -17,6 +18,7 @@ INSTALL_HINT = "pip install 'gemmtune[plot]'"
 
 _STYLE = {  # contender -> (label, colour, marker)
     "numpy": ("numpy @", "#1f77b4", "o"),
+    "numpy_int": ("numpy int32 @", "#9467bd", "v"),
     "onnxruntime": ("onnxruntime", "#2ca02c", "^"),
     "default": ("gemmtune default (untuned)", "#7f7f7f", "s"),
     "tuned": ("gemmtune tuned", "#d62728", "D"),
@@ -70,6 +72,9 @@ def draw(doc: dict[str, Any], path: Path) -> Path:
     from .report import shape_text
 
     threads = doc["threads"]
+    unit = doc.get("unit", "GFLOP/s")
+    # An integer run's numpy figure is float32 BLAS on cast inputs.
+    labels = {"numpy": "numpy float32 @ on cast inputs"} if unit == "GOP/s" else {}
     by_t = {t: [r for r in doc["results"] if r["problem"]["threads"] == t] for t in threads}
     square = all(r["problem"].get("op") != "conv2d" and r["problem"].get("batch", 1) == 1
                  and r["problem"]["m"] == r["problem"]["n"] == r["problem"]["k"] for r in doc["results"])
@@ -90,6 +95,7 @@ def draw(doc: dict[str, Any], path: Path) -> Path:
             ax.set_xticks(xs, [shape_text(r, "\n") for r in rows], fontsize=8)
             ax.set_xlabel("shape (name, M x N x K, B x for a stack; or the layer)")
         for contender, (label, colour, marker) in _STYLE.items():
+            label = labels.get(contender, label)
             pts = [(x, r.get(contender)) for x, r in zip(xs, rows) if r.get(contender) is not None]
             if not pts:
                 continue
@@ -121,7 +127,7 @@ def draw(doc: dict[str, Any], path: Path) -> Path:
         ax.set_title(f"{t} thread{'s' if t != 1 else ''}")
         ax.grid(True, alpha=0.3)
         ax.set_ylim(bottom=0)
-    axes[0].set_ylabel("GFLOP/s (median; bars: interquartile range)")
+    axes[0].set_ylabel(f"{unit} (median; bars: interquartile range)")
     for ax, t in zip(axes, threads):
         _legend(ax, by_t[t])
     fig.suptitle(title(doc), fontsize=10)

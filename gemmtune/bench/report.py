@@ -53,8 +53,13 @@ def _pct(value: float | None) -> str:
     return f"{value:.0f}%" if value is not None else "-"
 
 
-COLUMNS = ("shape", "thr", "numpy", "onnxruntime", "default", "tuned", "kernel alone",
+COLUMNS = ("shape", "thr", "numpy int", "numpy", "onnxruntime", "default", "tuned", "kernel alone",
            "tuned from", "peak", "% peak", "vs numpy")
+INEXACT = "inexact"
+
+
+def _integer(doc: dict[str, Any]) -> bool:
+    return doc.get("unit") == "GOP/s"
 
 
 def results_table(doc: dict[str, Any], console: Any) -> Any:
@@ -63,6 +68,10 @@ def results_table(doc: dict[str, Any], console: Any) -> Any:
     When one line per row does not fit (80 columns), the figures fold their ``±IQR`` under
     the median, "tuned from" and a suite's shape names fold too, and if that is still too
     wide the peak column goes (the peak is also printed under the table); no cell is cut.
+
+    An integer run (GOP/s) shows numpy's int32 loop ("numpy int", where it was timed) and
+    float32 BLAS on cast inputs ("numpy f32", marked "inexact" past its exact K), and no
+    peak columns: the measured peak is the float FMA loop's.
     """
     from rich import box
     from rich.table import Table
@@ -71,13 +80,18 @@ def results_table(doc: dict[str, Any], console: Any) -> Any:
 
     def build(dropped: set[str], compact: bool) -> Any:
         sep = "\n" if compact else " "
-        table = Table(title=f"gemmtune bench, {doc['dtype']}", title_justify="left",
-                      box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-        # No onnxruntime figure anywhere (not installed): no column, rather than one of dashes.
-        absent = set() if any(r.get("onnxruntime") for r in doc["results"]) else {"onnxruntime"}
+        table = Table(title=f"gemmtune bench, {doc['dtype']}, {doc.get('unit', 'GFLOP/s')}",
+                      title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                      collapse_padding=True)
+        # A contender with no figure anywhere (onnxruntime not installed, numpy's integer
+        # loop for floats or large sizes, no peak for integers): no column, not one of dashes.
+        absent = {c for c, key in (("onnxruntime", "onnxruntime"), ("numpy int", "numpy_int"),
+                                   ("peak", "peak_gflops"), ("% peak", "peak_gflops"))
+                  if not any(r.get(key) for r in doc["results"])}
         keep = [c for c in COLUMNS if c not in dropped | absent]
+        headers = {"numpy": "numpy f32"} if _integer(doc) else {}
         for name in keep:
-            table.add_column(name.replace(" ", sep), no_wrap=True,
+            table.add_column(headers.get(name, name).replace(" ", sep), no_wrap=True,
                              justify="left" if name in ("shape", "tuned from") else "right")
         for r in doc["results"]:
             p = r["problem"]
@@ -86,8 +100,12 @@ def results_table(doc: dict[str, Any], console: Any) -> Any:
             if r["memory_bound"]:
                 peak += f"{sep}(mem {r['ceiling_gflops']:.1f})"
             ratio = r["gemmtune_vs_numpy"]
+            numpy = _cell(r["numpy"], sep)
+            if (r["numpy"] or {}).get("inexact"):
+                numpy += f"{sep}{INEXACT}"
             cells = {"shape": shape_text(r, sep), "thr": str(p["threads"]),
-                     "numpy": _cell(r["numpy"], sep), "onnxruntime": _cell(r.get("onnxruntime"), sep),
+                     "numpy int": _cell(r.get("numpy_int"), sep), "numpy": numpy,
+                     "onnxruntime": _cell(r.get("onnxruntime"), sep),
                      "default": _cell(r["default"], sep), "tuned": _cell(r["tuned"], sep),
                      "kernel alone": _cell((r["tuned"] or {}).get("kernel"), sep),
                      "tuned from": _source(r["tuned"], sep), "peak": peak,
@@ -113,21 +131,10 @@ def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = Non
     """
     data = console if data is None else data
     fp = doc["fingerprint"]
-    faults = any((r.get(c) or {}).get("fault") for r in doc["results"]
-                 for c in ("numpy", "onnxruntime", "default", "tuned"))
     data.print(results_table(doc, data))
-    data.print(f"GFLOP/s: median of {doc['protocol']['rounds']} interleaved rounds ± half the "
-               f"IQR; {UNSTABLE_MARK} marks an IQR above "
-               f"{100 * doc['protocol']['unstable_iqr_ratio']:.0f}% of the median. "
-               "% peak and vs numpy: of the tuned kernel if any, else the default. default and "
-               "tuned are timed as in a loop that alternates numpy and gemmtune (each call right "
-               "after a numpy call), tuned through gemmtune.matmul; kernel alone is the tuned "
-               "kernel called back to back. For a memory-bound shape, peak shows the bandwidth "
-               "ceiling (mem) and % peak the share of it too. A stack (B x MxNxK) counts 2*B*M*N*K flops, a "
-               "convolution 2*N*K*P*Q*C*R*S/groups; its default or tuned figure is "
-               "gemmtune.conv2d's, its numpy figure numpy's sliding_window_view + tensordot.",
-               markup=False)
-    if faults:
+    data.print(_integer_legend(doc) if _integer(doc) else _float_legend(doc), markup=False)
+    if any((r.get(c) or {}).get("fault") for r in doc["results"]
+           for c in ("numpy", "numpy_int", "onnxruntime", "default", "tuned")):
         data.print(f"{FAULT_MARK} a figure above the measured FMA peak is a measurement fault "
                    "(or the peak was measured under load): no share of the peak is given; "
                    "rerun on a quiet machine, with --remeasure-peak.", markup=False)
@@ -136,12 +143,14 @@ def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = Non
                f"{doc['blas_label']}.", markup=False)
     ort = (doc.get("peers") or {}).get("onnxruntime")
     if ort and any(r.get("onnxruntime") for r in doc["results"]):
-        data.print(f"onnxruntime {ort}: a one-node MatMul or Conv session per shape, on thr "
+        op = "MatMulInteger" if _integer(doc) else "MatMul or Conv"
+        data.print(f"onnxruntime {ort}: a one-node {op} session per shape, on thr "
                    "intra-op threads (CPU execution provider).", markup=False)
-    peaks = ", ".join(f"{t}t {v['gflops']:.1f}" + (" (memoized)" if v.get("memoized") else "")
-                      + (" (measured under load: a lower bound)" if v.get("busy") else "")
-                      for t, v in doc["peak"].items())
-    data.print(f"FMA peak GFLOP/s: {peaks}.", markup=False)
+    if doc["peak"]:
+        peaks = ", ".join(f"{t}t {v['gflops']:.1f}" + (" (memoized)" if v.get("memoized") else "")
+                          + (" (measured under load: a lower bound)" if v.get("busy") else "")
+                          for t, v in doc["peak"].items())
+        data.print(f"FMA peak GFLOP/s: {peaks}.", markup=False)
     busy = [v.get("load_average") for v in doc["peak"].values()
             if v.get("memoized") and (v.get("load_average") or 0) >= 0.5]
     if busy:
@@ -157,3 +166,36 @@ def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = Non
                       soft_wrap=True)
     for kind, path in (files or {}).items():
         console.print(f"{kind}: {path}", markup=False, soft_wrap=True)
+
+
+def _float_legend(doc: dict[str, Any]) -> str:
+    return (f"GFLOP/s: median of {doc['protocol']['rounds']} interleaved rounds ± half the "
+            f"IQR; {UNSTABLE_MARK} marks an IQR above "
+            f"{100 * doc['protocol']['unstable_iqr_ratio']:.0f}% of the median. "
+            "% peak and vs numpy: of the tuned kernel if any, else the default. default and "
+            "tuned are timed as in a loop that alternates numpy and gemmtune (each call right "
+            "after a numpy call), tuned through gemmtune.matmul; kernel alone is the tuned "
+            "kernel called back to back. For a memory-bound shape, peak shows the bandwidth "
+            "ceiling (mem) and % peak the share of it too. A stack (B x MxNxK) counts 2*B*M*N*K "
+            "flops, a convolution 2*N*K*P*Q*C*R*S/groups; its default or tuned figure is "
+            "gemmtune.conv2d's, its numpy figure numpy's sliding_window_view + tensordot.")
+
+
+def _integer_legend(doc: dict[str, Any]) -> str:
+    from .integer import NUMPY_INT_MAX
+
+    bounds = sorted({r["f32_exact_max_k"] for r in doc["results"] if r.get("f32_exact_max_k")})
+    bound = f"K <= {bounds[0]}" if len(bounds) == 1 else "K is within its bound"
+    return (f"GOP/s (2*M*N*K integer operations per second): median of "
+            f"{doc['protocol']['rounds']} interleaved rounds ± half the IQR; {UNSTABLE_MARK} "
+            f"marks an IQR above {100 * doc['protocol']['unstable_iqr_ratio']:.0f}% of the "
+            "median. Every result was compared for exact equality with an int64 reference "
+            "before it was timed. numpy int: A.astype(int32) @ B.astype(int32), numpy's integer "
+            f"matmul (a plain loop, no BLAS), timed up to B*M*N*K = {NUMPY_INT_MAX}^3. numpy f32: "
+            f"float32 BLAS on inputs cast before timing, exact for {doc['dtype']} only while "
+            f"{bound}; past it the figure is marked {INEXACT} and not checked. vs numpy: the "
+            "tuned kernel (else the default) over numpy f32. default and tuned are timed each "
+            "call right after a numpy f32 call, tuned through gemmtune.matmul; kernel alone is "
+            "the tuned kernel called back to back. A stack (B x MxNxK) counts 2*B*M*N*K "
+            "operations; gemmtune runs it product by product, as gemmtune.matmul does. No share "
+            "of a peak: the measured peak is the float FMA loop's, not an integer one.")

@@ -25,6 +25,17 @@ OpenBLAS's threads keep spinning after a call and slow down a parallel kernel th
 so bench and such a loop agree. Every contender's result is checked once against the
 float64 reference first (its output poisoned with NaN before): a fast wrong answer is not
 a figure.
+
+An integer pair (``u8s8``, ``s8s8``, ``u8u8``, ``s8u8``: 8-bit A and B, int32 C) is timed on
+GEMMs and stacks (not layers), in GOP/s (2*M*N*K / s, under the same ``gflops`` keys, with
+``"unit"``), with the integer families (``numba-int8``, ``amx-int8`` where tiles run) as
+default and tuned (a stack product by product with its product's configuration, as
+``stacks.matmul_nd`` runs it), and
+the peers of ``bench.integer``: ``numpy`` is float32 BLAS on cast inputs, ``numpy_int`` the
+int32 loop (small sizes only), ``onnxruntime`` MatMulInteger. Every result is compared for
+exact equality with an int64 reference (its output poisoned with a sentinel), except numpy's
+float32 one past the K where float32 stops being exact: that one is marked inexact. There
+is no measured integer peak, so such rows have no share of a peak.
 """
 
 from __future__ import annotations
@@ -83,8 +94,14 @@ def workloads_from_sizes(sizes: Sequence[int]) -> list[Workload]:
 
 def memory_needed(w: Workload, dtype: str) -> int:
     """Bytes held at once: the operands, one result per contender, and the check's float64 copies."""
+    from ..dtypes import spec
     from ..kernels.params import ITEMSIZE
 
+    if spec(dtype).kind == "int":
+        # 8-bit A and B with their float32, int32 and (for the reference) float64 copies; C
+        # as int32 for four contenders, float32 for numpy's, onnxruntime's, and the int64
+        # reference with its float64 product.
+        return w.batch * ((w.m * w.k + w.k * w.n) * (1 + 4 + 4 + 8) + w.m * w.n * (4 * 4 + 4 + 4 + 8 + 8))
     if w.conv is not None:
         x, y = _size(w.conv.input_shape()), _size(w.conv.output_shape())
         wt = _size(w.conv.weight_shape())
@@ -97,8 +114,12 @@ def memory_needed(w: Workload, dtype: str) -> int:
 
 def min_traffic_bytes(w: Workload, dtype: str) -> int:
     """Bytes a GEMM (or layer) must move at least: read the operands, write the result once."""
+    from ..dtypes import spec
     from ..kernels.params import ITEMSIZE
 
+    d = spec(dtype)
+    if d.kind == "int":   # 8-bit operands, an int32 result
+        return w.batch * ((w.m * w.k + w.k * w.n) * d.itemsize + w.m * w.n * 4)
     if w.conv is not None:
         return (_size(w.conv.input_shape()) + _size(w.conv.weight_shape())
                 + _size(w.conv.output_shape())) * ITEMSIZE[dtype]
@@ -212,13 +233,26 @@ class _Contender:
     out: Any = None      # the array ``fn`` writes; None when ``fn`` returns its result
     what: str = ""       # who it is, for the sentence when its result is wrong
     peer: bool = False   # another library's: a wrong result drops it (with a note), not the run
+    checked: bool = True  # False: no check can hold (float32 beyond its exact K); run, not judged
+
+
+def _poison(out: Any) -> None:
+    """Fill ``out`` with what no correct product leaves there: NaN, or a sentinel for integers."""
+    import numpy as np
+
+    if out.dtype.kind == "f":
+        out[...] = np.nan   # an element the contender does not write fails the check
+    else:
+        from ..int8.verify import SENTINEL
+
+        out[...] = SENTINEL
 
 
 def _verified(contenders: list[_Contender], verify: Callable[[Any], Any], threads: int,
               label: str, peers: Peers) -> tuple[list[_Contender], dict[str, Any]]:
     """Run every contender once on a NaN-poisoned output and check the result.
 
-    Returns the contenders that passed and their verdicts.
+    Returns the contenders that passed and their verdicts (None for an unchecked one).
 
     Raises:
         GemmtuneError: gemmtune's or numpy's result is wrong (no figure is reported).
@@ -232,8 +266,12 @@ def _verified(contenders: list[_Contender], verify: Callable[[Any], Any], thread
     with pinned_threads(threads):
         for c in contenders:
             if c.out is not None:
-                c.out[...] = np.nan   # an element the contender does not write fails the check
+                _poison(c.out)
             got = c.fn()
+            if not c.checked:
+                verdicts[c.role] = None
+                kept.append(c)
+                continue
             verdict = verify(np.asarray(c.out if c.out is not None else got))
             if not verdict.ok:
                 if c.peer:
@@ -267,7 +305,8 @@ def _timed(contenders: list[_Contender], threads: int, rounds: int, sample_secon
 
 def _checked(fig: dict[str, Any] | None, verdict: Any) -> dict[str, Any] | None:
     if fig is not None:
-        fig["check"] = {"status": verdict.status, "residual": verdict.residual}
+        fig["check"] = None if verdict is None else {"status": verdict.status,
+                                                     "residual": verdict.residual}
     return fig
 
 
@@ -284,6 +323,7 @@ def _row(w: Workload, problem: dict[str, Any], dtype: str, figs: dict[str, Any],
         "name": w.name,
         "problem": problem,
         "flops": flops,
+        "unit": _unit(dtype),
         "numpy": figs.get("numpy"),
         "default": default_fig,
         "tuned": tuned_fig,
@@ -297,10 +337,19 @@ def _row(w: Workload, problem: dict[str, Any], dtype: str, figs: dict[str, Any],
         # peak: the share of the roofline ceiling and the bytes per second it implies.
         row["percent_of_ceiling"] = 100.0 * best["gflops"] / ceiling
         row["achieved_gbs"] = best["gflops"] * min_traffic_bytes(w, dtype) / flops
+    if "numpy_int" in figs:     # integer problems up to numpy_int's size limit
+        row["numpy_int"] = figs["numpy_int"]
+        row["gemmtune_vs_numpy_int"] = _ratio(best, figs["numpy_int"])
     if "onnxruntime" in figs:   # absent, not zero, when onnxruntime did not run
         row["onnxruntime"] = figs["onnxruntime"]
         row["gemmtune_vs_onnxruntime"] = _ratio(best, figs["onnxruntime"])
     return row
+
+
+def _unit(dtype: str) -> str:
+    from ..dtypes import spec
+
+    return spec(dtype).unit
 
 
 def _ratio(a: dict[str, Any] | None, b: dict[str, Any] | None) -> float | None:
@@ -316,11 +365,12 @@ def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: fl
     """Time every contender on one workload and thread count.
 
     Args:
-        w: the shape (a GEMM, a stack or a layer).
-        dtype: "float32" or "float64".
+        w: the shape (a GEMM, a stack or a layer; a GEMM only for an integer pair).
+        dtype: "float32", "float64", or an 8-bit pair ("u8s8", "s8s8", "u8u8", "s8u8").
         threads: threads for every contender.
         root: the gemmtune cache dir (tunings, compiled kernels).
-        peak_gflops: the FMA peak at ``threads`` threads, for the percentages.
+        peak_gflops: the FMA peak at ``threads`` threads, for the percentages (None for an
+            integer pair: there is no measured integer peak to compare with).
         bandwidth_gbs: the triad bandwidth, for the memory-bound ceiling of skinny shapes.
         rounds: interleaved rounds (samples per contender).
         sample_seconds: minimum length of one sample.
@@ -328,15 +378,28 @@ def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: fl
         peers: the run's optional peers (made here when None).
 
     Returns:
-        The result row: ``problem``, ``flops``, ``numpy``, ``default``, ``tuned`` (None when
-        nothing is tuned), ``onnxruntime`` (only when it ran), ``peak_gflops``,
-        ``ceiling_gflops``, ``memory_bound``, ratios.
+        The result row: ``problem``, ``flops``, ``unit`` ("GFLOP/s", or "GOP/s" for an
+        integer pair, whose figures are still under the keys ``gflops``...), ``numpy``,
+        ``default``, ``tuned`` (None when nothing is tuned), ``onnxruntime`` (only when it
+        ran), ``peak_gflops``, ``ceiling_gflops``, ``memory_bound``, ratios. An integer row
+        also has ``numpy_int`` (up to ``bench.integer.NUMPY_INT_MAX``^3), ``f32_exact`` and
+        ``f32_exact_max_k``; its ``numpy`` is float32 BLAS on cast inputs, with
+        ``"inexact": true`` and no check when K is past ``f32_exact_max_k``.
+
+    Raises:
+        ValueError: a layer of an integer pair (gemmtune.conv2d is float only).
     """
+    from ..dtypes import spec
+
+    integer = spec(dtype).kind == "int"
+    if integer and w.conv is not None:
+        raise ValueError(f"{w.label()}: {dtype} is benchmarked on GEMMs and stacks only; "
+                         "gemmtune has no integer convolution.")
     peers = peers or Peers()
     args = (w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sample_seconds, peers)
     if w.conv is not None:
         return _conv_row(*args)
-    if w.batch > 1:
+    if w.batch > 1 and not integer:   # an integer stack is a loop of 2-D products, as in matmul
         return _stack_row(*args)
     return _gemm_row(*args, kernels or _Kernels(root))
 
@@ -346,26 +409,38 @@ def _gemm_row(w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sampl
     import numpy as np
 
     from ..api import matmul, resolve
+    from ..dtypes import spec
     from ..families import family_for
-    from ..kernels.reference import check
     from ..measure import AfterCall
     from ..problem import Problem
-    from .peers import matmul as ort_matmul
 
-    problem = Problem(w.m, w.n, w.k, dtype, threads)
+    # An integer stack runs its products one by one through the 2-D choice (stacks.matmul_nd),
+    # on the threads matmul_nd gives a stack of that size: the 2-D problem is what is looked up.
+    stack = w.batch > 1
+    problem = Problem(w.m, w.n, w.k, dtype, _stack_threads(w, threads) if stack else threads)
     family = family_for(problem)
     default = family.default_params(problem)
     tuned, info = resolve(problem, root)
     has_tuned = info["source"] != "default"
 
-    rng = np.random.default_rng(0)
-    A = rng.standard_normal((w.m, w.k)).astype(dtype)
-    B = rng.standard_normal((w.k, w.n)).astype(dtype)
-    outs = {role: np.empty((w.m, w.n), dtype) for role in ("numpy", "default", "tuned", "tuned_kernel")}
-    numpy_call = lambda: np.matmul(A, B, out=outs["numpy"])  # noqa: E731
+    integer = spec(dtype).kind == "int"
+    A, B, verify, numpies, ort = (_integer_peers if integer else _float_peers)(w, dtype, threads, peers)
+    numpy_call = numpies[0].fn   # numpy's BLAS product: what a user's loop alternates with
+    out_dtype = np.int32 if integer else dtype
+    outs = {role: np.empty(numpies[0].out.shape, out_dtype) for role in ("default", "tuned", "tuned_kernel")}
+
+    def each(kernel: Any, out: Any, t: int) -> Callable[[], Any]:
+        if not stack:
+            return lambda: kernel(A, B, out, threads=t)
+
+        def products() -> None:
+            for i in range(w.batch):
+                kernel(A[i], B[i], out[i], threads=t)
+        return products
+
     dk = kernels.get(family, default, problem)
-    cs = [_Contender("numpy", numpy_call, outs["numpy"], "numpy's matmul"),
-          _Contender("default", AfterCall(numpy_call, lambda: dk(A, B, outs["default"], threads=threads)),
+    cs = [*numpies,
+          _Contender("default", AfterCall(numpy_call, each(dk, outs["default"], problem.threads)),
                      outs["default"], f"the default kernel {default.label()}")]
     if has_tuned:
         # What users call, in a user's loop; and the kernel alone unless it is the default
@@ -375,16 +450,19 @@ def _gemm_row(w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sampl
             A, B, out=outs["tuned"], threads=threads, cache_dir=root)), outs["tuned"],
             f"the tuned configuration {tuned.label()} (through gemmtune.matmul)"))
         if tuned != default:
-            tk, t = kernels.get(family, tuned, problem), info.get("threads", threads)
-            cs.append(_Contender("tuned_kernel", lambda: tk(A, B, outs["tuned_kernel"], threads=t),
+            tk = kernels.get(family, tuned, problem)
+            cs.append(_Contender("tuned_kernel", each(tk, outs["tuned_kernel"], info.get("threads", threads)),
                                  outs["tuned_kernel"], f"the tuned kernel {tuned.label()}"))
-    ort = peers.make(lambda: ort_matmul(dtype, threads, A.shape, B.shape))
     if ort is not None:
-        cs.append(_Contender("onnxruntime", lambda: ort(A, B), None, "onnxruntime's MatMul", peer=True))
-    cs, verdicts = _verified(cs, lambda C: check(C, A, B), threads, problem.label(), peers)
+        cs.append(ort)
+    label = problem.replace(batch=w.batch, threads=threads).label()
+    cs, verdicts = _verified(cs, verify, threads, label, peers)
     figs = _timed(cs, threads, rounds, sample_seconds, w.flops(), peak_gflops)
-    for role in ("numpy", "onnxruntime"):
+    for role in ("numpy", "numpy_int", "onnxruntime"):
         _checked(figs.get(role), verdicts.get(role))
+    if integer and "numpy" in figs:
+        # float32 BLAS past its exact K: timed, never checked, and said so in the row.
+        figs["numpy"]["inexact"] = verdicts.get("numpy") is None
 
     def kernel_figure(role: str, params: Any) -> dict[str, Any]:
         fig = _checked(dict(figs[role]), verdicts[role])
@@ -395,13 +473,80 @@ def _gemm_row(w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sampl
     if has_tuned:
         tuned_fig = kernel_figure("tuned", tuned)
         tuned_fig.update(threads=info.get("threads", threads), threads_reason=info.get("threads_reason"),
-                         source=info["source"], tuned_problem=info.get("problem"),
+                         # A stack runs its product's own tuning ("product") or a nearest one.
+                         source="product" if stack and info["source"] == "exact" else info["source"],
+                         tuned_problem=info.get("problem"),
                          distance=info.get("distance"), same_as_default=tuned == default,
                          timed="gemmtune.matmul, each call after a numpy call")
         if "tuned_kernel" in figs:
-            tuned_fig["kernel"] = figs["tuned_kernel"]
-    return _row(w, problem.to_dict(), dtype, figs, kernel_figure("default", default), tuned_fig,
-                peak_gflops, bandwidth_gbs)
+            tuned_fig["kernel"] = _checked(figs["tuned_kernel"], verdicts["tuned_kernel"])
+    row = _row(w, problem.replace(batch=w.batch, threads=threads).to_dict(), dtype, figs,
+               kernel_figure("default", default), tuned_fig, peak_gflops, bandwidth_gbs)
+    row["family"] = family.name
+    if integer:
+        from ..int8 import f32_exact_k
+
+        row["f32_exact_max_k"] = f32_exact_k(dtype)
+        row["f32_exact"] = w.k <= row["f32_exact_max_k"]
+    return row
+
+
+def _stack_threads(w: Workload, threads: int) -> int:
+    """The threads ``stacks.matmul_nd`` runs a stack of this size on (fewer when small)."""
+    from ..stacks import MIN_FLOPS_PER_THREAD
+
+    return max(1, min(threads, w.flops() // MIN_FLOPS_PER_THREAD))
+
+
+def _float_peers(w: Workload, dtype: str, threads: int, peers: Peers):
+    """A float GEMM's operands, its check, numpy's contender (in a list) and onnxruntime's (or None)."""
+    import numpy as np
+
+    from ..kernels.reference import check
+    from .peers import matmul as ort_matmul
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((w.m, w.k)).astype(dtype)
+    B = rng.standard_normal((w.k, w.n)).astype(dtype)
+    C = np.empty((w.m, w.n), dtype)
+    numpy = _Contender("numpy", lambda: np.matmul(A, B, out=C), C, "numpy's matmul")
+    run = peers.make(lambda: ort_matmul(dtype, threads, A.shape, B.shape))
+    ort = None if run is None else _Contender("onnxruntime", lambda: run(A, B), None,
+                                              "onnxruntime's MatMul", peer=True)
+    return A, B, (lambda C: check(C, A, B)), [numpy], ort
+
+
+def _integer_peers(w: Workload, dtype: str, threads: int, peers: Peers):
+    """An integer GEMM's operands, its exact check against the int64 reference, numpy's
+    contenders of ``bench.integer`` (float32 BLAS first, then the int32 loop when the size
+    allows it) and onnxruntime's MatMulInteger (or None)."""
+    import numpy as np
+
+    from ..int8.verify import compare as exact_compare
+    from ..kernels.reference import Verdict
+    from . import integer
+
+    A, B = integer.operands(dtype, w.m, w.n, w.k, batch=w.batch)
+    ref = integer.reference(A, B)
+    label = f"{w.label()} {dtype}"
+
+    def verify(C: Any) -> Any:
+        if C.dtype.kind == "f" and not np.isfinite(C).all():   # a poisoned element left
+            return Verdict(float("inf"), "FAIL", f"{label}: {int((~np.isfinite(C)).sum())} "
+                           "elements not written")
+        if C.shape != ref.shape or w.batch == 1:
+            return exact_compare(C, ref, label)
+        for i in range(w.batch):
+            v = exact_compare(C[i], ref[i], f"product {i} of {label}")
+            if not v.ok:
+                return v
+        return v
+
+    # A missing onnxruntime was said when the run started (Peers); the note is not repeated.
+    cs = [_Contender(p.role, p.fn, p.out, p.name, peer=p.role == "onnxruntime", checked=p.exact)
+          for p in integer.peers(A, B, dtype, threads, on_note=peers.note)]
+    ort = cs.pop() if cs[-1].role == "onnxruntime" else None
+    return A, B, verify, cs, ort
 
 
 def _stack_row(w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sample_seconds,
@@ -537,7 +682,7 @@ def bench(workloads: Sequence[Workload], dtype: str, threads: Sequence[int], roo
 
     Args:
         workloads: the shapes, in display order.
-        dtype: "float32" or "float64".
+        dtype: "float32", "float64" or an 8-bit pair ("u8s8", ...: GEMMs and stacks).
         threads: the thread counts to compare at.
         root: the gemmtune cache dir.
         rounds, sample_seconds: the timing protocol's knobs (see :func:`compare`).
@@ -550,6 +695,7 @@ def bench(workloads: Sequence[Workload], dtype: str, threads: Sequence[int], roo
     from datetime import datetime, timezone
 
     from .. import __version__
+    from ..dtypes import spec
     from ..fingerprint import fingerprint
     from ..peak import bandwidth, peak
 
@@ -558,7 +704,10 @@ def bench(workloads: Sequence[Workload], dtype: str, threads: Sequence[int], roo
     load_before = _loadavg()
     fp = fingerprint()
     peaks, bands = {}, {}
-    for t in threads:
+    # The peak is an FMA loop's: no ceiling for integer dot products (vpdpbusd, AMX tiles),
+    # so an integer run has no share of a peak and no memory-bound ceiling.
+    ceilings = spec(dtype).kind == "float"
+    for t in threads if ceilings else ():
         say(f"peak FMA throughput, {dtype}, {t} thread(s)")
         peaks[t] = peak(dtype, t, root, remeasure=remeasure_peak)
         if with_bandwidth:
@@ -569,7 +718,8 @@ def bench(workloads: Sequence[Workload], dtype: str, threads: Sequence[int], roo
     for t in threads:
         for w in workloads:
             say(f"{w.label()} {dtype} {t}t")
-            results.append(compare(w, dtype, t, root, peak_gflops=peaks[t]["gflops"],
+            results.append(compare(w, dtype, t, root,
+                                   peak_gflops=peaks[t]["gflops"] if t in peaks else None,
                                    bandwidth_gbs=bands[t]["gbs"] if t in bands else None,
                                    rounds=rounds, sample_seconds=sample_seconds, kernels=kernels,
                                    peers=peers))
@@ -587,6 +737,7 @@ def bench(workloads: Sequence[Workload], dtype: str, threads: Sequence[int], roo
         "peers": {"onnxruntime": peers.onnxruntime},
         "notes": list(peers.notes),
         "dtype": dtype,
+        "unit": spec(dtype).unit,
         "threads": list(threads),
         "protocol": {"rounds": rounds, "min_sample_seconds": sample_seconds,
                      "interleaved": True, "statistic": "median", "spread": "IQR",

@@ -51,7 +51,8 @@ def _int_list(text: str, what: str, param_hint: str) -> list[int]:
               help="Directory for the JSON and CSV (default: results/<fingerprint id>/ under "
                    "the current directory).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also draw GFLOP/s against size into FILE (.png or .svg; needs gemmtune[plot]).")
+              help="Also draw GFLOP/s (GOP/s for integers) against size into FILE (.png or .svg; "
+                   "needs gemmtune[plot]).")
 @click.option("--rounds", type=click.IntRange(min=1), default=7, show_default=True,
               help="Interleaved rounds, i.e. samples per contender.")
 @click.option("--sample-seconds", type=click.FloatRange(min=0), default=0.1, show_default=True,
@@ -76,7 +77,11 @@ def bench(app: Any, m: int | None, n: int | None, k: int | None, batch: int | No
 
     Every contender runs at the same thread count (numba's for gemmtune, threadpoolctl's
     limit for the BLAS, intra-op threads for onnxruntime), in interleaved rounds, and reports
-    the median GFLOP/s and IQR; each is checked against a float64 reference first. The
+    the median GFLOP/s and IQR; each is checked against a float64 reference first. An 8-bit
+    pair (--dtype u8s8, s8s8, u8u8, s8u8) reports GOP/s of exact int32 GEMMs and stacks
+    against numpy's int32 matmul (up to 1024^3), numpy's float32 BLAS on cast inputs
+    ("inexact" past the K where float32 stops being exact) and onnxruntime's MatMulInteger,
+    every result compared for equality with an int64 reference; it has no peak column. The
     tuned configuration is the cached one for the exact shape, else the nearest tuned shape's
     (marked "nearest"). A stack (--batch) runs gemmtune.matmul and numpy's @ on
     (B, M, K) @ (B, K, N); a layer (--conv) runs gemmtune.conv2d against numpy's
@@ -155,10 +160,8 @@ def bench(app: Any, m: int | None, n: int | None, k: int | None, batch: int | No
         require_matplotlib()
     from ..dtypes import spec as dtype_spec
 
-    if dtype_spec(dtype).kind != "float":
-        raise click.BadParameter(f"gemmtune bench measures float32 and float64; for {dtype} run "
-                                 "benchmarks/int8_matmul.py (VNNI, AVX2) or benchmarks/amx_matmul.py.",
-                                 param_hint="'--dtype'")
+    if dtype_spec(dtype).kind == "int":
+        _check_integer(workloads, dtype)
     _check_memory(workloads, dtype, memory_needed)
     # Every destination is proven writable before minutes of measuring.
     out_dir = ensure_writable(output if output is not None else default_output_dir(fingerprint_id()),
@@ -205,6 +208,22 @@ def bench(app: Any, m: int | None, n: int | None, k: int | None, batch: int | No
                               soft_wrap=True)
     if as_json:
         app.print_json({**doc, "files": files})
+
+
+def _check_integer(workloads: list[Any], dtype: str) -> None:
+    """An 8-bit pair is benchmarked on GEMMs and stacks whose sums fit int32: refuse the rest
+    up front."""
+    from ..int8 import max_k
+
+    for w in workloads:
+        if w.conv is not None:
+            raise click.BadParameter(f"{w.label()} is a convolution layer; {dtype} is benchmarked "
+                                     "on GEMMs and stacks only (gemmtune has no integer conv2d).",
+                                     param_hint="'--dtype'")
+        if w.k > max_k(dtype):
+            raise click.BadParameter(f"{w.label()} has K = {w.k}, above {max_k(dtype)}, the largest "
+                                     f"K whose {dtype} sums always fit in int32.",
+                                     param_hint="'--dtype'")
 
 
 def _check_memory(workloads: list[Any], dtype: str, need_fn: Any) -> None:

@@ -10,7 +10,7 @@ from .defaults import default_for_isa, default_params
 from .isa import RawCore, available_isas, register_core, unregister_core
 from .inspect import summarize_int8
 from .kernel import Int8Kernel, check_int8_operands, compile_int8
-from .pairs import DTYPE_PAIRS, max_k, normalize_pair, pair_dtypes
+from .pairs import DTYPE_PAIRS, f32_exact_k, max_k, normalize_pair, pair_dtypes
 from .params import Int8Params
 from .space import Int8SearchSpace
 from .verify import exact_reference, verify_int8
@@ -18,6 +18,6 @@ from .verify import exact_reference, verify_int8
 __all__ = [
     "DTYPE_PAIRS", "Int8Kernel", "Int8Params", "Int8SearchSpace", "RawCore", "available_isas",
     "check_int8_operands", "compile_int8", "default_for_isa", "default_params", "exact_reference",
-    "max_k", "normalize_pair", "pair_dtypes", "register_core", "summarize_int8", "unregister_core",
-    "verify_int8",
+    "f32_exact_k", "max_k", "normalize_pair", "pair_dtypes", "register_core", "summarize_int8",
+    "unregister_core", "verify_int8",
 ]

@@ -84,3 +84,20 @@ def max_k(pair: str, a_zero_point: Any = None, b_zero_point: Any = None) -> int:
     a_dt, b_dt = pair_dtypes(pair)
     worst = _max_abs_shifted(a_dt, a_zero_point) * _max_abs_shifted(b_dt, b_zero_point)
     return INT32_MAX // max(worst, 1)
+
+
+F32_EXACT = 2**24   # float32 holds every integer of magnitude up to 2**24, and not 2**24 + 1
+
+
+@lru_cache(maxsize=None)
+def f32_exact_k(pair: str) -> int:
+    """The largest K for which float32 arithmetic on the pair's values is exact for every input.
+
+    A numpy user casts A and B to float32 to reach BLAS. Each product is at most
+    max|A| * max|B| in magnitude and every partial sum of K of them (in any order, as BLAS
+    adds them) at most K times that; while that stays within 2**24 every intermediate is an
+    integer float32 holds exactly, so the float32 product equals the integer one. Beyond it a
+    sum may round. u8s8 gives 514, s8s8 1024, u8u8 258, s8u8 514.
+    """
+    a_dt, b_dt = pair_dtypes(pair)
+    return F32_EXACT // (_max_abs_shifted(a_dt, None) * _max_abs_shifted(b_dt, None))

@@ -153,3 +153,88 @@ def test_a_gemv_stack_is_judged_against_the_bandwidth(untuned):
     assert row["percent_of_ceiling"] == pytest.approx(100 * row["default"]["gflops"] / row["ceiling_gflops"])
     assert row["achieved_gbs"] == pytest.approx(
         row["default"]["gflops"] * 32 * (256 + 256 * 64 + 64) * 4 / row["flops"])
+
+
+# -- integer pairs: GOP/s, exact checks, numpy's two idioms ----------------------------------
+
+def test_an_integer_row_checks_every_contender_for_equality(untuned):
+    from gemmtune.bench.peers import onnxruntime_version
+    from gemmtune.bench.run import Peers
+
+    row = compare(Workload("32", 32, 32, 32), "u8s8", 1, untuned, peers=Peers(), **FAST)
+    assert row["problem"]["dtype"] == "u8s8" and row["unit"] == "GOP/s" and row["flops"] == 2 * 32**3
+    assert row["family"] in ("amx-int8", "numba-int8")
+    ran = {"numpy", "numpy_int", "default"} | ({"onnxruntime"} if onnxruntime_version() else set())
+    for role in ran:
+        assert row[role]["check"] == {"status": "PASS", "residual": 0.0} and row[role]["gflops"] > 0
+    assert row["f32_exact"] and row["f32_exact_max_k"] == 514 and row["numpy"]["inexact"] is False
+    # No integer peak is measured: no share of the float FMA peak either.
+    assert row["peak_gflops"] is None and row["default"]["percent_of_peak"] is None
+    assert row["tuned"] is None and row["gemmtune_vs_numpy_int"] > 0
+
+
+def test_float32_past_its_exact_k_is_timed_unchecked_and_marked(untuned):
+    from gemmtune.bench.run import Peers
+
+    row = compare(Workload("k", 16, 16, 600), "u8s8", 1, untuned, peers=Peers(), **FAST)
+    assert not row["f32_exact"] and row["numpy"]["inexact"] is True and row["numpy"]["check"] is None
+    assert row["numpy"]["gflops"] > 0
+    assert row["numpy_int"]["check"]["status"] == row["default"]["check"]["status"] == "PASS"
+
+
+def test_one_wrong_element_of_an_integer_kernel_stops_the_row(untuned, monkeypatch):
+    from gemmtune.bench import run
+    from gemmtune.errors import GemmtuneError
+
+    real = run._Kernels.get
+
+    def off_by_one(self, family, params, problem):
+        kernel = real(self, family, params, problem)
+
+        def wrong(A, B, out, **kw):
+            kernel(A, B, out, **kw)
+            out[3, 5] += 1   # a residual check with any tolerance would let this pass
+        return wrong
+
+    monkeypatch.setattr(run._Kernels, "get", off_by_one)
+    with pytest.raises(GemmtuneError, match=r"the default kernel .* 1 wrong elements, first at \(3, 5\)"):
+        compare(Workload("32", 32, 32, 32), "u8s8", 1, untuned, peers=run.Peers(), **FAST)
+
+
+def test_absent_integer_peers_give_one_note_each(untuned, monkeypatch):
+    import sys
+
+    from gemmtune.bench import integer, peers as peer_module
+    from gemmtune.bench.run import Peers
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)   # not installed, in this process
+    monkeypatch.setattr(integer, "NUMPY_INT_MAX", 16)      # 32^3 is then past numpy int's limit
+    notes: list[str] = []
+    peers = Peers(notes.append)
+    rows = [compare(Workload("32", 32, 32, 32), pair, 1, untuned, peers=peers, **FAST)
+            for pair in ("u8s8", "u8s8")]
+    assert all("onnxruntime" not in r and "numpy_int" not in r for r in rows)
+    assert rows[0]["numpy"]["check"]["status"] == "PASS"
+    assert notes == [peer_module.missing_note(), integer.numpy_int_note("32x32x32", 16)]
+
+
+def test_an_integer_stack_runs_its_products_and_their_tuning(untuned):
+    from gemmtune.bench.run import Peers
+    from gemmtune.conv import ConvSpec
+
+    w = Workload("s", 12, 10, 8, batch=5)
+    row = compare(w, "u8s8", 1, untuned, peers=Peers(), **FAST)
+    assert row["problem"] == {"m": 12, "n": 10, "k": 8, "dtype": "u8s8", "threads": 1, "batch": 5}
+    assert row["flops"] == 2 * 5 * 12 * 10 * 8 and row["unit"] == "GOP/s" and row["tuned"] is None
+    for role in ("numpy", "numpy_int", "default"):
+        assert row[role]["check"]["status"] == "PASS"
+    # matmul runs each product with the 2-D product's tuning: the stack's "product" source.
+    product = Problem(12, 10, 8, "u8s8", 1)
+    params = {**row["default"]["params"], "unroll": 1 if row["default"]["params"]["unroll"] != 1 else 2}
+    TuningCache(untuned).put(Entry(fingerprint_id(), product, params, {"gflops": 1.0},
+                                   make_provenance(sampler="test")))
+    row = compare(w, "u8s8", 1, untuned, peers=Peers(), **FAST)
+    assert row["tuned"]["source"] == "product" and row["tuned"]["tuned_problem"]["k"] == 8
+    assert row["tuned"]["check"]["status"] == row["tuned"]["kernel"]["check"]["status"] == "PASS"
+    with pytest.raises(ValueError, match="no integer convolution"):
+        compare(Workload.layer("l", ConvSpec.parse("1,3,9,9,4,3,3,1,1")), "u8s8", 1, untuned, **FAST)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gemmtune.cache import TuningCache
+from gemmtune.cache import Entry, TuningCache, make_provenance
 from gemmtune.cli import cli
 from gemmtune.fingerprint import fingerprint, fingerprint_id, usable_cores
 from gemmtune.defaults import default_params
@@ -178,6 +178,8 @@ def test_svg_shapes_suite_and_default_output_dir(root, tmp_path, monkeypatch):
     (("--conv", "1,64,56,56,64,3,3", "--sizes", "8"), 2, "only one of"),
     (("-b", "4", "--sizes", "8"), 2, "--batch goes with -m, -n and -k"),
     (("-b", "0", "-m", "8", "-n", "8", "-k", "8"), 2, "0"),
+    (("--dtype", "s8s8", "--conv", "1,4,10,10,8,3,3,1,1"), 2, "GEMMs and stacks only"),
+    (("--dtype", "u8u8", "-m", "8", "-n", "8", "-k", "33026"), 2, "fit in int32"),
 ])
 def test_bad_input_is_one_sentence(tmp_path, monkeypatch, args, code, words):
     monkeypatch.chdir(tmp_path)
@@ -310,3 +312,60 @@ def test_onnxruntime_column_and_its_absence(root, tmp_path, monkeypatch):
     assert result.stderr.count("onnxruntime and onnx are not installed") == 1
     header = next(line for line in result.stderr.splitlines() if "numpy" in line and "thr" in line)
     assert "onnxruntime" not in header
+
+
+# -- integer pairs: GOP/s against numpy's int32 loop, float32 BLAS and MatMulInteger ----------
+
+def test_an_integer_pair_in_gop_s(tmp_path):
+    from gemmtune.bench.peers import onnxruntime_version
+    from gemmtune.families import family_for
+    from gemmtune.problem import Problem
+
+    problem = Problem(32, 32, 32, "u8s8", 1)
+    family = family_for(problem)
+    default = family.default_params(problem)
+    tuned = family.parse_params({**default.to_dict(), "unroll": 1 if default.unroll != 1 else 2})
+    cache = tmp_path / "cache"
+    TuningCache(cache).put(Entry(fingerprint_id(), problem, tuned.to_dict(), {"gflops": 1.0},
+                                 make_provenance(sampler="test")))
+    result = invoke(cache, "--dtype", "u8s8", "--sizes", "32,48", *ONE, "--output",
+                    str(tmp_path / "res"), "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["dtype"] == "u8s8" and doc["unit"] == "GOP/s" and doc["peak"] == {}
+    r32, r48 = doc["results"]
+    assert r32["tuned"]["source"] == "exact" and r32["tuned"]["label"] == tuned.label()
+    assert r48["tuned"]["source"] == "nearest" and r48["tuned"]["tuned_problem"]["m"] == 32
+    peers = {"onnxruntime"} if onnxruntime_version() else set()
+    for r in (r32, r48):
+        assert r["unit"] == "GOP/s" and r["f32_exact"] and r["numpy"]["inexact"] is False
+        for role in {"numpy", "numpy_int", "default", "tuned"} | peers:
+            assert r[role]["check"]["status"] == "PASS" and r[role]["gflops"] > 0
+    header = "\n".join(line for line in result.stderr.splitlines()[:6])
+    assert "gemmtune bench, u8s8, GOP/s" in header and "numpy" in header and "f32" in header
+    assert "% peak" not in result.stderr and "FMA peak" not in result.stderr
+    assert "exact equality with an int64 reference" in result.stderr
+    with open(doc["files"]["csv"], newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["contender"] for r in rows} == {"numpy", "numpy_int", "default", "tuned"} | peers
+    assert {r["unit"] for r in rows} == {"GOP/s"} and {r["check"] for r in rows} == {"PASS"}
+    # --compare measures the saved run's shapes and pair again, contender by contender.
+    again = invoke(cache, "--compare", doc["files"]["json"], *ONE, "--output", str(tmp_path / "res2"),
+                   "--json")
+    assert again.exit_code == 0, again.stderr
+    rows = json.loads(again.stdout)["compare"]["rows"]
+    assert {r["contender"] for r in rows} == {"numpy", "numpy_int", "default", "tuned"} | peers
+    assert {r["problem"]["dtype"] for r in rows} == {"u8s8"}
+
+
+def test_an_integer_stack(tmp_path):
+    result = invoke(tmp_path / "cache", "-b", "3", "-m", "8", "-n", "12", "-k", "16", "--dtype", "s8u8",
+                    *ONE, "--output", str(tmp_path / "res"), "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    [row] = doc["results"]
+    assert row["problem"]["batch"] == 3 and row["flops"] == 2 * 3 * 8 * 12 * 16
+    assert all(row[c]["check"]["status"] == "PASS" for c in ("numpy", "numpy_int", "default"))
+    assert doc["files"]["json"].endswith("bench-s8u8-b3-8x12x16-t1.json")
+    assert "3 x 8x12x16" in result.stderr
+    assert "runs it product by product" in " ".join(result.stderr.split())   # folded at 80 columns

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gemmtune.int8 import DTYPE_PAIRS, max_k, normalize_pair
+from gemmtune.int8 import DTYPE_PAIRS, f32_exact_k, max_k, normalize_pair, pair_dtypes
 
 
 def test_pairs_from_numpy_dtypes():
@@ -37,3 +37,20 @@ def test_max_k_with_zero_points():
     assert max_k("u8u8", 128, 128) == (2**31 - 1) // (128 * 128)
     # A vector zero point: the worst entry counts; an int8 B with zero point 127 reaches 255.
     assert max_k("u8s8", [0, 128], 127) == (2**31 - 1) // (255 * 255)
+
+
+def test_f32_exact_k_is_where_float32_sums_stop_being_exact():
+    assert {p: f32_exact_k(p) for p in DTYPE_PAIRS} == {
+        "u8s8": 2**24 // (255 * 128), "s8s8": 2**24 // (128 * 128), "u8u8": 2**24 // (255 * 255),
+        "s8u8": 2**24 // (128 * 255)} == {"u8s8": 514, "s8s8": 1024, "u8u8": 258, "s8u8": 514}
+    for pair in DTYPE_PAIRS:
+        # The worst sum at the bound: every product at its largest magnitude, still exact.
+        a_dt, b_dt = pair_dtypes(pair)
+        k = f32_exact_k(pair)
+        a = np.full((1, k), np.iinfo(a_dt).max if a_dt == np.uint8 else np.iinfo(a_dt).min, a_dt)
+        b = np.full((k, 1), np.iinfo(b_dt).max if b_dt == np.uint8 else np.iinfo(b_dt).min, b_dt)
+        exact = a.astype(np.int64) @ b.astype(np.int64)
+        assert (a.astype(np.float32) @ b.astype(np.float32)).astype(np.int64) == exact
+    # One more term of 255 * 255 and the (odd) sum is past 2**24: float32 rounds it.
+    a = np.full((1, 259), 255, np.uint8)
+    assert int((a.astype(np.float32) @ a.T.astype(np.float32))[0, 0]) != 259 * 255 * 255
