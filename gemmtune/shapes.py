@@ -3,8 +3,9 @@
 A suite file is ``{"suite": NAME, "description": ..., "shapes": [{"name", "m", "n", "k"}, ...]}``;
 an entry may add ``"batch"`` (a stack of that many products, 1 by default).
 An entry may name a convolution layer instead (``{"name", "conv": "N,C,H,W,K,R,S,stride,pad"}``,
-see ``gemmtune.conv.suite``); here it stands for the GEMMs of its forward pass, the problems
-``gemmtune.conv2d`` runs, so tuning the suite tunes the network.
+see ``gemmtune.conv.suite``); here it stands for the GEMMs its passes run (by default the
+forward pass's, the problems ``gemmtune.conv2d`` runs; ``conv_directions`` adds the backward
+passes' of ``gemmtune.conv2d_backward``), so tuning the suite tunes the network.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class Shape:
     n: int
     k: int
     batch: int = 1  # products in the stack (attention heads, ...); 1 for a single GEMM
+    role: str = ""  # for a convolution's GEMM: "forward", "grad_x", "grad_w" (joined with "+")
 
 
 def suite_names() -> list[str]:
@@ -30,8 +32,13 @@ def suite_names() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
 
 
-def load_shapes(spec: str) -> tuple[str, list[Shape]]:
+def load_shapes(spec: str, conv_directions: tuple[str, ...] = ("forward",)) -> tuple[str, list[Shape]]:
     """The suite in file ``spec``, or the shipped suite named ``spec`` (e.g. "transformer").
+
+    Args:
+        spec: a path or a shipped suite's name.
+        conv_directions: for convolution entries, the passes whose GEMMs are listed
+            ("forward", "backward_data", "backward_weight"; see ``gemmtune.conv.layer_gemms``).
 
     Raises:
         ValueError: no such file or suite, or the file is not a valid suite (one sentence).
@@ -60,19 +67,32 @@ def load_shapes(spec: str) -> tuple[str, list[Shape]]:
         raise ValueError(f"{source} cannot be used because {e}.") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list) or not doc["shapes"]:
         raise ValueError(f"{source} must be an object with a non-empty \"shapes\" list.")
-    shapes = []
+    shapes: list[Shape] = []
+    conv_rows: dict[tuple[int, int, int], int] = {}  # a conv GEMM's row in shapes
     for i, s in enumerate(doc["shapes"]):
         if not isinstance(s, dict):
             raise ValueError(f"shape {i} of {source} is not an object.")
         if "conv" in s:
+            from .conv.plan import layer_gemms
             from .conv.suite import conv_entry
 
             layer = conv_entry(s, source, i)
-            gemms = layer.spec.gemms("forward")
-            seen = {(x.m, x.n, x.k) for x in shapes}
-            # Layers that lower to the same GEMM (e.g. two 3x3 layers) share one tuning.
-            shapes += [Shape(layer.name if len(gemms) == 1 else f"{layer.name}/{j}", g.m, g.n, g.k)
-                       for j, g in enumerate(gemms) if (g.m, g.n, g.k) not in seen]
+            gemms = layer_gemms(layer.spec, directions=conv_directions)
+            # Numbered when a role has several GEMMs (a batch lowered in unequal chunks).
+            numbered = len({roles[0] for _, roles in gemms}) < len(gemms)
+            for j, (g, roles) in enumerate(gemms):
+                key = (g.m, g.n, g.k)
+                row = conv_rows.get(key)
+                if row is None:
+                    conv_rows[key] = len(shapes)
+                    name = f"{layer.name}/{j}" if numbered else layer.name
+                    shapes.append(Shape(name, g.m, g.n, g.k, role="+".join(roles)))
+                    continue
+                # Layers that lower to the same GEMM (e.g. two 3x3 layers) share one
+                # tuning; the row says every role it plays.
+                old = shapes[row]
+                joined = old.role.split("+") + [r for r in roles if r not in old.role.split("+")]
+                shapes[row] = Shape(old.name, old.m, old.n, old.k, role="+".join(joined))
             continue
         for key in ("m", "n", "k", "batch"):
             v = s.get(key, 1)

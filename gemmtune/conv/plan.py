@@ -40,6 +40,9 @@ from .spec import DIRECTIONS, ConvSpec, GemmShape
 
 BUFFER_LIMIT = 64 * 2**20  # bytes; larger batches run in chunks
 
+# What each direction's GEMM computes, as tables and summaries name it.
+ROLES = {"forward": "forward", "backward_data": "grad_x", "backward_weight": "grad_w"}
+
 _ITEMSIZE = {"float32": 4, "float64": 8}
 
 
@@ -167,3 +170,38 @@ def conv2d_plan(spec: ConvSpec, dtype: Any = "float32", buffer_limit: int | None
     plan.gemms.update({d: [GemmShape(m, n, k, c, d) for (m, n, k), c in counts[d].items()]
                        for d in DIRECTIONS})
     return plan
+
+
+def layer_gemms(spec: ConvSpec, dtype: Any = "float32",
+                directions: tuple[str, ...] = DIRECTIONS) -> list[tuple[GemmShape, tuple[str, ...]]]:
+    """The distinct GEMM problems ``conv2d`` and ``conv2d_backward`` run for ``spec``: what to tune.
+
+    Read from :func:`conv2d_plan`, the plan the passes run, so the list cannot drift from
+    them. A problem that two directions share (e.g. the forward and data-gradient GEMMs of
+    a layer with as many filters as channels and a 1x1 kernel) is listed once, with both
+    roles.
+
+    Args:
+        spec: the layer.
+        dtype: float32 or float64.
+        directions: which passes, in order ("forward", "backward_data", "backward_weight").
+
+    Returns:
+        ``[(gemm, roles)]`` in the order of ``directions``; roles are names from ``ROLES``
+        ("forward", "grad_x", "grad_w").
+
+    Raises:
+        ValueError: an unknown direction.
+    """
+    for d in directions:
+        if d not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {d!r}.")
+    plan = conv2d_plan(spec, dtype)
+    found: dict[tuple[int, int, int], tuple[GemmShape, tuple[str, ...]]] = {}
+    for d in directions:
+        for g in plan.gemms[d]:
+            key = (g.m, g.n, g.k)
+            first, roles = found.get(key, (g, ()))
+            if ROLES[d] not in roles:
+                found[key] = (first, roles + (ROLES[d],))
+    return list(found.values())
