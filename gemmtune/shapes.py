@@ -68,7 +68,7 @@ def load_shapes(spec: str, conv_directions: tuple[str, ...] = ("forward",)) -> t
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list) or not doc["shapes"]:
         raise ValueError(f"{source} must be an object with a non-empty \"shapes\" list.")
     shapes: list[Shape] = []
-    conv_rows: dict[tuple[int, int, int], int] = {}  # a conv GEMM's row in shapes
+    conv_rows: dict[tuple[int, int, int, int], int] = {}  # a conv GEMM's row in shapes
     for i, s in enumerate(doc["shapes"]):
         if not isinstance(s, dict):
             raise ValueError(f"shape {i} of {source} is not an object.")
@@ -81,18 +81,18 @@ def load_shapes(spec: str, conv_directions: tuple[str, ...] = ("forward",)) -> t
             # Numbered when a role has several GEMMs (a batch lowered in unequal chunks).
             numbered = len({roles[0] for _, roles in gemms}) < len(gemms)
             for j, (g, roles) in enumerate(gemms):
-                key = (g.m, g.n, g.k)
+                key = (g.m, g.n, g.k, g.batch)
                 row = conv_rows.get(key)
                 if row is None:
                     conv_rows[key] = len(shapes)
                     name = f"{layer.name}/{j}" if numbered else layer.name
-                    shapes.append(Shape(name, g.m, g.n, g.k, role="+".join(roles)))
+                    shapes.append(Shape(name, g.m, g.n, g.k, g.batch, "+".join(roles)))
                     continue
                 # Layers that lower to the same GEMM (e.g. two 3x3 layers) share one
                 # tuning; the row says every role it plays.
                 old = shapes[row]
                 joined = old.role.split("+") + [r for r in roles if r not in old.role.split("+")]
-                shapes[row] = Shape(old.name, old.m, old.n, old.k, role="+".join(joined))
+                shapes[row] = Shape(old.name, old.m, old.n, old.k, old.batch, "+".join(joined))
             continue
         for key in ("m", "n", "k", "batch"):
             v = s.get(key, 1)

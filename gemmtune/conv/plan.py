@@ -157,17 +157,18 @@ def conv2d_plan(spec: ConvSpec, dtype: Any = "float32", buffer_limit: int | None
                     buffer_bytes, {})
     counts: dict[str, Counter] = {d: Counter() for d in DIRECTIONS}
     for t0, t1 in chunks:
+        # One matmul call per chunk and direction, stacking the G groups' products.
         L = (t1 - t0) * Q
         transpose_dy = plan.weight_grad_transposes == "dy"
         if spec.layout == "NCHW":
-            counts["forward"][(Kg, L, taps)] += G
-            counts["backward_data"][(taps, L, Kg)] += G
-            counts["backward_weight"][(taps, Kg, L) if transpose_dy else (Kg, taps, L)] += G
+            counts["forward"][(Kg, L, taps)] += 1
+            counts["backward_data"][(taps, L, Kg)] += 1
+            counts["backward_weight"][(taps, Kg, L) if transpose_dy else (Kg, taps, L)] += 1
         else:
-            counts["forward"][(L, Kg, taps)] += G
-            counts["backward_data"][(L, taps, Kg)] += G
-            counts["backward_weight"][(Kg, taps, L) if transpose_dy else (taps, Kg, L)] += G
-    plan.gemms.update({d: [GemmShape(m, n, k, c, d) for (m, n, k), c in counts[d].items()]
+            counts["forward"][(L, Kg, taps)] += 1
+            counts["backward_data"][(L, taps, Kg)] += 1
+            counts["backward_weight"][(Kg, taps, L) if transpose_dy else (taps, Kg, L)] += 1
+    plan.gemms.update({d: [GemmShape(m, n, k, c, d, G) for (m, n, k), c in counts[d].items()]
                        for d in DIRECTIONS})
     return plan
 
@@ -197,10 +198,10 @@ def layer_gemms(spec: ConvSpec, dtype: Any = "float32",
         if d not in DIRECTIONS:
             raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {d!r}.")
     plan = conv2d_plan(spec, dtype)
-    found: dict[tuple[int, int, int], tuple[GemmShape, tuple[str, ...]]] = {}
+    found: dict[tuple[int, int, int, int], tuple[GemmShape, tuple[str, ...]]] = {}
     for d in directions:
         for g in plan.gemms[d]:
-            key = (g.m, g.n, g.k)
+            key = (g.m, g.n, g.k, g.batch)
             first, roles = found.get(key, (g, ()))
             if ROLES[d] not in roles:
                 found[key] = (first, roles + (ROLES[d],))

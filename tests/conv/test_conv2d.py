@@ -99,19 +99,20 @@ def test_matmul_runs_exactly_the_planned_gemms(conv_cache, monkeypatch, layout, 
     real = api.matmul
 
     def spy(A, B, out=None, **kwargs):
-        ran[(A.shape[0], B.shape[1], A.shape[1])] += 1
+        # (m, n, k, products in the stack): the groups are one stacked call.
+        ran[(A.shape[-2], B.shape[-1], A.shape[-1], A.shape[0] if A.ndim == 3 else 1)] += 1
         return real(A, B, out, **kwargs)
 
     monkeypatch.setattr(api, "matmul", spy)
     x, w, gy = random_inputs(spec, "float32", np.random.default_rng(0))
     gemmtune.conv2d(x, w, **conv_kwargs(spec), cache_dir=conv_cache)
-    assert ran == Counter({(g.m, g.n, g.k): g.count for g in spec.gemms("forward")})
+    assert ran == Counter({(g.m, g.n, g.k, g.batch): g.count for g in spec.gemms("forward")})
     ran.clear()
     gemmtune.conv2d_backward(x, w, gy, **conv_kwargs(spec), cache_dir=conv_cache)
     want: Counter = Counter()
     for direction in ("backward_data", "backward_weight"):
         for g in spec.gemms(direction):
-            want[(g.m, g.n, g.k)] += g.count
+            want[(g.m, g.n, g.k, g.batch)] += g.count
     assert ran == want
 
 
