@@ -75,12 +75,14 @@ def _pairs() -> dict[tuple[np.dtype, np.dtype], DtypePair]:
     # ``stacked_problem`` alone should not.
     global _floats_registered
     if not _floats_registered:
-        _floats_registered = True
         from .kernels.gemv import gemv
 
         for name in ("float32", "float64"):
             dt = np.dtype(name)
             _PAIRS.setdefault((dt, dt), DtypePair(dt, dt, dt, name, _float_gemm(name), gemv))
+        # Marked only once registered: a second thread arriving while the first imports
+        # the kernels would otherwise see no pair at all ("does not multiply float32").
+        _floats_registered = True
     return _PAIRS
 
 

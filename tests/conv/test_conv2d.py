@@ -1,7 +1,7 @@
 """conv2d and conv2d_backward against the float64 direct-loop oracle.
 
-Every buffer the lowering allocates with ``np.empty`` (outputs, the im2col matrix, the
-transposed gradient) is poisoned with NaN, so an element the code forgets to write fails.
+Every buffer the lowering allocates with ``np.empty`` (outputs, the transposed gradient) and
+the im2col workspace are poisoned with NaN, so an element the code forgets to write fails.
 """
 
 from __future__ import annotations
@@ -25,11 +25,15 @@ HYPOTHESIS = settings(max_examples=25, deadline=None,
 
 @pytest.fixture
 def poisoned(monkeypatch):
-    """np.empty returns NaN-filled arrays inside the forward and backward modules."""
-    from gemmtune.conv import backward, forward
+    """np.empty and the im2col workspace return NaN-filled arrays inside the forward and
+    backward modules."""
+    from gemmtune.conv import backward, forward, workspace
 
     def empty(shape, dtype=float, **kwargs):
         return np.full(shape, np.nan, dtype=dtype)
+
+    monkeypatch.setattr(workspace, "buffer",
+                        lambda nbytes, dtype: np.full(nbytes // np.dtype(dtype).itemsize, np.nan, dtype))
 
     shim = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
     shim.empty = empty
