@@ -73,7 +73,7 @@ def load_shapes(spec: str, conv_directions: tuple[str, ...] = ("forward",)) -> t
         if not isinstance(s, dict):
             raise ValueError(f"shape {i} of {source} is not an object.")
         if "conv" in s:
-            from .conv.plan import layer_gemms
+            from .conv.plan import ROLES, layer_gemms
             from .conv.suite import conv_entry
 
             layer = conv_entry(s, source, i)
@@ -91,7 +91,8 @@ def load_shapes(spec: str, conv_directions: tuple[str, ...] = ("forward",)) -> t
                 # Layers that lower to the same GEMM (e.g. two 3x3 layers) share one
                 # tuning; the row says every role it plays.
                 old = shapes[row]
-                joined = old.role.split("+") + [r for r in roles if r not in old.role.split("+")]
+                order = list(ROLES.values())
+                joined = sorted(set(old.role.split("+")) | set(roles), key=order.index)
                 shapes[row] = Shape(old.name, old.m, old.n, old.k, old.batch, "+".join(joined))
             continue
         for key in ("m", "n", "k", "batch"):

@@ -167,7 +167,7 @@ class ConvSpec:
         """
         from .plan import conv2d_plan
 
-        return conv2d_plan(self, dtype=dtype).gemms[_direction(direction)]
+        return list(conv2d_plan(self, dtype=dtype).gemms[_direction(direction)])
 
     # -- text and JSON ------------------------------------------------------------------
     def label(self) -> str:
