@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from .inputs import check_grad, conv_spec, resolve_threads
-from . import workspace
 from .plan import ConvPlan, conv2d_plan
 
 
@@ -78,7 +77,7 @@ def _backward_nchw(plan: ConvPlan, x, w, gy, threads, cache_dir):
     transpose_dy = plan.weight_grad_transposes == "dy"
     # grad_w^T (taps x Kg) per group when grad_y is transposed, else grad_w (Kg x taps).
     dw = np.empty((G, taps, Kg) if transpose_dy else (G, Kg, taps), dtype=x.dtype)
-    buf = workspace.buffer(plan.buffer_bytes, x.dtype)
+    buf = np.empty(plan.buffer_bytes // x.itemsize, dtype=x.dtype)
     for i, (t0, t1) in enumerate(plan.chunks):
         L = (t1 - t0) * Q
         if plan.lowering == "gemm":
@@ -135,7 +134,7 @@ def _backward_nhwc(plan: ConvPlan, x, w, gy, threads, cache_dir):
     transpose_dy = plan.weight_grad_transposes == "dy"
     # grad_w per group as Kg x (R, S, Cg) when grad_y is transposed, else its transpose.
     dwk = np.empty((G, Kg, taps) if transpose_dy else (G, taps, Kg), dtype=x.dtype)
-    buf = workspace.buffer(plan.buffer_bytes, x.dtype)
+    buf = np.empty(plan.buffer_bytes // x.itemsize, dtype=x.dtype)
     for i, (t0, t1) in enumerate(plan.chunks):
         L = (t1 - t0) * Q
         if plan.lowering == "gemm":

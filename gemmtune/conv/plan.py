@@ -152,8 +152,8 @@ def conv2d_plan(spec: ConvSpec, dtype: Any = "float32", buffer_limit: int | None
 @lru_cache(maxsize=256)
 def _plan(spec: ConvSpec, itemsize: int, buffer_limit: int) -> ConvPlan:
     # Cached: a layer is planned once, not on every call (the plan is immutable: tuples of
-    # frozen GemmShapes in a read-only mapping). Computing it cost about as much as the
-    # rest of a small layer's Python work (docs/performance.md, section 14).
+    # frozen GemmShapes in a read-only mapping). Planning took 16-23 us against 1-2 us for
+    # the lookup, about 1% of a ResNet-50 1x1 layer's forward (docs/performance.md, 14).
     P, Q = spec.output_hw()
     G = spec.groups
     Kg, Cg = spec.k // G, spec.c // G
