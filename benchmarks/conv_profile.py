@@ -1,7 +1,8 @@
 """Where a convolution's time goes: conv2d and conv2d_backward against their parts, timed alone.
 
     python benchmarks/conv_profile.py [--layers 1,64,56,56,64,3,3,1,1 1,256,56,56,64,1,1,1,0]
-                                      [--threads 1] [--rounds 7] [--cache-dir DIR] [--json]
+                                      [--threads 1] [--rounds 7] [--stat median|min]
+                                      [--cache-dir DIR] [--json]
 
 For each layer (NCHW, float32, batch 1, groups 1) the whole passes and each piece they run
 are timed in interleaved rounds (``gemmtune.measure.interleaved``): im2col, the GEMMs through
@@ -67,6 +68,8 @@ def pieces(spec, threads, cache_dir):
         gx = np.zeros_like(x)
         out["zeroed grad_x"] = ("backward", lambda: np.zeros(x.shape, x.dtype))
         out["im2col"] = ("forward", lowered(im2col, x, col))
+        out["im2col again"] = ("backward", lowered(im2col, x, col))  # the weight gradient's
+        out["buffer again"] = ("backward", out["buffer"][1])
         out["col2im"] = ("backward", lowered(col2im, col, gx))
     wt = np.ascontiguousarray(wm.T)
     dcol = np.empty((taps, L), np.float32)
@@ -90,6 +93,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--cache-dir", default=os.environ.get("GEMMTUNE_CACHE_DIR"))
+    ap.add_argument("--stat", choices=["median", "min"], default="median",
+                    help="per piece, the median sample or the fastest (on a shared machine the "
+                         "fastest is the least disturbed by other work)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     from threadpoolctl import threadpool_limits
@@ -106,15 +112,17 @@ def main(argv=None) -> int:
             load = load_average()
             timings = interleaved([parts[n][1] for n in names], rounds=args.rounds,
                                   min_sample_seconds=0.05)
-            ms = {n: t.median * 1e3 for n, t in zip(names, timings)}
+            pick = (lambda t: t.median) if args.stat == "median" else (lambda t: min(t.samples))
+            ms = {n: pick(t) * 1e3 for n, t in zip(names, timings)}
             doc = {"layer": spec.label(), "load_average": load, "threads": args.threads,
-                   "ms": ms}
+                   "stat": args.stat, "ms": ms}
             for total in ("forward", "backward"):
                 rest = ms[total] - sum(ms[n] for n in names if parts[n][0] == total and n != total)
                 doc["ms"][f"{total} rest"] = rest
             docs.append(doc)
             if not args.json:
-                print(f"{spec.label()}  (load average {load}, {args.threads} thread(s), ms, medians)")
+                print(f"{spec.label()}  (load average {load}, {args.threads} thread(s), ms, "
+                      f"{args.stat} of {args.rounds} samples)")
                 for total in ("forward", "backward"):
                     print(f"  {total:<16} {ms[total]:8.3f}")
                     for n in names:

@@ -80,7 +80,8 @@ def render_suite(console: Any, suite: str, docs: list[dict[str, Any]], total: in
         for doc in docs:
             p, best = doc["problem"], doc["best"]
             pct = doc["percent_of_numpy"]
-            cells = {"shape": doc.get("name", ""), "gemm": doc.get("role", ""), "m x n x k": f"{p['m']}x{p['n']}x{p['k']}",
+            size = f"{p['m']}x{p['n']}x{p['k']}" + (f" b{p['batch']}" if p.get("batch", 1) > 1 else "")
+            cells = {"shape": doc.get("name", ""), "gemm": doc.get("role", ""), "m x n x k": size,
                      "GFLOP/s": f"{best['gflops']:.1f}" if best else "-",
                      "numpy": f"{doc['numpy_gflops']:.1f}" if doc["numpy_gflops"] else "-",
                      "% numpy": f"{pct:.0f}%" if pct is not None else "-",
