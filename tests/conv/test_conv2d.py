@@ -156,3 +156,32 @@ def test_two_threads_at_once_match_the_oracle(conv_cache):
     for t in threads:
         t.join()
     assert not failures, failures
+
+
+@st.composite
+def grouped_specs(draw) -> ConvSpec:
+    """Layers of 2-8 groups (depthwise included), the stacked-call path, any stride and dilation."""
+    groups = draw(st.integers(2, 8))
+    depthwise = draw(st.booleans())
+    cg, kg = (1, draw(st.sampled_from([1, 2]))) if depthwise else (draw(st.integers(1, 3)),
+                                                                  draw(st.integers(1, 3)))
+    r, s = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    stride, dilation = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    padding = draw(st.integers(0, 1))
+    h = draw(st.integers(max(1, dilation * (r - 1) + 1 - 2 * padding), 8))
+    w = draw(st.integers(max(1, dilation * (s - 1) + 1 - 2 * padding), 8))
+    return ConvSpec(draw(st.integers(1, 2)), cg * groups, h, w, kg * groups, r, s, stride, padding,
+                    dilation, groups, draw(st.sampled_from(["NCHW", "NHWC"])))
+
+
+# Few examples: each new stacked shape compiles a batched kernel cut to it (stacks.py).
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(grouped_specs(), st.booleans())
+def test_grouped_and_depthwise_layers_match_the_oracle(poisoned, conv_cache, spec, with_bias):
+    rng = np.random.default_rng(spec.groups + spec.h)
+    x, w, gy = random_inputs(spec, "float32", rng)
+    bias = rng.standard_normal(spec.k).astype("float32") if with_bias else None
+    y = gemmtune.conv2d(x, w, bias, **conv_kwargs(spec), threads=1, cache_dir=conv_cache)
+    assert_forward(y, conv2d_ref(x, w, spec, bias), x, w, spec)
+    got = gemmtune.conv2d_backward(x, w, gy, **conv_kwargs(spec), threads=1, cache_dir=conv_cache)
+    assert_backward(got, x, w, gy, spec)
