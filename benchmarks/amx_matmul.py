@@ -55,22 +55,13 @@ def f32_exact_k(pair: str) -> int:
 
 def ort_matmul_integer(threads: int) -> Callable[[np.ndarray, np.ndarray], Any] | None:
     """onnxruntime's MatMulInteger (uint8 x int8) as a callable, or None when not installed."""
+    from gemmtune.bench.peers import PeerUnavailable, matmul_integer
+
     try:
-        import onnxruntime as ort
-        from onnx import TensorProto, helper
-    except ImportError:
+        return matmul_integer("uint8", "int8", threads)
+    except PeerUnavailable as exc:
+        print(f"onnxruntime: {exc}", file=sys.stderr)
         return None
-    graph = helper.make_graph(
-        [helper.make_node("MatMulInteger", ["A", "B"], ["C"])], "mmi",
-        [helper.make_tensor_value_info("A", TensorProto.UINT8, None),
-         helper.make_tensor_value_info("B", TensorProto.INT8, None)],
-        [helper.make_tensor_value_info("C", TensorProto.INT32, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    return lambda A, B: session.run(None, {"A": A, "B": B})[0]
 
 
 def operands(pair: str, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

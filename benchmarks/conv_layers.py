@@ -9,9 +9,9 @@ Per layer (NCHW, float32 by default) and thread count, in interleaved rounds
 - gemmtune: ``gemmtune.conv2d`` (im2col + ``gemmtune.matmul`` with the configuration the
   cache dir holds for each GEMM: tuned, nearest tuned, or the ISA family's seed);
 - numpy: ``sliding_window_view`` of the padded input, strided, then ``tensordot`` with the
-  filters (BLAS pinned with threadpoolctl);
-- onnxruntime: one Conv node, ``intra_op_num_threads`` = threads (skipped when onnxruntime
-  and onnx, the ``peers`` extra, are not installed);
+  filters (BLAS pinned with threadpoolctl; ``gemmtune.bench.peers.numpy_conv``);
+- onnxruntime: one Conv node, ``intra_op_num_threads`` = threads (``gemmtune.bench.peers``;
+  skipped when onnxruntime and onnx, the ``peers`` extra, are not installed);
 - backward: ``gemmtune.conv2d_backward``; reported as its time over gemmtune's forward time.
 
 Printed: the median GFLOP/s of each with half its IQR, the ratios gemmtune/onnxruntime and
@@ -41,44 +41,17 @@ ISSUE_LAYERS = [
 ]
 
 
-def numpy_conv(spec):
-    """y = conv(x, w) by numpy's idiom: a strided window view and one tensordot (groups=1)."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    (sh, sw), (ph, pw), (dh, dw) = spec.stride, spec.padding, spec.dilation
-    R, S = spec.r, spec.s
-
-    def run(x, w):
-        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-        win = sliding_window_view(xp, ((R - 1) * dh + 1, (S - 1) * dw + 1), axis=(2, 3))
-        win = win[:, :, ::sh, ::sw, ::dh, ::dw]                  # (N, C, P, Q, R, S)
-        return np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
-
-    return run
-
-
 def onnx_session(spec, w, threads):
-    """An onnxruntime session running one Conv node with weights w, or None if not installed."""
+    """onnxruntime's one Conv node with weights w (``gemmtune.bench.peers``), or None when the
+    peers extra is missing or has no Conv for this dtype."""
+    from gemmtune.bench.peers import PeerUnavailable, conv
+
     try:
-        import onnx
-        import onnxruntime as ort
-        from onnx import TensorProto, helper, numpy_helper
-    except ImportError:
+        run = conv(spec, w, threads)
+    except PeerUnavailable as e:
+        print(f"onnxruntime skipped: {e}", file=sys.stderr)
         return None
-    elem = TensorProto.FLOAT if w.dtype == np.float32 else TensorProto.DOUBLE
-    node = helper.make_node("Conv", ["X", "W"], ["Y"], strides=list(spec.stride),
-                            pads=[spec.padding[0], spec.padding[1]] * 2,
-                            dilations=list(spec.dilation), group=spec.groups)
-    graph = helper.make_graph([node], "conv", [helper.make_tensor_value_info("X", elem, spec.input_shape())],
-                              [helper.make_tensor_value_info("Y", elem, spec.output_shape())],
-                              initializer=[numpy_helper.from_array(w, "W")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    return run
 
 
 def median_ratio(a, b):
@@ -100,11 +73,13 @@ def bench_layer(name, spec, dtype, threads, rounds, cache_dir, backward):
           "groups": spec.groups, "layout": spec.layout}
     fns = {"gemmtune": lambda: gemmtune.conv2d(x, w, **kw, threads=threads, cache_dir=cache_dir)}
     if spec.groups == 1 and spec.layout == "NCHW":
+        from gemmtune.bench.peers import numpy_conv
+
         npconv = numpy_conv(spec)
         fns["numpy"] = lambda: npconv(x, w)
     sess = onnx_session(spec, w, threads)
     if sess is not None:
-        fns["onnxruntime"] = lambda: sess.run(None, {"X": x})
+        fns["onnxruntime"] = lambda: sess(x)
     if backward:
         fns["backward"] = lambda: conv2d_backward(x, w, gy)
 
@@ -121,7 +96,6 @@ def bench_layer(name, spec, dtype, threads, rounds, cache_dir, backward):
         for peer in ("numpy", "onnxruntime"):
             if peer in fns:
                 got = fns[peer]()
-                got = got[0] if isinstance(got, list) else got
                 err = float(np.max(np.abs(got - y))) / max(float(np.max(np.abs(y))), 1e-30)
                 if err > 1e-4:
                     raise SystemExit(f"{name}: {peer} and gemmtune differ by {err:.2g} (relative).")

@@ -50,27 +50,14 @@ CANDIDATES = {
 
 def onnx_matmul_integer(pair: str, threads: int):
     """A callable ``f(A, B) -> C`` running onnxruntime's MatMulInteger, or None."""
+    from gemmtune.bench.peers import PeerUnavailable, matmul_integer
+
+    a_dt, b_dt = pair_dtypes(pair)
     try:
-        import onnxruntime as ort
-        from onnx import TensorProto, helper
-    except ImportError:
+        return matmul_integer(np.dtype(a_dt).name, np.dtype(b_dt).name, threads)
+    except PeerUnavailable as exc:  # not installed, or a pair this build has no kernel for
+        print(f"onnxruntime: {exc}", file=sys.stderr)
         return None
-    elem = {"u8": TensorProto.UINT8, "s8": TensorProto.INT8}
-    node = helper.make_node("MatMulInteger", ["A", "B"], ["C"])
-    graph = helper.make_graph([node], "mmi", [helper.make_tensor_value_info("A", elem[pair[:2]], None),
-                                              helper.make_tensor_value_info("B", elem[pair[2:]], None)],
-                              [helper.make_tensor_value_info("C", TensorProto.INT32, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)])
-    model.ir_version = 7
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    try:
-        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # e.g. a pair this build has no kernel for
-        print(f"onnxruntime: no MatMulInteger for {pair} ({exc.__class__.__name__})", file=sys.stderr)
-        return None
-    return lambda A, B: sess.run(None, {"A": A, "B": B})[0]
 
 
 def f32_exact_k(pair: str) -> int:

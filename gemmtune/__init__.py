@@ -14,6 +14,14 @@ __all__ = ["matmul", "best_config", "tune", "warmup", "conv2d", "conv2d_backward
 
 
 def __getattr__(name: str) -> Any:
+    value = _resolve(name)
+    # Kept as a module attribute: ``gemmtune.matmul`` in a user's loop is then a plain
+    # attribute read, not a call of this function (about 2 us of a small product).
+    globals()[name] = value
+    return value
+
+
+def _resolve(name: str) -> Any:
     if name in ("matmul", "best_config", "tune"):
         from . import api
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .paths import cache_dir
+from .paths import ENV_CACHE_DIR, cache_dir
 from .problem import Problem
 
 _lock = threading.RLock()
@@ -48,7 +48,10 @@ class Choice:
     @property
     def kernel(self) -> Any:
         if self._kernel is None:
-            self._kernel = _kernel(self.family, self.params, self.problem, self.root)
+            # What runs on ``threads``: the parameters, or the family's equivalent for that
+            # thread count (a parallel float configuration runs as its serial twin on one).
+            runs = self.family.params_for_threads(self.params, self.problem, self.threads)
+            self._kernel = _kernel(self.family, runs, self.problem, self.root)
         return self._kernel
 
 
@@ -69,8 +72,10 @@ _rejected: set[tuple[str, str, Problem, str]] = set()
 
 def _default_threads() -> int:
     # min(usable cores, NUMBA_NUM_THREADS, numpy's BLAS thread count): gemmtune/threads.py.
+    global _default_threads
     from .threads import default_threads
 
+    _default_threads = default_threads  # every later call goes there directly
     return default_threads()
 
 
@@ -85,8 +90,12 @@ def _check_threads(threads: Any) -> int:
 def _stamp(root: Any) -> Any:
     from .cache import FILENAME
 
+    return _file_stamp(os.path.join(root, FILENAME))
+
+
+def _file_stamp(path: str) -> Any:
     try:
-        st = os.stat(os.path.join(root, FILENAME))
+        st = os.stat(path)
     except OSError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -96,7 +105,7 @@ def choose(problem: Problem, root: str | os.PathLike | None = None) -> Choice:
     """The configuration ``matmul`` runs for ``problem``, compiled, and where it came from."""
     from .fingerprint import fingerprint_id
 
-    root_s = str(cache_dir(root))
+    root_s = _root(root)
     key = (root_s, fingerprint_id(), problem)
     stamp = _stamp(root_s)
     hit = _choices.get(key)
@@ -164,6 +173,8 @@ def _tuned(family: Any, fp: str, problem: Problem, root: str):
                       "configuration.", stacklevel=4)
         return None
     for entry in rank_nearest(entries, problem, lambda e: e.problem, lambda e: e.gflops):
+        if entry.problem != problem and not family.borrowable(entry.problem, problem):
+            continue
         try:
             params = family.check_params(entry.params, entry.problem)
         except ValueError as err:
@@ -205,6 +216,81 @@ def _kernel(family: Any, params: Any, problem: Problem, root: str) -> Any:
         return k
 
 
+class _Plan:
+    """What a ``matmul`` call with given operand shapes, dtypes and arguments runs, kept so
+    that the next such call goes straight to the kernel.
+
+    It holds while the three things the choice depends on are unchanged: the cache dir (the
+    argument, else ``$GEMMTUNE_CACHE_DIR``), the thread count asked for (the argument, else
+    ``default_threads()``, which follows ``threadpool_limits``) and the tunings file's stamp.
+    Checking them costs about 2 us; ``choose`` and the operand checks cost tens.
+    """
+
+    __slots__ = ("choice", "tunings", "env", "asked", "stamp", "run")
+
+    def __init__(self, choice: Choice, root: str, env: str | None, asked: int, gemv: Any = None):
+        from .cache import FILENAME
+
+        self.choice, self.env, self.asked = choice, env, asked
+        self.tunings = os.path.join(root, FILENAME)
+        self.stamp = _file_stamp(self.tunings)
+        if gemv is not None:  # M or N = 1: the GEMV kernel (docs/stacks.md); no GEMM compiled
+            self.run = lambda A, B, out, alpha, beta: gemv(A, B, out, alpha=alpha, beta=beta,
+                                                           threads=asked)
+            return
+        kernel = choice.kernel
+        product = getattr(kernel, "product", None)  # the float kernels' direct entry
+        threads = choice.threads
+        if product is not None:
+            self.run = lambda A, B, out, alpha, beta: product(A, B, out, alpha, beta, threads)
+        else:
+            self.run = lambda A, B, out, alpha, beta: kernel(A, B, out, alpha=alpha, beta=beta,
+                                                             threads=threads)
+
+
+_plans: dict[tuple[Any, ...], _Plan] = {}
+_PLANS_MAX = 4096  # distinct call signatures kept; past that the table starts again
+
+
+def _planned(A: np.ndarray, B: np.ndarray, threads: Any, root_arg: Any) -> _Plan | None:
+    """The kept plan for this call, if it still holds."""
+    plan = _plans.get((A.shape, B.shape, A.dtype, B.dtype, threads, root_arg))
+    if plan is None:
+        return None
+    if root_arg is None and os.environ.get(ENV_CACHE_DIR) != plan.env:
+        return None
+    if threads is None and _default_threads() != plan.asked:
+        return None
+    if _file_stamp(plan.tunings) != plan.stamp:
+        return None
+    return plan
+
+
+def _keep_plan(A: np.ndarray, B: np.ndarray, threads: Any, root_arg: Any) -> _Plan | None:
+    """Make and keep the plan for a call the fast path can serve (non-empty 2-D operands
+    that align, no options); None when the call is not of that kind."""
+    if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0] or 0 in A.shape or 0 in B.shape:
+        return None
+    env = os.environ.get(ENV_CACHE_DIR) if root_arg is None else None
+    asked = _check_threads(threads)
+    dtype = _operand_dtype(A, B)
+    root = str(cache_dir(root_arg))
+    # The stamp is read before the choice, so a tuning written in between is seen next call.
+    stamp = _stamp(root)
+    choice = choose(Problem(A.shape[0], B.shape[1], A.shape[1], dtype, asked), root)
+    gemv = None
+    if A.shape[0] == 1 or B.shape[1] == 1:
+        from .stacks import gemv_route
+
+        gemv = gemv_route(A, B)
+    plan = _Plan(choice, root, env, asked, gemv)
+    plan.stamp = stamp
+    if len(_plans) >= _PLANS_MAX:
+        _plans.clear()
+    _plans[(A.shape, B.shape, A.dtype, B.dtype, threads, root_arg)] = plan
+    return plan
+
+
 def _operand_dtype(A: Any, B: Any) -> str:
     from . import dtypes
     from .kernels.gemm import check_operands
@@ -240,6 +326,15 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
     Raises:
         TypeError, ValueError: for operands that cannot be multiplied, with the reason.
     """
+    # The fast path: a call like one made before (same shapes, dtypes, threads and cache
+    # dir, no options) runs the plan kept for it.
+    if (not options and type(A) is np.ndarray and type(B) is np.ndarray
+            and (out is None or type(out) is np.ndarray)
+            and (threads is None or type(threads) is int)
+            and (cache_dir is None or type(cache_dir) is str or isinstance(cache_dir, os.PathLike))):
+        plan = _planned(A, B, threads, cache_dir) or _keep_plan(A, B, threads, cache_dir)
+        if plan is not None:
+            return plan.run(A, B, out, alpha, beta)
     if getattr(A, "ndim", 2) != 2 or getattr(B, "ndim", 2) != 2:
         # Vectors and stacks: numpy.matmul's shape rules (gemmtune/stacks.py).
         from .stacks import matmul_nd
@@ -247,9 +342,13 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
         return matmul_nd(A, B, out, alpha=alpha, beta=beta, threads=threads,
                          params_for=lambda m, n, k, batch, dtype, t: _stack_params(
                              Problem(m, n, k, dtype, t, batch=batch), cache_dir),
-                         cache_dir=cache_dir)
+                         cache_dir=cache_dir, **options)
     dtype = _operand_dtype(A, B)
     threads = _check_threads(threads)
+    if (A.shape[0] == 1 or B.shape[1] == 1) and not options:
+        from .stacks import gemv_route  # M or N = 1: the GEMV kernel (docs/stacks.md)
+        if (gemv := gemv_route(A, B)) is not None:
+            return gemv(A, B, out, alpha=alpha, beta=beta, threads=threads)
     if A.ndim != 2 or B.ndim != 2:
         from .kernels.gemm import check_operands
 
@@ -265,17 +364,52 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, *, alpha
 def _stack_params(problem: Problem, root: Any) -> Any:
     """The KernelParams a stack runs: tuned for exactly this stack, else for its product shape
     alone, else a configuration cut to the product (``stacks.stack_params``)."""
+    return stack_choice(problem, root)[0]
+
+
+def stack_choice(problem: Problem, root: Any) -> tuple[Any, dict[str, Any]]:
+    """What :func:`_stack_params` picks and where from: ``(params, {"source": "exact" |
+    "product" | "default", "problem": the tuned problem's dict (tuned sources)})``."""
     from .fingerprint import fingerprint_id
+
+    root_s = _root(root)
+    key = (root_s, fingerprint_id(), problem)
+    stamp = _stamp(root_s)
+    hit = _stack_choices.get(key)
+    if hit is not None and hit[0] == stamp:  # decided before, and the tunings are unchanged
+        return hit[1]
+    choice = _stack_choice(problem, root_s, key[1])
+    _stack_choices[key] = (stamp, choice)
+    return choice
+
+
+_stack_choices: dict[tuple[str, str, Problem], tuple[Any, tuple[Any, dict[str, Any]]]] = {}
+
+
+def _stack_choice(problem: Problem, root: str, fp: str) -> tuple[Any, dict[str, Any]]:
+    from .cache import TuningCache
     from .stacks import stack_params
 
-    from .cache import TuningCache
-
-    store = TuningCache(cache_dir(root))
-    for p in (problem, problem.replace(batch=1)):
-        entry = store.get(fingerprint_id(), p)
+    store = TuningCache(root)
+    for p, source in ((problem, "exact"), (problem.replace(batch=1), "product")):
+        entry = store.get(fp, p)
         if entry is not None and entry.verified:
-            return entry.kernel_params
-    return stack_params(problem.m, problem.n, problem.k, problem.dtype, problem.threads)
+            return entry.kernel_params, {"source": source, "problem": p.to_dict()}
+    return (stack_params(problem.m, problem.n, problem.k, problem.dtype, problem.threads),
+            {"source": "default"})
+
+
+_roots: dict[tuple[Any, Any], str] = {}
+
+
+def _root(root: str | os.PathLike | None) -> str:
+    """``str(cache_dir(root))``, resolved once per argument and $GEMMTUNE_CACHE_DIR value
+    (resolving costs about 15 us of path handling)."""
+    key = (root, os.environ.get(ENV_CACHE_DIR) if root is None else None)
+    found = _roots.get(key)
+    if found is None:
+        found = _roots[key] = str(cache_dir(root))
+    return found
 
 
 def best_config(m: int, n: int, k: int, dtype: str = "float32", threads: int | None = None,
@@ -286,11 +420,18 @@ def best_config(m: int, n: int, k: int, dtype: str = "float32", threads: int | N
         ``{"params": {...}, "source": "exact" | "nearest" | "default", "family": ...,
         "threads": ...}``; a tuned source also has ``"problem"`` (the tuned problem),
         ``"distance"`` and ``"verified"``; ``"threads_reason"`` says why fewer threads run
-        than were asked for.
+        than were asked for; ``"kernel"`` is "gemv" when ``matmul`` runs the GEMV kernel
+        for 2-D operands of this shape (M or N = 1, a float dtype, large enough:
+        ``stacks.gemv_kernel``; "params" would then serve only the GEMM), else "gemm".
     """
+    from .stacks import gemv_kernel
+
     problem = Problem(m, n, k, dtype, _check_threads(threads), batch=batch)
     params, info = resolve(problem, cache_dir)
-    return {"params": params.to_dict(), **info}
+    # M or N = 1 runs the GEMV kernel, which has no parameters: "params" is what the GEMM
+    # of this shape would run.
+    kernel = "gemv" if gemv_kernel(problem.m, problem.n, problem.k, problem.dtype) else "gemm"
+    return {"params": params.to_dict(), **info, "kernel": kernel}
 
 
 def tune(m: int, n: int, k: int, dtype: str = "float32", threads: int | None = None, *,

@@ -32,6 +32,24 @@ DEFAULT_MIN_SAMPLE_SECONDS = 0.05
 DEFAULT_SAMPLES = 5
 UNSTABLE_IQR_RATIO = 0.10   # IQR above 10% of the median: the figure is noisy
 MAX_REPEATS = 1 << 20
+TEST_TIMING_SCALE = "GEMMTUNE_TEST_TIMING_SCALE"
+
+
+def search_sample_seconds(seconds: float) -> float:
+    """``seconds``, a default sample length of the search, times GEMMTUNE_TEST_TIMING_SCALE.
+
+    TEST-ONLY. The test suite sets the scale below 1 (tests/conftest.py): its searches test
+    caching, resuming, crashes and concurrency, and at full length timing the candidates and
+    the finish would be most of their time. The number of samples and rounds, and so every
+    rule applied to them, stays the same. Unset, or not a number in (0, 1]: ``seconds``.
+    """
+    import os
+
+    try:
+        scale = float(os.environ.get(TEST_TIMING_SCALE, "1"))
+    except ValueError:
+        return seconds
+    return seconds * scale if 0.0 < scale <= 1.0 else seconds
 
 
 class EarlyStop(Exception):

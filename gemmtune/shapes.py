@@ -3,9 +3,10 @@
 A suite file is ``{"suite": NAME, "description": ..., "shapes": [{"name", "m", "n", "k"}, ...]}``;
 an entry may add ``"batch"`` (a stack of that many products, 1 by default).
 An entry may name a convolution layer instead (``{"name", "conv": "N,C,H,W,K,R,S,stride,pad"}``,
-see ``gemmtune.conv.suite``); here it stands for the GEMMs its passes run (by default the
-forward pass's, the problems ``gemmtune.conv2d`` runs; ``conv_directions`` adds the backward
-passes' of ``gemmtune.conv2d_backward``), so tuning the suite tunes the network.
+see ``gemmtune.conv.suite``); to ``load_shapes`` it stands for the GEMMs its passes run (by
+default the forward pass's, the problems ``gemmtune.conv2d`` runs; ``conv_directions`` adds
+``gemmtune.conv2d_backward``'s), so tuning the suite tunes the network; ``load_entries``
+keeps it as the layer (``gemmtune bench`` times the layer).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def suite_names() -> list[str]:
 
 
 def load_shapes(spec: str, conv_directions: tuple[str, ...] = ("forward",)) -> tuple[str, list[Shape]]:
-    """The suite in file ``spec``, or the shipped suite named ``spec`` (e.g. "transformer").
+    """The suite in file ``spec``, or the shipped suite named ``spec`` (e.g. "transformer"),
+    as GEMM shapes: a convolution entry stands for the GEMMs of its passes.
 
     Args:
         spec: a path or a shipped suite's name.
@@ -42,6 +44,42 @@ def load_shapes(spec: str, conv_directions: tuple[str, ...] = ("forward",)) -> t
 
     Raises:
         ValueError: no such file or suite, or the file is not a valid suite (one sentence).
+    """
+    suite, entries = load_entries(spec)
+    shapes: list[Shape] = []
+    conv_rows: dict[tuple[int, int, int, int], int] = {}  # a conv GEMM's row in shapes
+    for entry in entries:
+        if isinstance(entry, Shape):
+            shapes.append(entry)
+            continue
+        from .conv.plan import ROLES, layer_gemms
+
+        gemms = layer_gemms(entry.spec, directions=conv_directions)
+        # Numbered when a role has several GEMMs (a batch lowered in unequal chunks).
+        numbered = len({roles[0] for _, roles in gemms}) < len(gemms)
+        for j, (g, roles) in enumerate(gemms):
+            key = (g.m, g.n, g.k, g.batch)
+            row = conv_rows.get(key)
+            if row is None:
+                conv_rows[key] = len(shapes)
+                name = f"{entry.name}/{j}" if numbered else entry.name
+                shapes.append(Shape(name, g.m, g.n, g.k, g.batch, "+".join(roles)))
+                continue
+            # Layers that lower to the same GEMM (e.g. two 3x3 layers) share one tuning;
+            # the row says every role it plays.
+            old = shapes[row]
+            order = list(ROLES.values())
+            joined = sorted(set(old.role.split("+")) | set(roles), key=order.index)
+            shapes[row] = Shape(old.name, old.m, old.n, old.k, old.batch, "+".join(joined))
+    return suite, shapes
+
+
+def load_entries(spec: str) -> tuple[str, list]:
+    """The suite's entries in file order: a ``Shape`` per GEMM entry, a
+    ``gemmtune.conv.ConvLayer`` per convolution entry (what ``gemmtune bench`` times as a layer).
+
+    Raises:
+        ValueError: as :func:`load_shapes`.
     """
     from .safejson import JSONRefused, loads, read_file
 
@@ -67,37 +105,21 @@ def load_shapes(spec: str, conv_directions: tuple[str, ...] = ("forward",)) -> t
         raise ValueError(f"{source} cannot be used because {e}.") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list) or not doc["shapes"]:
         raise ValueError(f"{source} must be an object with a non-empty \"shapes\" list.")
-    shapes: list[Shape] = []
-    conv_rows: dict[tuple[int, int, int, int], int] = {}  # a conv GEMM's row in shapes
+    entries: list = []
     for i, s in enumerate(doc["shapes"]):
         if not isinstance(s, dict):
             raise ValueError(f"shape {i} of {source} is not an object.")
         if "conv" in s:
-            from .conv.plan import ROLES, layer_gemms
             from .conv.suite import conv_entry
 
-            layer = conv_entry(s, source, i)
-            gemms = layer_gemms(layer.spec, directions=conv_directions)
-            # Numbered when a role has several GEMMs (a batch lowered in unequal chunks).
-            numbered = len({roles[0] for _, roles in gemms}) < len(gemms)
-            for j, (g, roles) in enumerate(gemms):
-                key = (g.m, g.n, g.k, g.batch)
-                row = conv_rows.get(key)
-                if row is None:
-                    conv_rows[key] = len(shapes)
-                    name = f"{layer.name}/{j}" if numbered else layer.name
-                    shapes.append(Shape(name, g.m, g.n, g.k, g.batch, "+".join(roles)))
-                    continue
-                # Layers that lower to the same GEMM (e.g. two 3x3 layers) share one
-                # tuning; the row says every role it plays.
-                old = shapes[row]
-                order = list(ROLES.values())
-                joined = sorted(set(old.role.split("+")) | set(roles), key=order.index)
-                shapes[row] = Shape(old.name, old.m, old.n, old.k, old.batch, "+".join(joined))
+            entries.append(conv_entry(s, source, i))
             continue
+        missing = [key for key in ("m", "n", "k") if key not in s]
+        if missing:
+            raise ValueError(f"shape {i} of {source} has no {missing[0]!r} (nor a \"conv\").")
         for key in ("m", "n", "k", "batch"):
             v = s.get(key, 1)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"shape {i} of {source} has {key}={v!r}; sizes must be integers >= 1.")
-        shapes.append(Shape(str(s.get("name", f"shape{i}")), s["m"], s["n"], s["k"], s.get("batch", 1)))
-    return str(doc.get("suite", path.stem)), shapes
+        entries.append(Shape(str(s.get("name", f"shape{i}")), s["m"], s["n"], s["k"], s.get("batch", 1)))
+    return str(doc.get("suite", path.stem)), entries

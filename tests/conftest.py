@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
 import pytest
 from click.testing import CliRunner, Result
+
+# Searches time every candidate and the finish with samples a tenth of their real length
+# (gemmtune/measure.py: search_sample_seconds); the samples and rounds, and every rule on
+# them, are the real ones. Set here, so `gemmtune search` processes the tests start inherit
+# it. GEMMTUNE_TEST_TIMING_SCALE=1 runs the real lengths.
+os.environ.setdefault("GEMMTUNE_TEST_TIMING_SCALE", "0.1")
+
+# Hypothesis: HYPOTHESIS_PROFILE=thorough runs every property test at its full count of
+# examples (``examples(n)``: n) and the others at 300; by default the costly ones (each
+# example compiles or multiplies) run a third of theirs.
+THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
+
+
+def _hypothesis_profiles() -> None:
+    from hypothesis import settings
+
+    settings.register_profile("thorough", max_examples=300)
+    if THOROUGH:
+        settings.load_profile("thorough")
+
+
+_hypothesis_profiles()
+
+
+def examples(n: int) -> int:
+    """``n`` examples with HYPOTHESIS_PROFILE=thorough, a third of them (at least 5) by default."""
+    return n if THOROUGH else max(5, n // 3)
 
 
 @pytest.fixture
@@ -44,3 +72,20 @@ def compiled_root(tmp_path_factory) -> Path:
 
     keep = os.environ.get("GEMMTUNE_TEST_KERNEL_DIR")
     return Path(keep) if keep else tmp_path_factory.mktemp("compiled")
+
+
+def with_session_kernels(root: Path, compiled_root: Path) -> Path:
+    """Make ``root`` a cache dir (nothing tuned) whose ``kernels`` are ``compiled_root``'s: a
+    kernel another test compiled is loaded from numba's disk cache instead of compiled again."""
+    kernels = compiled_root / "kernels"
+    kernels.mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "kernels").symlink_to(kernels, target_is_directory=True)
+    return root
+
+
+@pytest.fixture
+def warm_cache_root(cache_root: Path, compiled_root: Path) -> Path:
+    """Like ``cache_root`` (a fresh cache dir, nothing tuned), with the session's compiled
+    kernels linked in."""
+    return with_session_kernels(cache_root, compiled_root)

@@ -116,3 +116,59 @@ def test_a_small_untuned_product_runs_on_one_thread_and_says_why(root):
     tuned = gemmtune.best_config(64, 64, 64, threads=2, cache_dir=root)
     assert tuned["source"] == "exact" and tuned["threads"] == 2
     assert _product_ok(root, 64, 64, 64, threads=2)
+
+
+def test_repeated_calls_take_the_kept_plan_and_stay_exact(root):
+    """The second of two like calls runs the kept plan (the fast path); every layout, out=
+    (aliasing an input too), alpha and beta still give the exact product."""
+    rng = np.random.default_rng(2)
+    A = rng.standard_normal((21, 21)).astype("f4")
+    B = rng.standard_normal((21, 21)).astype("f4")
+    for _ in range(2):
+        assert check(gemmtune.matmul(A, B, threads=1, cache_dir=root), A, B).status == "PASS"
+        assert check(gemmtune.matmul(A.T, B[::-1], threads=1, cache_dir=root), A.T, B[::-1]).status == "PASS"
+        C = rng.standard_normal((21, 21)).astype("f4")
+        C0 = C.copy()
+        assert gemmtune.matmul(A, B, out=C, alpha=2, beta=1.0, threads=1, cache_dir=root) is C
+        assert check(C, A, B, 2.0, 1.0, C0).status == "PASS"
+        A2, A0 = A.copy(), A.copy()
+        gemmtune.matmul(A2, B, out=A2, threads=1, cache_dir=root)  # out is A: a temporary
+        assert check(A2, A0, B).status == "PASS"
+    from gemmtune import api
+
+    assert api._planned(A, B, 1, root) is not None
+    with pytest.raises(TypeError, match="alpha must be a real number"):
+        gemmtune.matmul(A, B, alpha="2", threads=1, cache_dir=root)
+    with pytest.raises(TypeError, match="beta must be a real number"):
+        gemmtune.matmul(A, B, beta=None, threads=1, cache_dir=root)
+
+
+def test_a_kept_plan_gives_way_to_a_new_tuning_and_to_thread_limits(root):
+    from threadpoolctl import threadpool_limits
+
+    from gemmtune import api
+
+    A = np.ones((30, 10), "f4")
+    B = np.ones((10, 20), "f4")
+    gemmtune.matmul(A, B, threads=1, cache_dir=root)
+    assert api._planned(A, B, 1, root).choice.info["source"] == "default"
+    _put(root, 30, 20, 10)  # the tunings file changes: the next call chooses again
+    assert api._planned(A, B, 1, root) is None
+    assert _product_ok(root, 30, 20, 10)
+    assert api._planned(A, B, 1, root).choice.info["source"] == "exact"
+    # threads=None follows numpy's BLAS limit at each call, as the first call did.
+    gemmtune.matmul(A, B, cache_dir=root)
+    asked = api._planned(A, B, None, root).asked
+    with threadpool_limits(1, user_api="blas"):
+        assert api._planned(A, B, None, root) is None or asked == 1
+        gemmtune.matmul(A, B, cache_dir=root)
+        assert api._planned(A, B, None, root).asked == 1
+
+
+def test_a_small_product_does_not_borrow_a_large_ones_blocks(root):
+    _put(root, 512, 512, 512)
+    small = gemmtune.best_config(64, 64, 64, threads=1, cache_dir=root)
+    assert small["source"] == "default"
+    assert small["params"]["pack_a"] is False and small["params"]["pack_b"] is False
+    assert gemmtune.best_config(300, 300, 300, threads=1, cache_dir=root)["source"] == "nearest"
+    assert _product_ok(root, 64, 64, 64)

@@ -121,3 +121,22 @@ def test_cpu_share_sees_a_sleeping_block_and_a_burner_on_every_core():
             spin(0.6)
     # A busy loop on every core leaves this thread about half of one.
     assert shared.busy and shared.share < 0.8
+
+
+@pytest.mark.parametrize("scale,want", [(None, 0.05), ("0.1", 0.005), ("1", 0.05), ("0", 0.05),
+                                        ("2", 0.05), ("fast", 0.05)])
+def test_the_test_timing_scale_shortens_search_samples_only_when_sane(monkeypatch, scale, want):
+    from gemmtune.measure import TEST_TIMING_SCALE, search_sample_seconds
+    from gemmtune.problem import Problem
+    from gemmtune.search.evaluators import WorkerEvaluator
+
+    if scale is None:
+        monkeypatch.delenv(TEST_TIMING_SCALE, raising=False)
+    else:
+        monkeypatch.setenv(TEST_TIMING_SCALE, scale)
+    assert search_sample_seconds(0.05) == pytest.approx(want)
+    ev = WorkerEvaluator(Problem(8, 8, 8, "float32", 1), "/nonexistent")
+    assert ev.min_sample_seconds == pytest.approx(want)
+    assert ev.remeasure_request([], 7).min_sample_seconds == pytest.approx(2 * want)
+    # A length the caller gives is its own: never scaled.
+    assert WorkerEvaluator(Problem(8, 8, 8, "float32", 1), "/x", min_sample_seconds=0.2).min_sample_seconds == 0.2

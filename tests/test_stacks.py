@@ -12,6 +12,7 @@ from gemmtune import stacks
 from gemmtune.kernels.reference import check
 from gemmtune.stacks import matmul_nd, stack_shape, stacked_problem
 
+from tests.conftest import examples
 from .kernels.test_batched import BATCHED
 
 
@@ -82,7 +83,7 @@ def stacked_shapes(draw):
     return a_shape, b_shape
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(shapes=stacked_shapes(), dtype=st.sampled_from(["float32", "float64"]),
        a_layout=st.sampled_from("CTNF"), b_layout=st.sampled_from("CTNF"),
        out_mode=st.sampled_from(["none", "fresh", "strided"]),
@@ -209,32 +210,182 @@ def test_stacked_problem_and_shape():
     assert s.out_shape == (4, 2) and s.batch == 4
 
 
-def test_the_dtype_pair_is_a_seam():
-    """A registered pair is looked up by the operands' dtypes, with its own kernels."""
+def test_operand_dtypes_are_the_dtype_table():
+    """Every dtype of gemmtune/dtypes.py is recognised from its operands; nothing else is."""
+    from gemmtune import dtypes
+
+    for d in dtypes.DTYPES.values():
+        assert stacks.operand_dtype(np.ones(1, d.a), np.ones(1, d.b)) is d
+    with pytest.raises(TypeError, match=r"different dtypes \(float32 and int8\)"):
+        stacks.operand_dtype(np.ones(1, "float32"), np.ones(1, "int8"))
+    with pytest.raises(TypeError, match="it multiplies float32, float64, int8, int8 x uint8"):
+        stacks.operand_dtype(np.ones(1, "int16"), np.ones(1, "int16"))
+
+
+@st.composite
+def integer_stacks(draw):
+    """Small stacks (or vectors) of an 8-bit pair with values over the whole range."""
+    from gemmtune.dtypes import INT_DTYPES, spec
+
+    a_shape, b_shape = draw(stacked_shapes())
+    d = spec(draw(st.sampled_from(INT_DTYPES)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    A = rng.integers(np.iinfo(d.a).min, np.iinfo(d.a).max + 1, a_shape).astype(d.a)
+    B = rng.integers(np.iinfo(d.b).min, np.iinfo(d.b).max + 1, b_shape).astype(d.b)
+    if draw(st.booleans()) and B.ndim >= 2:
+        B = np.swapaxes(np.ascontiguousarray(np.swapaxes(B, -1, -2)), -1, -2)  # a transposed B
+    return A, B
+
+
+@settings(max_examples=12, deadline=None)
+@given(operands=integer_stacks(), beta=st.sampled_from([0, 1]), threads=st.sampled_from([1, 2]))
+def test_integer_stacks_are_exact(compiled_root, operands, beta, threads):
+    """uint8/int8 stacks and vectors give int32 equal to the int64 product, beta 0 or 1."""
+    A, B = operands
+    want = np.matmul(A.astype(np.int64), B.astype(np.int64))
+    C0 = np.full(want.shape, -7, dtype=np.int32)
+    out = C0.copy()
+    C = gemmtune.matmul(A, B, out, beta=beta, threads=threads, cache_dir=compiled_root)
+    assert C is out and C.dtype == np.int32
+    assert np.array_equal(C, want + beta * C0.astype(np.int64))
+    fresh = gemmtune.matmul(A, B, threads=threads, cache_dir=compiled_root)
+    assert np.asarray(fresh).dtype == np.int32 and np.array_equal(fresh, want)
+
+
+def test_integer_stacks_refuse_what_2d_integer_products_refuse(compiled_root):
+    A = np.ones((2, 3, 4), np.uint8)
+    B = np.ones((4, 5), np.int8)
+    out = np.full((2, 3, 5), 9, np.int32)
+    with pytest.raises(ValueError, match="alpha must be 1"):
+        matmul_nd(A, B, out, alpha=2, cache_dir=compiled_root)
+    with pytest.raises(ValueError, match="beta must be 0 or 1"):
+        matmul_nd(A, B, out, beta=0.5, cache_dir=compiled_root)
+    with pytest.raises(TypeError, match="out has dtype float32, expected int32"):
+        matmul_nd(A, B, np.empty((2, 3, 5), np.float32), cache_dir=compiled_root)
+    with pytest.raises(TypeError, match="a_zero_point applies only to integer products"):
+        matmul_nd(A.astype("float32"), B.astype("float32"), a_zero_point=1)
+    assert (out == 9).all()   # nothing was written
+    # An out= whose leading dimensions no reshape can merge (swapped), beta 1.
+    big = np.full((2, 2, 3, 5), 9, np.int32)
+    big[1] = 1
+    gemmtune.matmul(np.ones((2, 2, 3, 4), np.uint8), B, big.transpose(1, 0, 2, 3), beta=1,
+                    threads=1, cache_dir=compiled_root)
+    assert (big[0] == 9 + 4).all() and (big[1] == 1 + 4).all()
+    # A zero point applies to every product, as it does to a 2-D product.
+    C = gemmtune.matmul(A, B, a_zero_point=3, b_zero_point=-2, threads=1, cache_dir=compiled_root)
+    assert (C == (1 - 3) * (1 + 2) * 4).all()
+
+
+# -- 2-D products with M or N = 1: the GEMV route ---------------------------------------------
+
+def _gemv_calls(monkeypatch):
+    """The GEMV forms stacks.py runs from now on (through gemv, or launch without its checks)."""
     calls = []
+    for name in ("gemv", "launch"):
+        def spy(*args, real=getattr(stacks, name)):
+            calls.append(args[-1])
+            return real(*args)
 
-    def gemm(params, root):
-        def run(A3, B3, C3, ia, ib, alpha, beta, threads):
-            calls.append("gemm")
-            for c in range(C3.shape[0]):
-                C3[c] = A3[ia[c]].astype(np.int32) @ B3[ib[c]].astype(np.int32)
-        return run
-
-    def gemv(M3, X2, Y2, im, ix, alpha, beta, threads, form):
-        calls.append(form)
-
-    pair = stacks.DtypePair(np.dtype("uint8"), np.dtype("int8"), np.dtype("int32"), "u8s8", gemm, gemv)
-    stacks.register_dtype_pair(pair)
-    try:
-        A = np.full((2, 3, 4), 200, dtype="uint8")
-        B = np.full((4, 5), -3, dtype="int8")
-        C = matmul_nd(A, B, threads=1, params_for=lambda *a: BATCHED["float32"][0])
-        assert C.dtype == np.int32 and (C == 200 * -3 * 4).all() and calls == ["gemm"]
-    finally:
-        stacks.unregister_dtype_pair("uint8", "int8")
+        monkeypatch.setattr(stacks, name, spy)
+    return calls
 
 
-def test_matmul_dispatches_stacks_and_keeps_2d_as_before(cache_root, monkeypatch):
+@settings(max_examples=30, deadline=None)
+@given(m_or_n=st.sampled_from(["m", "n", "both"]), size=st.sampled_from([1, 2, 17, 67]),
+       k=st.sampled_from([1, 3, 33]), dtype=st.sampled_from(["float32", "float64"]),
+       a_layout=st.sampled_from("CTNF"), b_layout=st.sampled_from("CTNF"),
+       out_mode=st.sampled_from(["none", "fresh", "strided"]), alpha=st.sampled_from([1.0, -0.5]),
+       beta=st.sampled_from([0.0, 1.5]), threads=st.sampled_from([1, 2]),
+       seed=st.integers(0, 2**32 - 1))
+def test_2d_gemv_matches_numpy(m_or_n, size, k, dtype, a_layout,
+                               b_layout, out_mode, alpha, beta, threads, seed):
+    rng = np.random.default_rng(seed)
+    m = 1 if m_or_n in ("m", "both") else size
+    n = 1 if m_or_n in ("n", "both") else size
+    A = operand(rng, (m, k), dtype, a_layout)
+    B = operand(rng, (k, n), dtype, b_layout)
+    # What matmul runs for 2-D operands it routes (large ones: test_2d_gemv_route_...).
+    if out_mode == "none":
+        C = stacks.gemv_2d(A, B, alpha=alpha, beta=beta, threads=threads)
+        check_matmul(C, A, B, alpha)
+        return
+    C0 = operand(rng, (m, n), dtype, "C")
+    out = C0.copy() if out_mode == "fresh" else operand(rng, (m, n), dtype, "N")
+    out[...] = C0
+    C = stacks.gemv_2d(A, B, out, alpha=alpha, beta=beta, threads=threads)
+    assert C is out
+    check_matmul(C, A, B, alpha, beta, C0)
+
+
+def test_2d_gemv_route_runs_the_vector_kernel_and_says_so(compiled_root, monkeypatch):
+    """(M, K) @ (K, 1) and (1, K) @ (K, N) run what the 1-D calls run, bit for bit, where
+    the GEMV pays; smaller ones keep the blocked GEMM, and best_config says which."""
+    rng = np.random.default_rng(10)
+    A = rng.standard_normal((160, 103)).astype("float32")     # 16480 elements: A @ x routed
+    x = rng.standard_normal(103).astype("float32")
+    W = rng.standard_normal((1100, 2000)).astype("float32")   # 2 * 1100 * 2000 > SMALL_FLOPS
+    y = rng.standard_normal(1100).astype("float32")
+    calls = _gemv_calls(monkeypatch)
+    assert np.array_equal(gemmtune.matmul(A, x[:, None], threads=1, cache_dir=compiled_root)[:, 0],
+                          gemmtune.matmul(A, x, threads=1, cache_dir=compiled_root))
+    assert np.array_equal(gemmtune.matmul(y[None, :], W, threads=1, cache_dir=compiled_root)[0],
+                          gemmtune.matmul(y, W, threads=1, cache_dir=compiled_root))
+    assert calls == ["dot", "dot", "axpy", "axpy"]
+    # A repeated call takes matmul's kept plan: the GEMV again, and no GEMM is ever compiled.
+    gemmtune.matmul(A, x[:, None], threads=1, cache_dir=compiled_root)
+    assert calls[-1] == "dot" and len(calls) == 5
+    from gemmtune import api
+    from gemmtune.problem import Problem
+
+    assert api.choose(Problem(160, 1, 103, "float32", 1), compiled_root)._kernel is None
+    cfg = lambda m, n, k, dtype="float32": gemmtune.best_config(  # noqa: E731
+        m, n, k, dtype, threads=1, cache_dir=compiled_root)["kernel"]
+    assert [cfg(160, 1, 103), cfg(1, 2000, 1100, "float64"), cfg(1, 1, 1 << 14)] == ["gemv"] * 3
+    assert [cfg(64, 1, 64), cfg(1, 160, 103), cfg(2, 37, 29), cfg(1, 2000, 1100, "u8s8")] == ["gemm"] * 4
+    # Not routed: small, two rows, integers, misaligned shapes (the 2-D path says what is wrong).
+    assert stacks.gemv_route(A[:64, :64], x[:64, None]) is None
+    assert stacks.gemv_route(A[:2], A) is None
+    assert stacks.gemv_route(np.ones((1, 4096), np.uint8), np.ones((4096, 4096), np.int8)) is None
+    with pytest.raises(ValueError, match="A has 103 columns but B has 30 rows"):
+        gemmtune.matmul(A, np.ones((30, 1), "float32"), cache_dir=compiled_root)
+
+
+def test_2d_gemv_keeps_matmuls_checks_and_edges():
+    """What gemv_2d does where matmul does something of its own: errors, empty sizes, aliasing."""
+    gemv_2d = stacks.gemv_2d
+    A = np.ones((1, 5), "float32")
+    B = np.ones((5, 4), "float32")
+    with pytest.raises(ValueError, match=r"out has shape \(4, 1\), expected \(1, 4\)"):
+        gemv_2d(A, B, np.empty((4, 1), "float32"))
+    with pytest.raises(TypeError, match="alpha must be a real number"):
+        gemv_2d(A, B, alpha="2")
+    with pytest.raises(ValueError, match="threads"):
+        gemv_2d(A, B, threads=10**6)
+    out = np.full((1, 4), 2.0, "float32")
+    gemv_2d(np.ones((1, 0), "float32"), np.ones((0, 4), "float32"), out, beta=3.0)
+    assert (out == 6.0).all()
+    assert gemv_2d(np.ones((0, 5), "float32"), np.ones((5, 1), "float32")).shape == (0, 1)
+    # Read-only operands, and NaN/Inf as numpy with alpha 0 (0 * (A @ x) + beta * y).
+    R = np.ones((6, 5), "float64")
+    R[2, 1] = np.inf
+    R.flags.writeable = False
+    x = np.ones((5, 1))
+    x[3] = np.nan
+    got = gemv_2d(R, x, np.ones((6, 1)), alpha=0.0, beta=2.0)
+    assert np.isnan(got).all()
+    x[3] = 0.0
+    got = gemv_2d(R, x, np.ones((6, 1)), alpha=0.0, beta=2.0)
+    assert np.isnan(got[2, 0]) and (np.delete(got, 2) == 2.0).all()
+    # out aliasing the vector operand: y = y @ M through a temporary.
+    M = np.arange(16, dtype="float64").reshape(4, 4)
+    y = np.arange(4, dtype="float64")[None, :].copy()
+    want = y @ M
+    gemv_2d(y, M, y)
+    assert np.allclose(y, want)
+
+
+def test_matmul_dispatches_stacks_and_keeps_2d_as_before(warm_cache_root, monkeypatch):
+    cache_root = warm_cache_root
     rng = np.random.default_rng(8)
     A = rng.standard_normal((4, 16, 16)).astype("float32")
     B = rng.standard_normal((16, 16)).astype("float32")
@@ -317,3 +468,10 @@ def test_stacked_problem_does_not_import_numba():
             "print('numba' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_stack_follows_the_blas_thread_limit_like_a_2d_product(monkeypatch):
+    from gemmtune import stacks, threads
+
+    monkeypatch.setattr(threads, "default_threads", lambda: 1)
+    assert stacks._check_threads(None) == 1

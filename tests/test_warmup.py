@@ -22,7 +22,8 @@ def test_warmup_compiles_what_matmul_then_runs(root):
     shapes = [(13, 17, 19), (1, 1, 1), (13, 17, 19)]
     out = gemmtune.warmup(shapes, dtype="float32", threads=1, cache_dir=root)
     assert [r["shape"] for r in out] == ["13x17x19", "1x1x1", "13x17x19"]
-    assert all(r["source"] == "default" and r["params"] == out[0]["params"] for r in out)
+    # The untuned default is cut to each product: the same shape, the same configuration.
+    assert all(r["source"] == "default" for r in out) and out[0]["params"] == out[2]["params"]
     choice = api.choose(Problem(13, 17, 19, "float32", 1), root)
     assert getattr(choice.kernel.module, "compiled", False)   # ready: the call compiles nothing
     rng = np.random.default_rng(1)
@@ -31,6 +32,18 @@ def test_warmup_compiles_what_matmul_then_runs(root):
     C = np.full((13, 17), np.nan, dtype="f4")
     gemmtune.matmul(A, B, out=C, threads=1, cache_dir=root)
     assert check(C, A, B).status == "PASS"
+
+
+def test_warmup_readies_the_gemv_for_shapes_with_m_or_n_one(root):
+    from gemmtune.kernels import gemv
+
+    gemv._compiled.cache_clear()
+    out = gemmtune.warmup([(1, 2048, 1100), (128, 1, 128), (64, 64, 64)], threads=1,
+                          cache_dir=root, run=True)
+    assert [r["kernel"] for r in out] == ["gemv", "gemv", "gemm"]
+    assert gemv._compiled.cache_info().currsize == 2   # the dot and axpy forms, float32
+    assert out[1] == {**gemmtune.best_config(128, 1, 128, threads=1, cache_dir=root),
+                      "shape": "128x1x128"}
 
 
 def test_warmup_takes_a_suite_name(root):

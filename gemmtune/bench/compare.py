@@ -14,7 +14,8 @@ from typing import Any
 
 from ..errors import GemmtuneError
 
-CONTENDERS = ("numpy", "default", "tuned")
+# Files written before onnxruntime was a contender have no such figure: those rows are skipped.
+CONTENDERS = ("numpy", "onnxruntime", "default", "tuned")
 
 
 def load_run(path: Path) -> dict[str, Any]:
@@ -33,18 +34,39 @@ def load_run(path: Path) -> dict[str, Any]:
         raise GemmtuneError(f"{path} is not a gemmtune bench document (it has no \"results\").")
     for r in doc["results"]:
         p = r.get("problem") if isinstance(r, dict) else None
-        if not isinstance(p, dict) or not all(isinstance(p.get(k), int) for k in ("m", "n", "k", "threads")):
+        ok = isinstance(p, dict) and isinstance(p.get("threads"), int) and (
+            all(isinstance(p.get(k), int) for k in ("m", "n", "k")) if p.get("op") != "conv2d"
+            else isinstance(p.get("conv"), dict))
+        if not ok:
             raise GemmtuneError(f"{path} has a result without a problem (m, n, k, threads).")
     return doc
 
 
-def workloads_of(doc: dict[str, Any]) -> tuple[list[tuple[str, int, int, int]], str, list[int]]:
-    """The (name, m, n, k) shapes, dtype and thread counts a saved run measured, in its order."""
-    shapes: list[tuple[str, int, int, int]] = []
+def workloads_of(doc: dict[str, Any]) -> tuple[list[Any], str, list[int]]:
+    """The workloads (``bench.run.Workload``: shapes, stacks, layers), dtype and thread
+    counts a saved run measured, in its order.
+
+    Raises:
+        GemmtuneError: a saved layer that is not a valid convolution (one sentence).
+    """
+    from .run import Workload
+
+    shapes: list[Any] = []
     threads: list[int] = []
     for r in doc["results"]:
         p = r["problem"]
-        shape = (str(r.get("name", f"{p['m']}x{p['n']}x{p['k']}")), p["m"], p["n"], p["k"])
+        if p.get("op") == "conv2d":
+            from ..conv.spec import ConvSpec
+
+            try:
+                spec = ConvSpec.from_dict(p["conv"])
+            except (TypeError, ValueError) as e:
+                raise GemmtuneError(f"the saved run has a convolution that is not valid: {e}") from None
+            shape = Workload.layer(str(r.get("name") or spec.label()), spec)
+        else:
+            batch = p.get("batch", 1)
+            shape = Workload(str(r.get("name", f"{p['m']}x{p['n']}x{p['k']}")), p["m"], p["n"], p["k"],
+                             batch if isinstance(batch, int) and batch >= 1 else 1)
         if shape not in shapes:
             shapes.append(shape)
         if p["threads"] not in threads:
@@ -69,7 +91,10 @@ def _interval(fig: dict[str, Any], flops: float | None) -> tuple[float, float]:
 
 def _key(r: dict[str, Any]) -> tuple:
     p = r["problem"]
-    return (p["m"], p["n"], p["k"], p.get("dtype"), p["threads"])
+    if p.get("op") == "conv2d":
+        return ("conv2d", json.dumps(p.get("conv"), sort_keys=True), p.get("dtype"), p["threads"])
+    # A file written before stacks has no "batch": its problems are single products.
+    return (p["m"], p["n"], p["k"], p.get("batch", 1), p.get("dtype"), p["threads"])
 
 
 def compare(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
@@ -116,6 +141,7 @@ def comparison_table(rows: list[dict[str, Any]], title: str, console: Any) -> An
     from rich.table import Table
 
     from ..cli.tables import fit_table
+    from .report import shape_text
 
     columns = ("shape", "thr", "contender", "old", "new", "new / old", "verdict", "config")
 
@@ -128,9 +154,7 @@ def comparison_table(rows: list[dict[str, Any]], title: str, console: Any) -> An
                 "thr", "old", "new", "new / old") else "left")
         for row in rows:
             p = row["problem"]
-            shape = f"{p['m']}x{p['n']}x{p['k']}"
-            if row.get("name") not in (None, shape, str(p["m"])):
-                shape = f"{row['name']}{chr(10) if compact else ' '}{shape}"
+            shape = shape_text(row, "\n" if compact else " ")
             same = row.get("same_config")
             cells = {"shape": shape, "thr": str(p["threads"]), "contender": row["contender"],
                      "old": f"{row['old_gflops']:.1f}", "new": f"{row['new_gflops']:.1f}",

@@ -21,7 +21,8 @@ from ..errors import GemmtuneError
 
 RESULTS_DIR = "results"
 
-CSV_COLUMNS = ("name", "m", "n", "k", "dtype", "threads", "contender", "config", "source",
+# batch and conv were added after the first files; readers by column name see no change.
+CSV_COLUMNS = ("name", "m", "n", "k", "batch", "conv", "dtype", "threads", "contender", "config", "source",
                "gflops", "gflops_iqr", "median_seconds", "iqr_seconds", "samples", "repeats",
                "unstable", "percent_of_peak", "peak_gflops", "ceiling_gflops")
 
@@ -32,14 +33,18 @@ def default_output_dir(fingerprint_id: str) -> Path:
 
 
 def file_stem(dtype: str, threads: Sequence[int], *, sizes: Sequence[int] | None = None,
-              suite: str | None = None, shape: tuple[int, int, int] | None = None) -> str:
-    """``bench-<dtype>-<what>-t<threads>``, what being the sizes, the suite or the shape."""
+              suite: str | None = None, shape: tuple[int, int, int] | None = None,
+              batch: int = 1, conv: str | None = None) -> str:
+    """``bench-<dtype>-<what>-t<threads>``, what being the sizes, the suite, the shape (with
+    ``b<batch>`` for a stack) or the layer (``conv-1-64-56-56-64-3-3-1-1``)."""
     if sizes is not None:
         what = "square-" + "-".join(str(s) for s in sizes)
     elif suite is not None:
         what = "".join(c if c.isalnum() or c in "-_" else "_" for c in suite) or "suite"
     elif shape is not None:
-        what = "x".join(str(v) for v in shape)
+        what = ("" if batch == 1 else f"b{batch}-") + "x".join(str(v) for v in shape)
+    elif conv is not None:
+        what = "conv-" + "-".join(v.strip() for v in conv.split(","))
     else:
         what = "run"
     return f"bench-{dtype}-{what}-t{'-'.join(str(t) for t in threads)}"
@@ -66,18 +71,23 @@ def ensure_writable(directory: Path, what: str) -> Path:
 
 
 def csv_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per shape, thread count and contender (numpy, default, tuned, peak)."""
+    """One row per shape, thread count and contender (numpy, onnxruntime, default, tuned, peak)."""
     rows = []
     for r in doc["results"]:
         p = r["problem"]
-        base = {"name": r["name"], "m": p["m"], "n": p["n"], "k": p["k"], "dtype": p["dtype"],
+        conv = p.get("conv")
+        base = {"name": r["name"], "m": p.get("m"), "n": p.get("n"), "k": p.get("k"),
+                "batch": p.get("batch", 1) if conv is None else None,
+                "conv": _conv_text(conv) if conv is not None else None, "dtype": p["dtype"],
                 "threads": p["threads"], "peak_gflops": r["peak_gflops"],
                 "ceiling_gflops": r["ceiling_gflops"]}
-        for contender in ("numpy", "default", "tuned"):
-            fig = r[contender]
+        for contender in ("numpy", "onnxruntime", "default", "tuned"):
+            fig = r.get(contender)
             if fig is None:
                 continue
-            source = {"numpy": doc.get("blas_label"), "default": "default"}.get(contender, fig.get("source"))
+            source = {"numpy": doc.get("blas_label"), "default": "default",
+                      "onnxruntime": f"onnxruntime {(doc.get('peers') or {}).get('onnxruntime') or ''}".strip(),
+                      }.get(contender, fig.get("source"))
             rows.append({**base, "contender": contender, "config": fig.get("label", ""),
                          "source": source,
                          **{k: fig.get(k) for k in ("gflops", "gflops_iqr", "median_seconds",
@@ -87,6 +97,16 @@ def csv_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append({**base, "contender": "peak", "config": "fma", "source": "measured",
                          "gflops": r["peak_gflops"], "percent_of_peak": 100.0})
     return rows
+
+
+def _conv_text(conv: dict[str, Any]) -> str:
+    """The layer as ``ConvSpec.parse`` reads it: N,C,H,W,K,R,S,stride,pad[,dilation,groups]
+    (the first of each pair; ``gemmtune search --conv`` takes square strides and pads)."""
+    v = [conv.get(key) for key in ("n", "c", "h", "w", "k", "r", "s")]
+    v += [conv.get("stride", [1])[0], conv.get("padding", [0])[0]]
+    if conv.get("dilation", [1])[0] != 1 or conv.get("groups", 1) != 1:
+        v += [conv.get("dilation", [1])[0], conv.get("groups", 1)]
+    return ",".join(str(x) for x in v)
 
 
 def to_csv(doc: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ INSTALL_HINT = "pip install 'gemmtune[plot]'"
 
 _STYLE = {  # contender -> (label, colour, marker)
     "numpy": ("numpy @", "#1f77b4", "o"),
+    "onnxruntime": ("onnxruntime", "#2ca02c", "^"),
     "default": ("gemmtune default (untuned)", "#7f7f7f", "s"),
     "tuned": ("gemmtune tuned", "#d62728", "D"),
 }
@@ -40,7 +41,7 @@ def _legend(ax: Any, rows: list[dict[str, Any]]) -> None:
     """One legend per panel (the peak differs per thread count), with a key for the
     unstable-figure rings when the panel has any."""
     handles, labels = ax.get_legend_handles_labels()
-    if any(r[c] and r[c].get("unstable") for r in rows for c in ("numpy", "default", "tuned")):
+    if any(r.get(c) and r[c].get("unstable") for r in rows for c in _STYLE):
         from matplotlib.lines import Line2D
 
         handles.append(Line2D([], [], linestyle="none", marker="o", markersize=10,
@@ -66,9 +67,12 @@ def draw(doc: dict[str, Any], path: Path) -> Path:
     require_matplotlib()
     from matplotlib.figure import Figure
 
+    from .report import shape_text
+
     threads = doc["threads"]
     by_t = {t: [r for r in doc["results"] if r["problem"]["threads"] == t] for t in threads}
-    square = all(r["problem"]["m"] == r["problem"]["n"] == r["problem"]["k"] for r in doc["results"])
+    square = all(r["problem"].get("op") != "conv2d" and r["problem"].get("batch", 1) == 1
+                 and r["problem"]["m"] == r["problem"]["n"] == r["problem"]["k"] for r in doc["results"])
     fig = Figure(figsize=(5.2 * len(threads) + 1.0, 4.8), dpi=120, layout="constrained")
     # Each thread count on its own scale: the peak doubles with the threads, and a shared axis
     # frozen by the first panel's limits would clip the others.
@@ -83,11 +87,10 @@ def draw(doc: dict[str, Any], path: Path) -> Path:
             ax.set_xlabel("matrix size N (M = N = K)")
         else:
             xs = list(range(len(rows)))
-            ax.set_xticks(xs, [f"{r['name']}\n{r['problem']['m']}x{r['problem']['n']}x{r['problem']['k']}"
-                               for r in rows], fontsize=8)
-            ax.set_xlabel("shape (name, M x N x K)")
+            ax.set_xticks(xs, [shape_text(r, "\n") for r in rows], fontsize=8)
+            ax.set_xlabel("shape (name, M x N x K, B x for a stack; or the layer)")
         for contender, (label, colour, marker) in _STYLE.items():
-            pts = [(x, r[contender]) for x, r in zip(xs, rows) if r[contender] is not None]
+            pts = [(x, r.get(contender)) for x, r in zip(xs, rows) if r.get(contender) is not None]
             if not pts:
                 continue
             px = [x for x, _ in pts]

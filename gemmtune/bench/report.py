@@ -19,20 +19,42 @@ def _cell(fig: dict[str, Any] | None, sep: str = " ") -> str:
 def _source(fig: dict[str, Any] | None, sep: str = " ") -> str:
     if fig is None:
         return f"none{sep}tuned"
-    if fig.get("source") == "nearest":
-        p = fig.get("tuned_problem") or {}
-        text = f"nearest{sep}({p.get('m')}x{p.get('n')}x{p.get('k')})"
+    source, p = fig.get("source"), fig.get("tuned_problem")
+    if source in ("nearest", "product") and p:
+        # A stack may run the tuning of its product shape alone: "product (128x128x64)".
+        text = f"{source}{sep}({p.get('m')}x{p.get('n')}x{p.get('k')})"
     else:
-        text = "exact"
+        text = str(source or "exact")
     return text + (f",{sep}= default" if fig.get("same_as_default") else "")
+
+
+def shape_text(r: dict[str, Any], sep: str = " ") -> str:
+    """A result row's shape as the tables show it: the name (when it says more than the
+    shape) and "MxNxK", "B x MxNxK" for a stack, the layer's geometry for a convolution."""
+    p = r["problem"]
+    if p.get("op") == "conv2d":
+        from ..conv.spec import ConvSpec
+
+        try:
+            shape = ConvSpec.from_dict(p["conv"]).label()
+        except (KeyError, TypeError, ValueError):
+            shape = "conv"
+        return f"{r['name']}{sep}{shape}" if r.get("name") not in (None, "", shape) else shape
+    shape = f"{p['m']}x{p['n']}x{p['k']}"
+    plain = (shape, str(p["m"]))
+    if p.get("batch", 1) != 1:
+        shape = f"{p['batch']} x {shape}"
+    if r.get("name") not in (None, "", shape, *plain):
+        shape = f"{r['name']}{sep}{shape}"
+    return shape
 
 
 def _pct(value: float | None) -> str:
     return f"{value:.0f}%" if value is not None else "-"
 
 
-COLUMNS = ("shape", "thr", "numpy", "default", "tuned", "kernel alone", "tuned from", "peak",
-           "% peak", "vs numpy")
+COLUMNS = ("shape", "thr", "numpy", "onnxruntime", "default", "tuned", "kernel alone",
+           "tuned from", "peak", "% peak", "vs numpy")
 
 
 def results_table(doc: dict[str, Any], console: Any) -> Any:
@@ -51,26 +73,28 @@ def results_table(doc: dict[str, Any], console: Any) -> Any:
         sep = "\n" if compact else " "
         table = Table(title=f"gemmtune bench, {doc['dtype']}", title_justify="left",
                       box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-        keep = [c for c in COLUMNS if c not in dropped]
+        # No onnxruntime figure anywhere (not installed): no column, rather than one of dashes.
+        absent = set() if any(r.get("onnxruntime") for r in doc["results"]) else {"onnxruntime"}
+        keep = [c for c in COLUMNS if c not in dropped | absent]
         for name in keep:
             table.add_column(name.replace(" ", sep), no_wrap=True,
                              justify="left" if name in ("shape", "tuned from") else "right")
         for r in doc["results"]:
             p = r["problem"]
-            best = r["tuned"] or r["default"]
+            best = r["tuned"] or r["default"] or {}
             peak = f"{r['peak_gflops']:.1f}" if r["peak_gflops"] else "-"
             if r["memory_bound"]:
                 peak += f"{sep}(mem {r['ceiling_gflops']:.1f})"
             ratio = r["gemmtune_vs_numpy"]
-            shape = f"{p['m']}x{p['n']}x{p['k']}"
-            if r["name"] not in (shape, str(p["m"])):
-                shape = f"{r['name']}{sep}{shape}"
-            cells = {"shape": shape, "thr": str(p["threads"]), "numpy": _cell(r["numpy"], sep),
+            cells = {"shape": shape_text(r, sep), "thr": str(p["threads"]),
+                     "numpy": _cell(r["numpy"], sep), "onnxruntime": _cell(r.get("onnxruntime"), sep),
                      "default": _cell(r["default"], sep), "tuned": _cell(r["tuned"], sep),
                      "kernel alone": _cell((r["tuned"] or {}).get("kernel"), sep),
                      "tuned from": _source(r["tuned"], sep), "peak": peak,
                      "% peak": (f"{FAULT_MARK} above" if best.get("fault")
-                                else _pct(best["percent_of_peak"])),
+                                else _pct(best.get("percent_of_peak"))
+                                + (f"{sep}mem {_pct(r['percent_of_ceiling'])}"
+                                   if r.get("percent_of_ceiling") is not None else "")),
                      "vs numpy": f"{ratio:.2f}x" if ratio else "-"}
             table.add_row(*(cells[c] for c in keep))
         return table
@@ -90,7 +114,7 @@ def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = Non
     data = console if data is None else data
     fp = doc["fingerprint"]
     faults = any((r.get(c) or {}).get("fault") for r in doc["results"]
-                 for c in ("numpy", "default", "tuned"))
+                 for c in ("numpy", "onnxruntime", "default", "tuned"))
     data.print(results_table(doc, data))
     data.print(f"GFLOP/s: median of {doc['protocol']['rounds']} interleaved rounds ± half the "
                f"IQR; {UNSTABLE_MARK} marks an IQR above "
@@ -98,7 +122,11 @@ def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = Non
                "% peak and vs numpy: of the tuned kernel if any, else the default. default and "
                "tuned are timed as in a loop that alternates numpy and gemmtune (each call right "
                "after a numpy call), tuned through gemmtune.matmul; kernel alone is the tuned "
-               "kernel called back to back.", markup=False)
+               "kernel called back to back. For a memory-bound shape, peak shows the bandwidth "
+               "ceiling (mem) and % peak the share of it too. A stack (B x MxNxK) counts 2*B*M*N*K flops, a "
+               "convolution 2*N*K*P*Q*C*R*S/groups; its default or tuned figure is "
+               "gemmtune.conv2d's, its numpy figure numpy's sliding_window_view + tensordot.",
+               markup=False)
     if faults:
         data.print(f"{FAULT_MARK} a figure above the measured FMA peak is a measurement fault "
                    "(or the peak was measured under load): no share of the peak is given; "
@@ -106,6 +134,10 @@ def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = Non
     data.print(f"machine: {fp.get('brand') or '?'} ({fp.get('cpu_name')}, {fp.get('cores')} "
                f"usable cores), fingerprint {fp['id']}; numpy {doc.get('numpy_version')} with "
                f"{doc['blas_label']}.", markup=False)
+    ort = (doc.get("peers") or {}).get("onnxruntime")
+    if ort and any(r.get("onnxruntime") for r in doc["results"]):
+        data.print(f"onnxruntime {ort}: a one-node MatMul or Conv session per shape, on thr "
+                   "intra-op threads (CPU execution provider).", markup=False)
     peaks = ", ".join(f"{t}t {v['gflops']:.1f}" + (" (memoized)" if v.get("memoized") else "")
                       + (" (measured under load: a lower bound)" if v.get("busy") else "")
                       for t, v in doc["peak"].items())

@@ -1,20 +1,30 @@
 """Measuring one benchmark: each shape at each thread count, every contender interleaved.
 
-Contenders, all at the same thread count (numba's for gemmtune, threadpoolctl's limit for
-the BLAS):
-- ``numpy``: ``np.matmul`` with ``out=``, i.e. the BLAS numpy links (named in the document);
+A workload is a GEMM (``-m -n -k``, a size, a suite entry), a stack of ``batch`` GEMMs
+(``--batch``, suite entries with "batch") or a convolution layer (``--conv``, suite entries
+with "conv"). Contenders, all at the same thread count (numba's for gemmtune, threadpoolctl's
+limit for the BLAS, ``intra_op_num_threads`` for onnxruntime):
+- ``numpy``: ``np.matmul`` with ``out=`` (stacked for a stack), i.e. the BLAS numpy links
+  (named in the document); for a layer, numpy's idiom (``sliding_window_view`` +
+  ``tensordot``, ``bench.peers.numpy_conv``);
+- ``onnxruntime``: a one-node MatMul or Conv session (``bench.peers``), when the ``peers``
+  extra is installed and has a kernel for the dtype; otherwise the column is absent and a
+  note says why, once;
 - ``default``: the kernel family's ISA default configuration, what ``matmul`` runs before
-  any tuning;
+  any tuning (for a stack, ``stacks.stack_params``; for a layer, ``conv2d`` when none of its
+  GEMMs is tuned);
 - ``tuned``: ``gemmtune.matmul`` as users call it, which runs the cached tuning for exactly
-  this shape or, failing that, the nearest tuned shape's (marked "nearest"); absent when
-  nothing is tuned for this dtype and thread count. ``tuned_kernel`` is the same kernel
+  this shape or, failing that, the nearest tuned shape's (marked "nearest"; a stack takes
+  its own tuning or its product's, "product"); ``gemmtune.conv2d`` for a layer some of whose
+  GEMMs are tuned. Absent when nothing applies. ``tuned_kernel`` is the 2-D tuned kernel
   called directly, back to back: the kernel's own speed, without ``matmul``'s per-call cost.
 They are timed in alternating rounds (``measure.interleaved``), so a change of load during
 the run touches every contender alike. ``default`` and ``tuned`` are timed the way a user's
 loop runs them: every call right after a numpy call (``measure.AfterCall``), because
 OpenBLAS's threads keep spinning after a call and slow down a parallel kernel that follows;
-so bench and such a loop agree. Each gemmtune kernel's result is checked once against the
-float64 reference first: a fast wrong answer is not a figure.
+so bench and such a loop agree. Every contender's result is checked once against the
+float64 reference first (its output poisoned with NaN before): a fast wrong answer is not
+a figure.
 """
 
 from __future__ import annotations
@@ -30,16 +40,40 @@ SCHEMA_VERSION = 1
 
 @dataclass(frozen=True)
 class Workload:
-    """One GEMM shape of a benchmark, with the name it is shown under."""
+    """One shape of a benchmark, with the name it is shown under.
+
+    A GEMM C(m x n) = A(m x k) @ B(k x n); ``batch`` > 1 makes it a stack of that many
+    products (A is (batch, m, k)); with ``conv`` (a ``gemmtune.conv.ConvSpec``) it is that
+    convolution layer instead, and m, n, k are unused (make it with :meth:`layer`).
+    """
 
     name: str
     m: int
     n: int
     k: int
+    batch: int = 1
+    conv: Any = None
+
+    @classmethod
+    def layer(cls, name: str, spec: Any) -> "Workload":
+        return cls(name, 0, 0, 0, conv=spec)
 
     @property
     def square(self) -> bool:
-        return self.m == self.n == self.k
+        return self.conv is None and self.batch == 1 and self.m == self.n == self.k
+
+    def flops(self) -> int:
+        """2*B*M*N*K for a GEMM or a stack; 2*N*K*P*Q*C*R*S/groups for a layer."""
+        if self.conv is not None:
+            return self.conv.flops()
+        return 2 * self.batch * self.m * self.n * self.k
+
+    def label(self) -> str:
+        """E.g. "512x512x512", "96 x 128x128x64", "N1 C64 56x56 K64 3x3 s1 p1"."""
+        if self.conv is not None:
+            return self.conv.label()
+        shape = f"{self.m}x{self.n}x{self.k}"
+        return shape if self.batch == 1 else f"{self.batch} x {shape}"
 
 
 def workloads_from_sizes(sizes: Sequence[int]) -> list[Workload]:
@@ -48,18 +82,34 @@ def workloads_from_sizes(sizes: Sequence[int]) -> list[Workload]:
 
 
 def memory_needed(w: Workload, dtype: str) -> int:
-    """Bytes held at once: A, B, one C per contender, and the check's float64 copies."""
+    """Bytes held at once: the operands, one result per contender, and the check's float64 copies."""
     from ..kernels.params import ITEMSIZE
 
-    return (w.m * w.k + w.k * w.n + 3 * w.m * w.n) * ITEMSIZE[dtype] \
-        + (w.m * w.k + w.k * w.n + 2 * w.m * w.n) * 8
+    if w.conv is not None:
+        x, y = _size(w.conv.input_shape()), _size(w.conv.output_shape())
+        wt = _size(w.conv.weight_shape())
+        # conv2d's im2col buffer and numpy's window copy are about R*S inputs each.
+        cols = w.conv.r * w.conv.s * x
+        return (x + wt + 5 * y + 2 * cols) * ITEMSIZE[dtype] + (x + wt + 2 * y + cols) * 8
+    return w.batch * ((w.m * w.k + w.k * w.n + 5 * w.m * w.n) * ITEMSIZE[dtype]
+                      + (w.m * w.k + w.k * w.n + 2 * w.m * w.n) * 8)
 
 
 def min_traffic_bytes(w: Workload, dtype: str) -> int:
-    """Bytes a GEMM must move at least: read A and B, write C once."""
+    """Bytes a GEMM (or layer) must move at least: read the operands, write the result once."""
     from ..kernels.params import ITEMSIZE
 
-    return (w.m * w.k + w.k * w.n + w.m * w.n) * ITEMSIZE[dtype]
+    if w.conv is not None:
+        return (_size(w.conv.input_shape()) + _size(w.conv.weight_shape())
+                + _size(w.conv.output_shape())) * ITEMSIZE[dtype]
+    return w.batch * (w.m * w.k + w.k * w.n + w.m * w.n) * ITEMSIZE[dtype]
+
+
+def _size(shape: Sequence[int]) -> int:
+    out = 1
+    for v in shape:
+        out *= v
+    return out
 
 
 def blas_libraries() -> list[dict[str, Any]]:
@@ -123,13 +173,150 @@ def _figure(timing: Any, flops: float, peak_gflops: float | None) -> dict[str, A
     return doc
 
 
+class Peers:
+    """The optional peers of one run: whether onnxruntime is here, and the notes about it,
+    each said once (``on_note``) however many shapes it concerns."""
+
+    def __init__(self, on_note: Callable[[str], None] | None = None):
+        from . import peers
+
+        self.onnxruntime = peers.onnxruntime_version()
+        self.notes: list[str] = []
+        self._on_note = on_note
+        if self.onnxruntime is None:
+            self.note(peers.missing_note())
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+            if self._on_note is not None:
+                self._on_note(text)
+
+    def make(self, build: Callable[[], Any]) -> Any:
+        """``build()``'s onnxruntime callable, or None (and a note) when it cannot run here."""
+        if self.onnxruntime is None:
+            return None
+        from .peers import PeerUnavailable
+
+        try:
+            return build()
+        except PeerUnavailable as e:
+            self.note(str(e))
+            return None
+
+
+@dataclass
+class _Contender:
+    role: str
+    fn: Callable[[], Any]
+    out: Any = None      # the array ``fn`` writes; None when ``fn`` returns its result
+    what: str = ""       # who it is, for the sentence when its result is wrong
+    peer: bool = False   # another library's: a wrong result drops it (with a note), not the run
+
+
+def _verified(contenders: list[_Contender], verify: Callable[[Any], Any], threads: int,
+              label: str, peers: Peers) -> tuple[list[_Contender], dict[str, Any]]:
+    """Run every contender once on a NaN-poisoned output and check the result.
+
+    Returns the contenders that passed and their verdicts.
+
+    Raises:
+        GemmtuneError: gemmtune's or numpy's result is wrong (no figure is reported).
+    """
+    import numpy as np
+
+    from ..errors import GemmtuneError
+    from ..measure import pinned_threads
+
+    kept, verdicts = [], {}
+    with pinned_threads(threads):
+        for c in contenders:
+            if c.out is not None:
+                c.out[...] = np.nan   # an element the contender does not write fails the check
+            got = c.fn()
+            verdict = verify(np.asarray(c.out if c.out is not None else got))
+            if not verdict.ok:
+                if c.peer:
+                    peers.note(f"{c.what} gave a wrong result for {label} ({verdict.reason}); "
+                               "it is left out there.")
+                    continue
+                raise GemmtuneError(f"{c.what} gave a wrong result for {label} "
+                                    f"({verdict.reason}); no figure is reported.")
+            verdicts[c.role] = verdict
+            kept.append(c)
+    return kept, verdicts
+
+
+def _timed(contenders: list[_Contender], threads: int, rounds: int, sample_seconds: float,
+           flops: float, peak_gflops: float | None) -> dict[str, dict[str, Any]]:
+    from ..measure import interleaved, pinned_threads
+
+    for attempt in range(2):
+        with pinned_threads(threads):
+            timings = interleaved([c.fn for c in contenders], rounds, min_sample_seconds=sample_seconds)
+        figs = {c.role: _figure(t, flops, peak_gflops) for c, t in zip(contenders, timings)}
+        # A figure above the peak is a fault of this measurement: measure once more; if it
+        # stays, it is reported with its fault and no share of the peak.
+        if not any("fault" in f for f in figs.values()):
+            break
+    for f in figs.values():
+        if "fault" in f:
+            f["remeasured"] = True
+    return figs
+
+
+def _checked(fig: dict[str, Any] | None, verdict: Any) -> dict[str, Any] | None:
+    if fig is not None:
+        fig["check"] = {"status": verdict.status, "residual": verdict.residual}
+    return fig
+
+
+def _row(w: Workload, problem: dict[str, Any], dtype: str, figs: dict[str, Any],
+         default_fig: dict[str, Any] | None, tuned_fig: dict[str, Any] | None,
+         peak_gflops: float | None, bandwidth_gbs: float | None) -> dict[str, Any]:
+    from ..peak import roofline
+
+    flops = w.flops()
+    ceiling = roofline(flops, min_traffic_bytes(w, dtype), peak_gflops, bandwidth_gbs) \
+        if peak_gflops else None
+    best = tuned_fig or default_fig or {}
+    row = {
+        "name": w.name,
+        "problem": problem,
+        "flops": flops,
+        "numpy": figs.get("numpy"),
+        "default": default_fig,
+        "tuned": tuned_fig,
+        "peak_gflops": peak_gflops,
+        "ceiling_gflops": ceiling,
+        "memory_bound": bool(ceiling is not None and peak_gflops and ceiling < peak_gflops),
+        "gemmtune_vs_numpy": _ratio(best, figs.get("numpy")),
+    }
+    if row["memory_bound"] and best.get("gflops"):
+        # A memory-bound shape (GEMV, skinny) is judged against the bandwidth, not the FMA
+        # peak: the share of the roofline ceiling and the bytes per second it implies.
+        row["percent_of_ceiling"] = 100.0 * best["gflops"] / ceiling
+        row["achieved_gbs"] = best["gflops"] * min_traffic_bytes(w, dtype) / flops
+    if "onnxruntime" in figs:   # absent, not zero, when onnxruntime did not run
+        row["onnxruntime"] = figs["onnxruntime"]
+        row["gemmtune_vs_onnxruntime"] = _ratio(best, figs["onnxruntime"])
+    return row
+
+
+def _ratio(a: dict[str, Any] | None, b: dict[str, Any] | None) -> float | None:
+    if not a or not b or not a.get("gflops") or not b.get("gflops"):
+        return None
+    return a["gflops"] / b["gflops"]
+
+
 def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: float | None = None,
             bandwidth_gbs: float | None = None, rounds: int = DEFAULT_ROUNDS,
-            sample_seconds: float = DEFAULT_SAMPLE_SECONDS, kernels: Any = None) -> dict[str, Any]:
-    """Time numpy, the default and the tuned configuration on one shape and thread count.
+            sample_seconds: float = DEFAULT_SAMPLE_SECONDS, kernels: Any = None,
+            peers: Peers | None = None) -> dict[str, Any]:
+    """Time every contender on one workload and thread count.
 
     Args:
-        w: the shape.
+        w: the shape (a GEMM, a stack or a layer).
         dtype: "float32" or "float64".
         threads: threads for every contender.
         root: the gemmtune cache dir (tunings, compiled kernels).
@@ -138,22 +325,33 @@ def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: fl
         rounds: interleaved rounds (samples per contender).
         sample_seconds: minimum length of one sample.
         kernels: a compiled-kernel memo shared across calls (made here when None).
+        peers: the run's optional peers (made here when None).
 
     Returns:
         The result row: ``problem``, ``flops``, ``numpy``, ``default``, ``tuned`` (None when
-        nothing is tuned), ``peak_gflops``, ``ceiling_gflops``, ``memory_bound``, ratios.
+        nothing is tuned), ``onnxruntime`` (only when it ran), ``peak_gflops``,
+        ``ceiling_gflops``, ``memory_bound``, ratios.
     """
+    peers = peers or Peers()
+    args = (w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sample_seconds, peers)
+    if w.conv is not None:
+        return _conv_row(*args)
+    if w.batch > 1:
+        return _stack_row(*args)
+    return _gemm_row(*args, kernels or _Kernels(root))
+
+
+def _gemm_row(w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sample_seconds,
+              peers, kernels) -> dict[str, Any]:
     import numpy as np
 
-    from ..api import resolve
-    from ..errors import GemmtuneError
-    from ..kernels.reference import check
-    from ..measure import AfterCall, gemm_flops, interleaved, pinned_threads
-    from ..peak import roofline
+    from ..api import matmul, resolve
     from ..families import family_for
+    from ..kernels.reference import check
+    from ..measure import AfterCall
     from ..problem import Problem
+    from .peers import matmul as ort_matmul
 
-    kernels = kernels or _Kernels(root)
     problem = Problem(w.m, w.n, w.k, dtype, threads)
     family = family_for(problem)
     default = family.default_params(problem)
@@ -163,58 +361,34 @@ def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: fl
     rng = np.random.default_rng(0)
     A = rng.standard_normal((w.m, w.k)).astype(dtype)
     B = rng.standard_normal((w.k, w.n)).astype(dtype)
-    outs = [np.empty((w.m, w.n), dtype) for _ in range(3)]   # numpy, default, tuned
-    outs.append(np.empty((w.m, w.n), dtype))
-    numpy_call = lambda: np.matmul(A, B, out=outs[0])  # noqa: E731
-    contenders: list[tuple[str, Callable[[], Any]]] = [("numpy", numpy_call)]
-    verdicts: dict[str, Any] = {}
-    for role, params in (("default", default), ("tuned", tuned if has_tuned else None)):
-        if params is None:
-            continue
-        kernel = kernels.get(family, params, problem)
-        C = outs[1 if role == "default" else 2]
-        # The tuned configuration runs on the threads matmul gives it (fewer for a small
-        # product with no tuning of its own).
-        t = info.get("threads", threads) if role == "tuned" else threads
-        if role == "default" or params != default:
-            kernel(A, B, C, threads=t)
-            verdict = check(C, A, B)
-            if not verdict.ok:
-                raise GemmtuneError(f"the {role} kernel {params.label()} gave a wrong result for "
-                                    f"{problem.label()} ({verdict.reason}); no figure is reported.")
-            verdicts[role] = verdict
-        if role == "default":
-            contenders.append(("default", AfterCall(numpy_call, lambda kernel=kernel, C=C:
-                                                    kernel(A, B, C, threads=threads))))
-            continue
-        from ..api import matmul
-
+    outs = {role: np.empty((w.m, w.n), dtype) for role in ("numpy", "default", "tuned", "tuned_kernel")}
+    numpy_call = lambda: np.matmul(A, B, out=outs["numpy"])  # noqa: E731
+    dk = kernels.get(family, default, problem)
+    cs = [_Contender("numpy", numpy_call, outs["numpy"], "numpy's matmul"),
+          _Contender("default", AfterCall(numpy_call, lambda: dk(A, B, outs["default"], threads=threads)),
+                     outs["default"], f"the default kernel {default.label()}")]
+    if has_tuned:
         # What users call, in a user's loop; and the kernel alone unless it is the default
-        # (the same kernel twice would only measure noise).
-        contenders.append(("tuned", AfterCall(numpy_call, lambda Cu=outs[3]: matmul(
-            A, B, out=Cu, threads=threads, cache_dir=root))))
-        if params != default:
-            contenders.append(("tuned_kernel", lambda kernel=kernel, C=C, t=t:
-                               kernel(A, B, C, threads=t)))
-
-    flops = gemm_flops(w.m, w.n, w.k)
-    for attempt in range(2):
-        with pinned_threads(threads):
-            timings = interleaved([fn for _, fn in contenders], rounds, min_sample_seconds=sample_seconds)
-        figs = {role: _figure(t, flops, peak_gflops) for (role, _), t in zip(contenders, timings)}
-        # A figure above the peak is a fault of this measurement: measure once more; if it
-        # stays, it is reported with its fault and no share of the peak.
-        if not any("fault" in f for f in figs.values()):
-            break
-    for f in figs.values():
-        if "fault" in f:
-            f["remeasured"] = True
+        # (the same kernel twice would only measure noise). The kernel alone runs on the
+        # threads matmul gives it (fewer for a small product with no tuning of its own).
+        cs.append(_Contender("tuned", AfterCall(numpy_call, lambda: matmul(
+            A, B, out=outs["tuned"], threads=threads, cache_dir=root)), outs["tuned"],
+            f"the tuned configuration {tuned.label()} (through gemmtune.matmul)"))
+        if tuned != default:
+            tk, t = kernels.get(family, tuned, problem), info.get("threads", threads)
+            cs.append(_Contender("tuned_kernel", lambda: tk(A, B, outs["tuned_kernel"], threads=t),
+                                 outs["tuned_kernel"], f"the tuned kernel {tuned.label()}"))
+    ort = peers.make(lambda: ort_matmul(dtype, threads, A.shape, B.shape))
+    if ort is not None:
+        cs.append(_Contender("onnxruntime", lambda: ort(A, B), None, "onnxruntime's MatMul", peer=True))
+    cs, verdicts = _verified(cs, lambda C: check(C, A, B), threads, problem.label(), peers)
+    figs = _timed(cs, threads, rounds, sample_seconds, w.flops(), peak_gflops)
+    for role in ("numpy", "onnxruntime"):
+        _checked(figs.get(role), verdicts.get(role))
 
     def kernel_figure(role: str, params: Any) -> dict[str, Any]:
-        fig = dict(figs.get(role) or figs["default"])
-        verdict = verdicts.get(role, verdicts.get("default"))
-        fig.update(params=params.to_dict(), label=params.label(),
-                   check={"status": verdict.status, "residual": verdict.residual})
+        fig = _checked(dict(figs[role]), verdicts[role])
+        fig.update(params=params.to_dict(), label=params.label())
         return fig
 
     tuned_fig = None
@@ -226,28 +400,139 @@ def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: fl
                          timed="gemmtune.matmul, each call after a numpy call")
         if "tuned_kernel" in figs:
             tuned_fig["kernel"] = figs["tuned_kernel"]
-    ceiling = roofline(flops, min_traffic_bytes(w, dtype), peak_gflops, bandwidth_gbs) \
-        if peak_gflops else None
-    numpy_g = figs["numpy"]["gflops"]
-    best = tuned_fig or kernel_figure("default", default)
-    return {
-        "name": w.name,
-        "problem": problem.to_dict(),
-        "flops": flops,
-        "numpy": figs["numpy"],
-        "default": kernel_figure("default", default),
-        "tuned": tuned_fig,
-        "peak_gflops": peak_gflops,
-        "ceiling_gflops": ceiling,
-        "memory_bound": bool(ceiling is not None and peak_gflops and ceiling < peak_gflops),
-        "gemmtune_vs_numpy": best["gflops"] / numpy_g if numpy_g else None,
-    }
+    return _row(w, problem.to_dict(), dtype, figs, kernel_figure("default", default), tuned_fig,
+                peak_gflops, bandwidth_gbs)
+
+
+def _stack_row(w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sample_seconds,
+               peers) -> dict[str, Any]:
+    """A stack: (batch, m, k) @ (batch, k, n) through gemmtune.matmul's stacked path."""
+    import numpy as np
+
+    from ..api import matmul, stack_choice
+    from ..kernels.reference import Verdict, check
+    from ..measure import AfterCall
+    from ..problem import Problem
+    from ..stacks import matmul_nd, stack_params
+    from .peers import matmul as ort_matmul
+
+    problem = Problem(w.m, w.n, w.k, dtype, threads, batch=w.batch)
+    # M or N = 1 runs the GEMV kernels, which have no parameters: nothing to tune.
+    gemv = w.m == 1 or w.n == 1
+    default = None if gemv else stack_params(w.m, w.n, w.k, dtype, threads)
+    tuned, info = stack_choice(problem, root)
+    has_tuned = not gemv and info["source"] != "default"
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((w.batch, w.m, w.k)).astype(dtype)
+    B = rng.standard_normal((w.batch, w.k, w.n)).astype(dtype)
+    outs = {role: np.empty((w.batch, w.m, w.n), dtype) for role in ("numpy", "default", "tuned")}
+    numpy_call = lambda: np.matmul(A, B, out=outs["numpy"])  # noqa: E731
+    # The default: matmul's stacked path before any tuning (stacks.stack_params).
+    cs = [_Contender("numpy", numpy_call, outs["numpy"], "numpy's stacked matmul"),
+          _Contender("default", AfterCall(numpy_call, lambda: matmul_nd(
+              A, B, outs["default"], threads=threads, cache_dir=root)), outs["default"],
+              "gemmtune's stacked GEMV" if gemv else f"the default stacked kernel {default.label()}")]
+    if has_tuned:
+        cs.append(_Contender("tuned", AfterCall(numpy_call, lambda: matmul(
+            A, B, out=outs["tuned"], threads=threads, cache_dir=root)), outs["tuned"],
+            f"the tuned configuration {tuned.label()} (through gemmtune.matmul)"))
+    ort = peers.make(lambda: ort_matmul(dtype, threads, A.shape, B.shape))
+    if ort is not None:
+        cs.append(_Contender("onnxruntime", lambda: ort(A, B), None, "onnxruntime's MatMul", peer=True))
+
+    def verify(C: Any) -> Any:
+        worst = None
+        for i in range(w.batch):
+            v = check(C[i], A[i], B[i])
+            if not v.ok:
+                return Verdict(v.residual, v.status, f"product {i}: {v.reason}")
+            worst = v if worst is None or v.residual > worst.residual else worst
+        return worst
+
+    cs, verdicts = _verified(cs, verify, threads, problem.label(), peers)
+    figs = _timed(cs, threads, rounds, sample_seconds, w.flops(), peak_gflops)
+    for role in ("numpy", "onnxruntime"):
+        _checked(figs.get(role), verdicts.get(role))
+    default_fig = _checked(dict(figs["default"]), verdicts["default"])
+    default_fig.update(label="gemv" if gemv else default.label(),
+                       params=None if gemv else default.to_dict())
+    tuned_fig = None
+    if has_tuned:
+        tuned_fig = _checked(dict(figs["tuned"]), verdicts["tuned"])
+        tuned_fig.update(params=tuned.to_dict(), label=tuned.label(), threads=threads,
+                         source=info["source"], tuned_problem=info.get("problem"),
+                         same_as_default=tuned == default,
+                         timed="gemmtune.matmul on the stack, each call after a numpy call")
+    return _row(w, problem.to_dict(), dtype, figs, default_fig, tuned_fig, peak_gflops, bandwidth_gbs)
+
+
+def _conv_row(w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sample_seconds,
+              peers) -> dict[str, Any]:
+    """A layer: gemmtune.conv2d (forward) against numpy's idiom and onnxruntime's Conv."""
+    import numpy as np
+
+    from ..api import resolve
+    from ..conv.forward import conv2d
+    from ..conv.plan import conv2d_plan
+    from ..conv.reference import check_conv, conv2d_ref
+    from ..measure import AfterCall
+    from .peers import conv as ort_conv, numpy_conv
+
+    spec = w.conv
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(spec.input_shape()).astype(dtype)
+    wt = rng.standard_normal(spec.weight_shape()).astype(dtype)
+    kw = dict(stride=spec.stride, padding=spec.padding, dilation=spec.dilation,
+              groups=spec.groups, layout=spec.layout)
+    plain = spec.groups == 1 and spec.layout == "NCHW"   # what numpy's idiom covers
+    cs, numpy_call = [], None
+    if plain:
+        npconv = numpy_conv(spec)
+        numpy_call = lambda: npconv(x, wt)  # noqa: E731
+        cs.append(_Contender("numpy", numpy_call, None, "numpy's sliding_window_view + tensordot"))
+    # conv2d runs gemmtune.matmul on exactly these GEMMs: tuned if any of them is.
+    gemms = [(g, resolve(g.problem(dtype, threads), root)) for g in spec.gemms("forward", dtype)]
+    role = "tuned" if any(info["source"] != "default" for _, (_, info) in gemms) else "default"
+    run = lambda: conv2d(x, wt, **kw, threads=threads, cache_dir=root)  # noqa: E731
+    cs.append(_Contender(role, AfterCall(numpy_call, run) if numpy_call else run, None,
+                         "gemmtune.conv2d"))
+    ort = peers.make(lambda: ort_conv(spec, wt, threads))
+    if ort is not None:
+        cs.append(_Contender("onnxruntime", lambda: ort(x), None, "onnxruntime's Conv", peer=True))
+
+    # The float64 reference: numpy's idiom in float64 where it applies (BLAS-fast), else the
+    # oracle's direct loops.
+    x64, w64 = x.astype(np.float64), wt.astype(np.float64)
+    ref = np.asarray(numpy_conv(spec)(x64, w64)) if plain else conv2d_ref(x64, w64, spec)
+    terms = spec.c // spec.groups * spec.r * spec.s
+    a_max, b_max = float(np.abs(x).max()), float(np.abs(wt).max())
+    cs, verdicts = _verified(cs, lambda y: check_conv(y, ref, a_max, b_max, terms), threads,
+                             f"{spec.label()} {dtype} {threads}t", peers)
+    figs = _timed(cs, threads, rounds, sample_seconds, w.flops(), peak_gflops)
+    for r in ("numpy", "onnxruntime"):
+        _checked(figs.get(r), verdicts.get(r))
+    fig = _checked(dict(figs[role]), verdicts[role])
+    fig.update(label="conv2d", lowering=conv2d_plan(spec, dtype).lowering, threads=threads,
+               gemms=[{**g.to_dict(), "source": info["source"], "params": params.label()}
+                      for g, (params, info) in gemms],
+               timed="gemmtune.conv2d" + (", each call after numpy's" if numpy_call else ""))
+    if role == "tuned":
+        sources = [info["source"] for _, (_, info) in gemms]
+        # "partly": some GEMMs have their own tuning and the others none to borrow.
+        fig.update(source="exact" if set(sources) == {"exact"} else
+                   "nearest" if "nearest" in sources else "partly",
+                   tuned_problem=gemms[0][1][1].get("problem") if sources == ["nearest"] else None)
+    problem = {"op": "conv2d", "conv": spec.to_dict(), "dtype": dtype, "threads": threads}
+    return _row(w, problem, dtype, figs, fig if role == "default" else None,
+                fig if role == "tuned" else None, peak_gflops, bandwidth_gbs)
 
 
 def bench(workloads: Sequence[Workload], dtype: str, threads: Sequence[int], root: Any, *,
           rounds: int = DEFAULT_ROUNDS, sample_seconds: float = DEFAULT_SAMPLE_SECONDS,
           remeasure_peak: bool = False, with_bandwidth: bool = True,
-          on_step: Callable[[str], None] | None = None) -> dict[str, Any]:
+          on_step: Callable[[str], None] | None = None,
+          on_note: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the whole benchmark and return its document (what ``--json`` prints).
 
     Args:
@@ -259,6 +544,8 @@ def bench(workloads: Sequence[Workload], dtype: str, threads: Sequence[int], roo
         remeasure_peak: measure the peak and bandwidth again instead of using ``peak.json``.
         with_bandwidth: measure the triad bandwidth for the memory-bound ceiling.
         on_step: told what is being measured next (for a progress line).
+        on_note: told, once each, why a peer's column is absent (onnxruntime not installed,
+            no kernel for this dtype, ...); the notes are also in the document.
     """
     from datetime import datetime, timezone
 
@@ -267,6 +554,7 @@ def bench(workloads: Sequence[Workload], dtype: str, threads: Sequence[int], roo
     from ..peak import bandwidth, peak
 
     say = on_step or (lambda text: None)
+    peers = Peers(on_note)   # a missing onnxruntime is said before minutes of measuring
     load_before = _loadavg()
     fp = fingerprint()
     peaks, bands = {}, {}
@@ -280,10 +568,11 @@ def bench(workloads: Sequence[Workload], dtype: str, threads: Sequence[int], roo
     results = []
     for t in threads:
         for w in workloads:
-            say(f"{w.m}x{w.n}x{w.k} {dtype} {t}t")
+            say(f"{w.label()} {dtype} {t}t")
             results.append(compare(w, dtype, t, root, peak_gflops=peaks[t]["gflops"],
                                    bandwidth_gbs=bands[t]["gbs"] if t in bands else None,
-                                   rounds=rounds, sample_seconds=sample_seconds, kernels=kernels))
+                                   rounds=rounds, sample_seconds=sample_seconds, kernels=kernels,
+                                   peers=peers))
     libs = blas_libraries()
     rec, ident = fp["recorded"], fp["identity"]
     return {
@@ -295,6 +584,8 @@ def bench(workloads: Sequence[Workload], dtype: str, threads: Sequence[int], roo
         "blas": libs,
         "blas_label": blas_label(libs),
         "numpy_version": rec.get("numpy"),
+        "peers": {"onnxruntime": peers.onnxruntime},
+        "notes": list(peers.notes),
         "dtype": dtype,
         "threads": list(threads),
         "protocol": {"rounds": rounds, "min_sample_seconds": sample_seconds,

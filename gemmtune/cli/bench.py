@@ -1,4 +1,5 @@
-"""``gemmtune bench``: tuned kernels against the default configuration, numpy's BLAS and the measured peak."""
+"""``gemmtune bench``: tuned kernels against the default configuration, numpy's BLAS,
+onnxruntime (when installed) and the measured peak."""
 
 from __future__ import annotations
 
@@ -34,9 +35,15 @@ def _int_list(text: str, what: str, param_hint: str) -> list[int]:
 
 @click.command()
 @shape_options
+@click.option("-b", "--batch", type=click.IntRange(min=1), default=None,
+              help="With -m/-n/-k: a stack of that many (m x k) @ (k x n) products, "
+                   "(B, M, K) @ (B, K, N) (default 1).")
 @click.option("--sizes", default=None, metavar="N,N,...",
               help="Square sizes to run, M = N = K (default: 256,512,1024).")
-@suite_option("Run every shape of a suite")
+@click.option("--conv", metavar="N,C,H,W,K,R,S[,stride,pad]", default=None,
+              help="Time one convolution layer (gemmtune.conv2d, forward) against numpy's "
+                   "idiom and onnxruntime's Conv, e.g. 1,64,56,56,64,3,3,1,1.")
+@suite_option("Run every shape of a suite (convolution entries as layers)")
 @dtype_option
 @click.option("--threads", "threads_text", default=None, metavar="T,T,...",
               help="Thread counts to compare at, e.g. 1,2 (default: the usable cores).")
@@ -61,26 +68,39 @@ def _int_list(text: str, what: str, param_hint: str) -> list[int]:
                    "--dtype or --threads, the saved run's are measured again.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.pass_obj
-def bench(app: Any, m: int | None, n: int | None, k: int | None, sizes: str | None,
-          shapes_spec: str | None, dtype: str, threads_text: str | None, output: Path | None,
+def bench(app: Any, m: int | None, n: int | None, k: int | None, batch: int | None,
+          sizes: str | None, conv: str | None, shapes_spec: str | None, dtype: str, threads_text: str | None, output: Path | None,
           plot_path: Path | None, rounds: int, sample_seconds: float, remeasure_peak: bool,
           bandwidth: bool, compare_path: Path | None, as_json: bool) -> None:
-    """Compare the tuned kernel, the untuned default configuration, numpy's @ and the machine's FMA peak.
+    """Compare the tuned kernel, the untuned default configuration, numpy, onnxruntime and the machine's FMA peak.
 
     Every contender runs at the same thread count (numba's for gemmtune, threadpoolctl's
-    limit for the BLAS), in interleaved rounds, and reports the median GFLOP/s and IQR. The
+    limit for the BLAS, intra-op threads for onnxruntime), in interleaved rounds, and reports
+    the median GFLOP/s and IQR; each is checked against a float64 reference first. The
     tuned configuration is the cached one for the exact shape, else the nearest tuned shape's
-    (marked "nearest"). The table goes to stdout (to stderr with --json, which holds
-    stdout); a JSON with the raw samples and a CSV are written to results/<fingerprint id>/
-    (or --output).
+    (marked "nearest"). A stack (--batch) runs gemmtune.matmul and numpy's @ on
+    (B, M, K) @ (B, K, N); a layer (--conv) runs gemmtune.conv2d against numpy's
+    sliding_window_view + tensordot. The onnxruntime column needs gemmtune[peers]. The
+    table goes to stdout (to stderr with --json, which holds stdout); a JSON with the raw
+    samples and a CSV are written to results/<fingerprint id>/ (or --output).
     """
     from ..bench.files import default_output_dir, ensure_writable, file_stem
     from ..bench.run import Workload, memory_needed, workloads_from_sizes
     from ..fingerprint import fingerprint_id, usable_cores
 
     shape = given_shape(m, n, k)
-    if sum(x is not None for x in (shape, sizes, shapes_spec)) > 1:
-        raise click.UsageError("Give only one of -m/-n/-k, --sizes and --shapes.")
+    if sum(x is not None for x in (shape, sizes, conv, shapes_spec)) > 1:
+        raise click.UsageError("Give only one of -m/-n/-k, --sizes, --conv and --shapes.")
+    if batch is not None and shape is None:
+        raise click.UsageError("--batch goes with -m, -n and -k (a suite gives each entry's own).")
+    layer = None
+    if conv is not None:
+        from ..conv.spec import ConvSpec
+
+        try:
+            layer = ConvSpec.parse(conv)   # the parser gemmtune search --conv uses
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--conv'") from None
     old_run = saved = None
     if compare_path is not None:
         from ..bench.compare import load_run, workloads_of
@@ -101,19 +121,24 @@ def bench(app: Any, m: int | None, n: int | None, k: int | None, sizes: str | No
 
     stem_args: dict[str, Any] = {}
     if shapes_spec is not None:
-        from ..shapes import load_shapes
+        from ..shapes import Shape, load_entries
 
         try:
-            suite, shapes = load_shapes(shapes_spec)
+            suite, entries = load_entries(shapes_spec)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="'--shapes'") from None
-        workloads = [Workload(s.name, s.m, s.n, s.k) for s in shapes]
+        # A convolution entry is timed as its layer; a "batch" entry as its stack.
+        workloads = [Workload(e.name, e.m, e.n, e.k, e.batch) if isinstance(e, Shape)
+                     else Workload.layer(e.name, e.spec) for e in entries]
         stem_args["suite"] = suite
     elif shape is not None:
-        workloads = [Workload("x".join(map(str, shape)), *shape)]
-        stem_args["shape"] = shape
+        workloads = [Workload("x".join(map(str, shape)), *shape, batch or 1)]
+        stem_args.update(shape=shape, batch=batch or 1)
+    elif layer is not None:
+        workloads = [Workload.layer(layer.label(), layer)]
+        stem_args["conv"] = conv
     elif saved is not None and sizes is None:
-        workloads = [Workload(*w) for w in saved[0]]
+        workloads = list(saved[0])
         stem_args["suite"] = "compare-" + Path(compare_path).stem  # type: ignore[arg-type]
     else:
         size_list = _int_list(sizes, "size", "'--sizes'") if sizes is not None else list(DEFAULT_SIZES)
@@ -146,7 +171,9 @@ def bench(app: Any, m: int | None, n: int | None, k: int | None, sizes: str | No
     with _progress(app.console) as step:
         doc = run_bench(workloads, dtype, threads, app.root, rounds=rounds,
                         sample_seconds=sample_seconds, remeasure_peak=remeasure_peak,
-                        with_bandwidth=bandwidth, on_step=step)
+                        with_bandwidth=bandwidth, on_step=step,
+                        on_note=lambda text: app.console.print(f"note: {text}", markup=False,
+                                                               soft_wrap=True))
     from ..bench.files import write
 
     files = write(doc, out_dir, file_stem(dtype, threads, **stem_args))
@@ -187,7 +214,7 @@ def _check_memory(workloads: list[Any], dtype: str, need_fn: Any) -> None:
     for w in workloads:
         need = need_fn(w, dtype)
         if have is not None and need > have:
-            raise GemmtuneError(f"a {w.m}x{w.n}x{w.k} {dtype} benchmark needs about "
+            raise GemmtuneError(f"a {w.label()} {dtype} benchmark needs about "
                                 f"{need / 2**30:.1f} GiB of memory but only "
                                 f"{have / 2**30:.1f} GiB is available.")
 

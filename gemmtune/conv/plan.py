@@ -153,7 +153,7 @@ def conv2d_plan(spec: ConvSpec, dtype: Any = "float32", buffer_limit: int | None
 def _plan(spec: ConvSpec, itemsize: int, buffer_limit: int) -> ConvPlan:
     # Cached: a layer is planned once, not on every call (the plan is immutable: tuples of
     # frozen GemmShapes in a read-only mapping). Planning took 16-23 us against 1-2 us for
-    # the lookup, about 1% of a ResNet-50 1x1 layer's forward (docs/performance.md, 14).
+    # the lookup, about 1% of a ResNet-50 1x1 layer's forward (docs/performance.md, 16).
     P, Q = spec.output_hw()
     G = spec.groups
     Kg, Cg = spec.k // G, spec.c // G

@@ -127,6 +127,19 @@ class KernelFamily(ABC):
             raise ValueError(f"invalid kernel parameters: {problems[0]}")
         return params
 
+    def borrowable(self, tuned: Problem, problem: Problem) -> bool:
+        """Whether ``problem``, with no tuning of its own, may run the configuration tuned
+        for ``tuned`` (a nearby problem of the same dtype and threads); when no tuned problem
+        is, it runs ``default_params``. Every nearby problem is, unless the family says."""
+        return True
+
+    def params_for_threads(self, params: Any, problem: Problem, threads: int) -> Any:
+        """The parameters to run ``problem`` on ``threads`` threads: ``params``, unless the
+        family has a cheaper equivalent for that thread count (the float family runs a
+        parallel configuration on one thread as its serial twin, which skips numba's
+        parallel launch)."""
+        return params
+
     # -- the search ----------------------------------------------------------------------
 
     @abstractmethod

@@ -56,6 +56,13 @@ class FloatGemmFamily(KernelFamily):
     def default_params(self, problem: Problem, isa: str | None = None) -> Any:
         from ..defaults import default_params
 
+        if isa is None and problem.flops <= _small_flops():
+            # A small product on this machine: the unpacked tile cut to the product
+            # (stacks.stack_params). The ISA seed's 14 x 32 tile and 168-row blocks make a
+            # 64^3 product mostly packing and edge tiles (docs/performance.md section 14).
+            from ..stacks import stack_params
+
+            return stack_params(problem.m, problem.n, problem.k, problem.dtype, problem.threads)
         return default_params(problem.dtype, isa)
 
     def starting_points(self, space: Any, problem: Problem, *, fp: dict[str, Any] | None = None,
@@ -75,13 +82,29 @@ class FloatGemmFamily(KernelFamily):
         except Exception:
             pass
         raw += skinny_params([p for p, _ in raw], problem)
-        if problem.batch > 1:
+        if problem.batch > 1 or problem.flops <= _small_flops():
             from ..stacks import stack_params
 
-            # A stack of small products: the unpacked tile cut to the product comes first.
+            # A small product, or a stack of them: the unpacked tile cut to the product
+            # comes first.
             raw.insert(len(tuned), (stack_params(problem.m, problem.n, problem.k, problem.dtype,
-                                                 problem.threads), "stack"))
+                                                 problem.threads),
+                                    "stack" if problem.batch > 1 else "small"))
         return snap_unique(space, raw)
+
+    def borrowable(self, tuned: Problem, problem: Problem) -> bool:
+        # A small product does not borrow a large one's blocks: its own default (the
+        # unpacked tile cut to it) beats packing for a 64^3 product by 2-4x (section 14).
+        return not (problem.flops <= _small_flops() < tuned.flops)
+
+    def params_for_threads(self, params: Any, problem: Problem, threads: int) -> Any:
+        # One thread through a prange driver still pays numba's parallel launch (about 8 us
+        # a call, docs/performance.md section 14); the serial twin runs the same loops.
+        if threads == 1 and problem.batch == 1:
+            from ..kernels.gemm import serial_twin
+
+            return serial_twin(params)
+        return params
 
     def compile(self, params: Any, problem: Problem, root: Any = None) -> Callable[..., Any]:
         """The 2-D kernel, or for a stack (``batch`` > 1) the batched driver
@@ -124,7 +147,9 @@ class FloatGemmFamily(KernelFamily):
         A = rng.standard_normal((problem.m, problem.k)).astype(problem.dtype)
         B = rng.standard_normal((problem.k, problem.n)).astype(problem.dtype)
         C = np.empty((problem.m, problem.n), dtype=problem.dtype)
-        return Workload(run=lambda kernel: (lambda: kernel(A, B, C, threads=problem.threads)),
+        t = problem.threads
+        # The entry gemmtune.matmul calls (GemmKernel.product): the figure is what users get.
+        return Workload(run=lambda kernel: (lambda: kernel.product(A, B, C, 1.0, 0.0, t)),
                         peer=lambda: np.matmul(A, B, out=C), flops=problem.flops)
 
     def generator_hash(self) -> str:
@@ -139,3 +164,9 @@ class FloatGemmFamily(KernelFamily):
         for name in ("batched.py", "gemv.py"):
             h.update((kernels / name).read_bytes())
         return h.hexdigest()[:12]
+
+
+def _small_flops() -> float:
+    from ..stacks import SMALL_FLOPS
+
+    return SMALL_FLOPS

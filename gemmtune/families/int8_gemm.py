@@ -93,6 +93,13 @@ class Int8GemmFamily(KernelFamily):
         return generator_hash()
 
 
+def check_alpha(alpha: Any) -> None:
+    """ValueError with one sentence unless ``alpha`` is 1: integer products are not scaled."""
+    if isinstance(alpha, bool) or alpha != 1:
+        raise ValueError(f"alpha must be 1 for integer products (got {alpha!r}); scale the "
+                         "int32 result instead.")
+
+
 class IntegerKernel:
     """An int8 kernel called like the float ones: ``alpha`` must be 1 and ``beta`` 0 or 1."""
 
@@ -103,9 +110,7 @@ class IntegerKernel:
     def __call__(self, A: Any, B: Any, out: Any = None, *, alpha: Any = 1, beta: Any = 0,
                  threads: int | None = None, a_zero_point: Any = None,
                  b_zero_point: Any = None) -> Any:
-        if isinstance(alpha, bool) or alpha != 1:
-            raise ValueError(f"alpha must be 1 for integer products (got {alpha!r}); scale the "
-                             "int32 result instead.")
+        check_alpha(alpha)
         return self.kernel(A, B, out, beta=beta, a_zero_point=a_zero_point,
                            b_zero_point=b_zero_point, threads=threads)
 

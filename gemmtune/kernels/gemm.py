@@ -148,7 +148,10 @@ class GemmKernel:
         self.dtype = normalize_dtype(dtype)
         self.root = root
         self.module = load_module(params, self.dtype, root)
+        self.np_dtype = np.dtype(self.dtype)
+        self.itemsize = self.np_dtype.itemsize
         self._twin: GemmKernel | None = None
+        self._direct: Any = None  # the compiled serial driver, once compile() has run
 
     def compile(self) -> None:
         """Compile the driver (or load it from numba's disk cache); later calls are free.
@@ -157,11 +160,12 @@ class GemmKernel:
         stride; ``__call__`` brings every input to that form (a Fortran-ordered operand is
         transposed or copied), so numba never compiles a second variant.
         """
-        if getattr(self.module, "compiled", False):
-            return
-        with _compile_lock:
-            if not getattr(self.module, "compiled", False):
-                self._compile_driver()
+        if not getattr(self.module, "compiled", False):
+            with _compile_lock:
+                if not getattr(self.module, "compiled", False):
+                    self._compile_driver()
+        if self.params.serial:
+            self._direct = self.module.gemm  # one thread calls the serial driver directly
 
     def _compile_driver(self) -> None:
         from numba import types
@@ -206,6 +210,38 @@ class GemmKernel:
         else:
             self._oriented(A, B, out, alpha, beta, threads)
         return out
+
+    def product(self, A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None,
+                alpha: float = 1.0, beta: float = 0.0, threads: int = 1) -> np.ndarray:
+        """``self(A, B, out, alpha=alpha, beta=beta, threads=threads)`` for 2-D A and B that
+        align, with fewer checks: ``gemmtune.matmul``'s fast path.
+
+        C-contiguous operands (and an ``out`` of the right shape that cannot overlap them) go
+        straight to the driver, whose dispatcher refuses any other dtype or a read-only
+        array with a TypeError; any other call, or a refused one, is ``self(...)``, which
+        checks, converts and says what is wrong.
+        """
+        if type(alpha) is not float:
+            alpha = _check_scalar("alpha", alpha)
+        if type(beta) is not float:
+            beta = _check_scalar("beta", beta)
+        if not (A.flags.c_contiguous and B.flags.c_contiguous) or A.size == 0 or B.size == 0:
+            return self(A, B, out, alpha=alpha, beta=beta, threads=threads)
+        C = out
+        if C is None:
+            C = np.empty((A.shape[0], B.shape[1]), self.np_dtype)
+            beta = 0.0
+        elif (not C.flags.c_contiguous or C.shape != (A.shape[0], B.shape[1])
+                or np.may_share_memory(C, A) or np.may_share_memory(C, B)):
+            return self(A, B, out, alpha=alpha, beta=beta, threads=threads)
+        try:
+            if threads == 1 and self._direct is not None:
+                self._direct(A, B, C, alpha, beta, 1)  # what _run does for one band
+            else:
+                self._run(A, B, C, alpha, beta, threads)
+        except TypeError:  # no compiled variant for these arrays (read-only, other dtype)
+            return self(A, B, out, alpha=alpha, beta=beta, threads=threads)
+        return C
 
     def _oriented(self, A, B, C, alpha, beta, threads):
         if _row_unit_stride(C):

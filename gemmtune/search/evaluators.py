@@ -17,8 +17,10 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..measure import search_sample_seconds
 from ..problem import Problem
-from .messages import EvaluateRequest, Outcome, RemeasureOutcome, RemeasureRequest
+from .messages import (REMEASURE_SAMPLE_SECONDS, EvaluateRequest, Outcome, RemeasureOutcome,
+                       RemeasureRequest)
 from .worker import EARLY_STOP_RATIO
 from .worker_client import Worker
 
@@ -52,21 +54,22 @@ class WorkerEvaluator:
         root: cache dir; compiled kernels go to ``<root>/kernels``.
         timeout: seconds one candidate may take before its worker is killed.
         samples: timing samples per candidate.
-        min_sample_seconds: minimum length of a sample.
+        min_sample_seconds: minimum length of a sample (default 0.05 s).
         early_stop: stop timing a candidate whose first samples are hopeless.
         reference_gflops: numpy's figure for the study; given, every candidate is timed paired
             with numpy and reported on that scale (see ``worker.evaluate``).
     """
 
     def __init__(self, problem: Problem, root: str | os.PathLike, timeout: float | None = None,
-                 samples: int = 5, min_sample_seconds: float = 0.05, early_stop: bool = True,
+                 samples: int = 5, min_sample_seconds: float | None = None, early_stop: bool = True,
                  reference_gflops: float | None = None, family: str = ""):
         self.problem = problem
         self.family = family
         self.root = str(root)
         self.timeout = timeout if timeout is not None else default_timeout(problem)
         self.samples = samples
-        self.min_sample_seconds = min_sample_seconds
+        self.min_sample_seconds = (min_sample_seconds if min_sample_seconds is not None
+                                   else search_sample_seconds(0.05))
         self.early_stop = early_stop
         self.reference_gflops = reference_gflops
         # Seconds a compiled candidate may spend verifying and timing (set by the search
@@ -92,7 +95,8 @@ class WorkerEvaluator:
     def remeasure_request(self, candidates: list[Any], rounds: int) -> RemeasureRequest:
         return RemeasureRequest(candidates=[c.to_dict() for c in candidates],
                                 problem=self.problem.to_dict(), family=self.family,
-                                root=self.root, rounds=rounds)
+                                root=self.root, rounds=rounds,
+                                min_sample_seconds=search_sample_seconds(REMEASURE_SAMPLE_SECONDS))
 
     def remeasure(self, candidates: list[Any], rounds: int = 7) -> RemeasureOutcome:
         return self.worker.run(self.remeasure_request(candidates, rounds),

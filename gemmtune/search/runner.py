@@ -78,6 +78,57 @@ class RunStats:
         return time.monotonic() - self.started
 
 
+class HeldCtrlC:
+    """Ctrl-C held back while Optuna creates or closes a trial, delivered once it can be.
+
+    Optuna writes a trial RUNNING in ``study.ask`` and its outcome in ``study.tell``, both
+    outside the objective; a KeyboardInterrupt inside either (the sampler's work and the
+    storage writes take longest on a loaded machine) leaves the trial RUNNING for good, or
+    escapes from Optuna as another error. Between ``hold()`` and ``allow()`` SIGINT only
+    marks itself pending; ``allow()`` raises it. Active only in the main thread with Python's
+    own SIGINT handler in place (elsewhere no KeyboardInterrupt can arrive from a signal, or
+    someone else handles it).
+    """
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.pending = False
+        self._previous: Any = None
+
+    def __enter__(self) -> "HeldCtrlC":
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        self.holding = self.pending = False
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.holding:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    def hold(self) -> None:
+        self.holding = True
+
+    def allow(self) -> None:
+        """Stop holding; raise the Ctrl-C that came while held."""
+        self.holding = False
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+
 class Search:
     """Drives one study with one evaluator.
 
@@ -101,6 +152,7 @@ class Search:
         self.worker = worker if worker is not None else worker_name()
         self.stats = RunStats()
         self._best: float | None = None
+        self._ctrl_c = HeldCtrlC()
 
     def best_value(self) -> float | None:
         import optuna
@@ -109,6 +161,18 @@ class Search:
             done = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
             self._best = max((t.value for t in done), default=None)
         return self._best
+
+    def _held_objective(self, trial: Any) -> float:
+        """``objective`` with Ctrl-C allowed: a trial it interrupts fails with the reason."""
+        try:
+            self._ctrl_c.allow()  # a Ctrl-C held while the trial was created lands here
+            return self.objective(trial)
+        except KeyboardInterrupt:
+            self._ctrl_c.hold()
+            trial.set_user_attr("failure", "interrupted by Ctrl-C before it finished")
+            raise
+        finally:
+            self._ctrl_c.hold()
 
     def objective(self, trial: Any) -> float:
         import optuna
@@ -214,8 +278,10 @@ class Search:
         ``stop`` is asked after every trial; True ends the run early. With ``timeout``, no
         candidate starts after that many seconds (the one in flight finishes).
 
-        KeyboardInterrupt ends the run cleanly: the trial in flight is marked failed, the
-        finished ones stay in the study, and ``stats.interrupted`` is set.
+        KeyboardInterrupt ends the run cleanly: the trial in flight is marked failed (reason
+        in its "failure" attribute; one whose outcome was being written keeps it), the
+        finished ones stay in the study, and ``stats.interrupted`` is set. No trial is left
+        RUNNING (``HeldCtrlC``).
         """
         import optuna
 
@@ -226,18 +292,22 @@ class Search:
         attempts = 0
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            while self.stats.evaluated < trials and attempts < max_attempts:
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
-                sampler = self.study.sampler
-                if hasattr(sampler, "is_exhausted") and sampler.is_exhausted(self.study) \
-                        and not self._waiting():
-                    break
-                self.study.optimize(self.objective, n_trials=1, catch=(CandidateFailed,),
-                                    callbacks=callbacks, gc_after_trial=False)
-                attempts += 1
-                if stop is not None and stop():
-                    break
+            with self._ctrl_c:
+                while self.stats.evaluated < trials and attempts < max_attempts:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        break
+                    sampler = self.study.sampler
+                    if hasattr(sampler, "is_exhausted") and sampler.is_exhausted(self.study) \
+                            and not self._waiting():
+                        break
+                    self._ctrl_c.hold()
+                    self.study.optimize(self._held_objective, n_trials=1,
+                                        catch=(CandidateFailed,), callbacks=callbacks,
+                                        gc_after_trial=False)
+                    self._ctrl_c.allow()
+                    attempts += 1
+                    if stop is not None and stop():
+                        break
         except KeyboardInterrupt:
             self.stats.interrupted = True
         return self.stats

@@ -15,8 +15,8 @@ import threading
 import time
 from typing import Any
 
-from .messages import (Outcome, RemeasureOutcome, RemeasureRequest, Request, decode_outcome,
-                       decode_progress, encode)
+from .messages import (REMEASURE_SAMPLE_SECONDS, Outcome, RemeasureOutcome, RemeasureRequest,
+                       Request, decode_outcome, decode_progress, encode)
 from .worker import ENV_PARENT
 
 
@@ -141,7 +141,11 @@ class Worker:
 
         The scale a study's numpy-paired candidate figures are put on (``reference_gflops``).
         """
-        res = self.run(RemeasureRequest(candidates=[], problem=problem, family=family, root=root),
+        from ..measure import search_sample_seconds
+
+        res = self.run(RemeasureRequest(candidates=[], problem=problem, family=family, root=root,
+                                        min_sample_seconds=search_sample_seconds(
+                                            REMEASURE_SAMPLE_SECONDS)),
                        timeout)
         return res.numpy.get("gflops") if res.status == "ok" else None
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from gemmtune.amx import PAIRS, AmxParams, default_amx_params
 
+from tests.conftest import examples
 from .conftest import FRINGE, SENTINEL, VARIANTS, needs_amx, operands, reference
 
 PRIMES = [2, 3, 5, 7, 13, 17, 31, 61, 67, 127, 131, 257, 293]
@@ -32,7 +33,7 @@ def run_and_check(kernel, pair, m, n, k, beta, threads, seed):
 
 @needs_amx
 @pytest.mark.parametrize("pair", PAIRS)
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(m=sizes, n=sizes, k=sizes, beta=st.sampled_from([0, 1]), threads=st.sampled_from([1, 2]),
        seed=st.integers(0, 2**32 - 1))
 def test_exact_on_any_shape(amx_kernel, pair, m, n, k, beta, threads, seed):

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from gemmtune.bench.compare import compare, comparison_table, load_run, workloads_of
+from gemmtune.bench.run import Workload
 from gemmtune.cli.tables import make_console
 from gemmtune.errors import GemmtuneError
 
@@ -79,7 +80,7 @@ def test_saved_run_is_read_and_checked(tmp_path):
     path = tmp_path / "old.json"
     path.write_text(json.dumps(_run([0.01] * 3, [0.01] * 3, name="qkv")))
     shapes, dtype, threads = workloads_of(load_run(path))
-    assert shapes == [("qkv", 512, 512, 512)] and dtype == "float32" and threads == [1]
+    assert shapes == [Workload("qkv", 512, 512, 512)] and dtype == "float32" and threads == [1]
     for text, words in (("{oops", "not a JSON document"), ("[]", "no \"results\""),
                         (json.dumps({"results": [{"problem": {"m": 1}}]}), "without a problem")):
         path.write_text(text)
@@ -87,3 +88,31 @@ def test_saved_run_is_read_and_checked(tmp_path):
             load_run(path)
     with pytest.raises(GemmtuneError, match="cannot read"):
         load_run(tmp_path / "missing.json")
+
+
+def test_stacks_layers_and_onnxruntime_compare_and_old_files_still_do(tmp_path):
+    """A file of today (stacks, layers, an onnxruntime figure) against one written before
+    them: the rows and contenders both have are compared, the rest are skipped."""
+    old = _run([0.01] * 3, [0.01] * 3)
+    new = _run([0.01] * 3, [0.01] * 3)
+    new["results"][0]["onnxruntime"] = _fig([0.02] * 3, 2.0 * 512**3)
+    stack = json.loads(json.dumps(new["results"][0]))
+    stack["problem"]["batch"] = 4
+    conv = {"n": 1, "c": 8, "h": 10, "w": 10, "k": 8, "r": 3, "s": 3, "stride": [1, 1],
+            "padding": [1, 1], "dilation": [1, 1], "groups": 1, "layout": "NCHW"}
+    layer = {"name": "l1", "flops": 1e6, "problem": {"op": "conv2d", "conv": conv, "dtype": "float32",
+                                                     "threads": 1},
+             "numpy": _fig([0.01] * 3, 1e6), "default": _fig([0.01] * 3, 1e6), "tuned": None}
+    new["results"] += [stack, layer]
+    rows = compare(old, new)
+    assert [(r["contender"], r["problem"].get("batch", 1)) for r in rows] == [("numpy", 1), ("tuned", 1)]
+    assert {r["contender"] for r in compare(new, new)} == {"numpy", "onnxruntime", "default", "tuned"}
+    assert len([r for r in compare(new, new) if r["problem"].get("op") == "conv2d"]) == 2
+    path = tmp_path / "new.json"
+    path.write_text(json.dumps(new))
+    shapes, _, _ = workloads_of(load_run(path))
+    assert [(w.batch, w.conv is not None) for w in shapes] == [(1, False), (4, False), (1, True)]
+    console = make_console(io.StringIO())
+    console.print(comparison_table(compare(new, new), "against new.json", console))
+    out = console.file.getvalue()
+    assert "4 x 512x512x512" in out and "N1 C8 10x10 K8 3x3 s1 p1" in out

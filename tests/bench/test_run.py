@@ -6,6 +6,7 @@ import statistics
 import time
 
 import numpy as np
+import pytest
 
 from gemmtune.bench.run import Workload, compare
 from gemmtune.cache import Entry, TuningCache, make_provenance
@@ -13,6 +14,7 @@ from gemmtune.defaults import default_params
 from gemmtune.fingerprint import fingerprint_id
 from gemmtune.measure import iqr, pinned_threads
 from gemmtune.problem import Problem
+from tests.conftest import with_session_kernels
 
 N = 64
 
@@ -39,7 +41,8 @@ def user_loop_gflops(root, calls: int = 400, rounds: int = 5) -> float:
     return statistics.median(per_round)
 
 
-def test_bench_and_a_loop_alternating_numpy_and_gemmtune_agree(tmp_path):
+def test_bench_and_a_loop_alternating_numpy_and_gemmtune_agree(tmp_path, compiled_root):
+    with_session_kernels(tmp_path, compiled_root)
     tuned = default_params("float32")
     tuned = type(tuned).from_dict({**tuned.to_dict(), "KC": 128})
     TuningCache(tmp_path).put(Entry(fingerprint_id(), Problem(N, N, N, "float32", 1), tuned.to_dict(),
@@ -60,3 +63,93 @@ def test_bench_and_a_loop_alternating_numpy_and_gemmtune_agree(tmp_path):
     print(f"bench tuned {statistics.median(bench):.2f}, kernel alone {statistics.median(alone):.2f}, "
           f"loop {statistics.median(loop):.2f} GFLOP/s, loop spread {100 * spread:.0f}%")
     assert abs(ratio - 1.0) <= max(0.10, 2 * spread), f"bench {bench} against the loop {loop}"
+
+
+# -- stacks, layers and the onnxruntime peer (1 round, one call per sample) ------------------
+
+FAST = dict(rounds=1, sample_seconds=0.0)
+
+
+@pytest.fixture
+def untuned(compiled_root, tmp_path):
+    """A cache dir with no tuning that shares the session's compiled kernels."""
+    root = tmp_path / "cache"
+    (compiled_root / "kernels").mkdir(parents=True, exist_ok=True)
+    root.mkdir()
+    (root / "kernels").symlink_to(compiled_root / "kernels", target_is_directory=True)
+    return root
+
+
+def test_a_stack_is_timed_against_numpys_stacked_matmul(untuned, monkeypatch):
+    from gemmtune.bench.run import Peers
+
+    seen = []
+    real = np.matmul
+
+    def recording(A, B, *args, **kw):
+        seen.append((A.shape, B.shape))
+        return real(A, B, *args, **kw)
+
+    monkeypatch.setattr(np, "matmul", recording)
+    row = compare(Workload("s", 12, 10, 8, batch=5), "float32", 1, untuned, peers=Peers(), **FAST)
+    assert row["problem"] == {"m": 12, "n": 10, "k": 8, "dtype": "float32", "threads": 1, "batch": 5}
+    assert row["flops"] == 2 * 5 * 12 * 10 * 8
+    # numpy's figure is one stacked @ of the (5, 12, 8) and (5, 8, 10) operands, checked first.
+    assert seen and set(seen) == {((5, 12, 8), (5, 8, 10))}
+    assert row["numpy"]["check"]["status"] == "PASS"
+    assert row["default"]["check"]["status"] == "PASS" and row["default"]["label"]
+    assert row["tuned"] is None   # nothing tuned for the stack or its product
+    # A tuning of the product shape alone is what matmul runs on the stack: "product".
+    params = {**row["default"]["params"], "unroll": 2}
+    TuningCache(untuned).put(Entry(fingerprint_id(), Problem(12, 10, 8, "float32", 1), params,
+                                   {"gflops": 1.0}, make_provenance(sampler="test")))
+    row = compare(Workload("s", 12, 10, 8, batch=5), "float32", 1, untuned, peers=Peers(), **FAST)
+    assert row["tuned"]["source"] == "product" and row["tuned"]["tuned_problem"]["k"] == 8
+    assert row["tuned"]["params"]["unroll"] == 2 and row["tuned"]["check"]["status"] == "PASS"
+
+
+def test_a_layer_row(untuned):
+    from gemmtune.bench.run import Peers
+    from gemmtune.conv import ConvSpec
+
+    spec = ConvSpec.parse("1,3,9,9,4,3,3,2,1")
+    row = compare(Workload.layer("l", spec), "float32", 1, untuned, peers=Peers(), **FAST)
+    assert row["problem"]["op"] == "conv2d" and row["problem"]["conv"] == spec.to_dict()
+    assert row["flops"] == spec.flops() == 2 * 1 * 4 * 5 * 5 * 3 * 3 * 3
+    fig = row["default"]
+    assert fig["label"] == "conv2d" and fig["check"]["status"] == "PASS"
+    assert [g["source"] for g in fig["gemms"]] == ["default"] * len(spec.gemms("forward"))
+    assert row["numpy"]["check"]["status"] == "PASS" and row["gemmtune_vs_numpy"] > 0
+
+
+def test_onnxruntime_column_or_one_note_when_absent(untuned, monkeypatch):
+    import sys
+
+    from gemmtune.bench import peers as peer_module
+    from gemmtune.bench.run import Peers
+
+    w = Workload("8", 8, 8, 8)
+    if peer_module.onnxruntime_version() is not None:
+        row = compare(w, "float32", 1, untuned, peers=Peers(), **FAST)
+        assert row["onnxruntime"]["check"]["status"] == "PASS" and row["gemmtune_vs_onnxruntime"] > 0
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    notes: list[str] = []
+    peers = Peers(notes.append)
+    rows = [compare(x, "float32", 1, untuned, peers=peers, **FAST)
+            for x in (w, Workload("s", 8, 8, 8, batch=2))]
+    assert all("onnxruntime" not in r and "gemmtune_vs_onnxruntime" not in r for r in rows)
+    assert notes == [peer_module.missing_note()] and "gemmtune[peers]" in notes[0]
+
+
+def test_a_gemv_stack_is_judged_against_the_bandwidth(untuned):
+    from gemmtune.bench.run import Peers
+
+    # 32 products of (1 x 256) @ (256 x 64): 2 flops per 4-byte element of B, far below
+    # what a 100 GFLOP/s core needs from 10 GB/s.
+    row = compare(Workload("decode", 1, 64, 256, batch=32), "float32", 1, untuned, peers=Peers(),
+                  peak_gflops=100.0, bandwidth_gbs=10.0, **FAST)
+    assert row["default"]["label"] == "gemv" and row["tuned"] is None
+    assert row["memory_bound"] and row["ceiling_gflops"] < 10.0
+    assert row["percent_of_ceiling"] == pytest.approx(100 * row["default"]["gflops"] / row["ceiling_gflops"])
+    assert row["achieved_gbs"] == pytest.approx(
+        row["default"]["gflops"] * 32 * (256 + 256 * 64 + 64) * 4 / row["flops"])

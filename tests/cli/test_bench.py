@@ -17,6 +17,7 @@ from gemmtune.cache import TuningCache
 from gemmtune.cli import cli
 from gemmtune.fingerprint import fingerprint, fingerprint_id, usable_cores
 from gemmtune.defaults import default_params
+from tests.conftest import with_session_kernels
 from tests.factories import make_entry
 
 FAST = ("--rounds", "2", "--sample-seconds", "0.002", "--no-bandwidth")
@@ -24,9 +25,10 @@ TUNED = dict(MR=4, NR=16, MC=32, KC=64, NC=128, vec_bits=256, unroll=2, prefetch
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory) -> Path:
-    """A cache dir with one tuning (32x32x32 float32, 1 thread) that differs from the default."""
-    root = tmp_path_factory.mktemp("bench-cache")
+def root(tmp_path_factory, compiled_root) -> Path:
+    """A cache dir with one tuning (32x32x32 float32, 1 thread) that differs from the default,
+    and the session's compiled kernels."""
+    root = with_session_kernels(tmp_path_factory.mktemp("bench-cache"), compiled_root)
     entry = make_entry(fingerprint_id(), 32, 32, 32, "float32", 1, **TUNED)
     assert entry.kernel_params != default_params("float32")
     TuningCache(root).put(entry)
@@ -73,7 +75,12 @@ def test_json_document(png_run):
         assert len(fig["samples_seconds"]) == 2 and fig["samples"] == 2
         assert isinstance(fig["unstable"], bool)
         assert fig["percent_of_peak"] == pytest.approx(100 * fig["gflops"] / r32["peak_gflops"])
-    assert r32["default"]["params"] == default_params("float32").to_dict()
+    # The untuned default of a small product is the unpacked tile cut to it (stack_params).
+    from gemmtune.families import get_family
+    from gemmtune.problem import Problem
+
+    small = get_family("numba-gemm").default_params(Problem(32, 32, 32, "float32", 1))
+    assert r32["default"]["params"] == small.to_dict() != default_params("float32").to_dict()
     assert r32["default"]["check"]["status"] in ("PASS", "MARGINAL")
     assert r32["tuned"]["source"] == "exact" and r32["tuned"]["params"]["MR"] == 4
     assert r32["tuned"]["same_as_default"] is False
@@ -101,7 +108,10 @@ def test_files_json_and_csv(png_run):
         rows = list(csv.DictReader(f))
     tuned = [r for r in rows if r["contender"] == "tuned"]
     assert {r["source"] for r in tuned} == {"exact", "nearest"}
-    assert {r["contender"] for r in rows} == {"numpy", "default", "tuned", "peak"}
+    from gemmtune.bench.peers import onnxruntime_version
+
+    peers = {"onnxruntime"} if onnxruntime_version() else set()
+    assert {r["contender"] for r in rows} == {"numpy", "default", "tuned", "peak"} | peers
     r = next(r for r in rows if r["contender"] == "numpy" and r["m"] == "48" and r["threads"] == "1")
     fig = next(x for x in doc["results"] if x["problem"]["m"] == 48 and x["problem"]["threads"] == 1)["numpy"]
     assert float(r["gflops"]) == pytest.approx(fig["gflops"], rel=1e-5)
@@ -163,6 +173,11 @@ def test_svg_shapes_suite_and_default_output_dir(root, tmp_path, monkeypatch):
     (("-m", "8", "-n", "8", "-k", "8", "--sizes", "8"), 2, "only one of"),
     (("--shapes", "no-such-suite"), 2, "no shape file"),
     (("--plot", "out.jpg"), 2, ".png or .svg"),
+    (("--conv", "1,64,56"), 2, "is not N,C,H,W,K,R,S"),
+    (("--conv", "1,64,5,5,64,9,9"), 2, "kernel spans 9 pixels"),
+    (("--conv", "1,64,56,56,64,3,3", "--sizes", "8"), 2, "only one of"),
+    (("-b", "4", "--sizes", "8"), 2, "--batch goes with -m, -n and -k"),
+    (("-b", "0", "-m", "8", "-n", "8", "-k", "8"), 2, "0"),
 ])
 def test_bad_input_is_one_sentence(tmp_path, monkeypatch, args, code, words):
     monkeypatch.chdir(tmp_path)
@@ -229,3 +244,69 @@ def test_compare_with_a_bad_file_fails_before_measuring(root, tmp_path):
     result = invoke(root, "--compare", str(bad), "--output", str(tmp_path / "res"))
     assert result.exit_code == 1 and "not a gemmtune bench document" in result.stderr
     assert not (tmp_path / "res").exists()
+
+
+# -- stacks, layers and onnxruntime: one round of one call each ------------------------------
+
+ONE = ("--rounds", "1", "--sample-seconds", "0", "--no-bandwidth", "--threads", "1")
+
+
+def test_batch_gives_a_stacked_row(root, tmp_path):
+    result = invoke(root, "-b", "3", "-m", "8", "-n", "12", "-k", "16", *ONE,
+                    "--output", str(tmp_path), "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    [row] = doc["results"]
+    assert row["problem"]["batch"] == 3 and row["flops"] == 2 * 3 * 8 * 12 * 16
+    assert row["numpy"]["check"]["status"] == "PASS" and row["default"]["check"]["status"] == "PASS"
+    assert "3 x 8x12x16" in result.stderr
+    assert doc["files"]["json"].endswith("bench-float32-b3-8x12x16-t1.json")
+    with open(doc["files"]["csv"], newline="") as f:
+        assert {r["batch"] for r in csv.DictReader(f)} == {"3"}
+
+
+def test_conv_gives_a_layer_row(root, tmp_path):
+    result = invoke(root, "--conv", "1,4,10,10,8,3,3,1,1", *ONE, "--output", str(tmp_path), "--json")
+    assert result.exit_code == 0, result.stderr
+    [row] = json.loads(result.stdout)["results"]
+    assert row["problem"]["op"] == "conv2d" and row["problem"]["conv"]["padding"] == [1, 1]
+    assert row["flops"] == 2 * 1 * 8 * 10 * 10 * 4 * 3 * 3
+    # The cache's one tuning (32x32x32) is the nearest for the layer's GEMM: conv2d is "tuned".
+    assert row["default"] is None and row["tuned"]["label"] == "conv2d"
+    assert row["tuned"]["source"] == "nearest" and row["tuned"]["check"]["status"] == "PASS"
+    assert [g["source"] for g in row["tuned"]["gemms"]] == ["nearest"]
+    assert row["numpy"]["gflops"] > 0
+    assert "N1 C4 10x10 K8 3x3 s1 p1" in result.stderr
+
+
+def test_suite_entries_bench_as_stacks_and_layers(root, tmp_path):
+    suite = tmp_path / "mixed.json"
+    suite.write_text(json.dumps({"suite": "mixed", "shapes": [
+        {"name": "heads", "m": 8, "n": 12, "k": 16, "batch": 3},
+        {"name": "layer", "conv": "1,4,10,10,8,3,3,1,1"}]}))
+    result = invoke(root, "--shapes", str(suite), *ONE, "--output", str(tmp_path / "o"), "--json")
+    assert result.exit_code == 0, result.stderr
+    heads, layer = json.loads(result.stdout)["results"]
+    assert heads["name"] == "heads" and heads["problem"]["batch"] == 3
+    assert layer["name"] == "layer" and layer["problem"]["op"] == "conv2d"
+
+
+def test_onnxruntime_column_and_its_absence(root, tmp_path, monkeypatch):
+    import sys
+
+    from gemmtune.bench.peers import onnxruntime_version
+
+    args = ("-m", "8", "-n", "8", "-k", "8", *ONE, "--output", str(tmp_path), "--json")
+    if onnxruntime_version() is not None:
+        result = invoke(root, *args)
+        assert result.exit_code == 0, result.stderr
+        [row] = json.loads(result.stdout)["results"]
+        assert row["onnxruntime"]["gflops"] > 0 and "onnxruntime" in result.stderr
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)   # not installed, in this process
+    result = invoke(root, *args)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert "onnxruntime" not in doc["results"][0] and doc["peers"]["onnxruntime"] is None
+    assert result.stderr.count("onnxruntime and onnx are not installed") == 1
+    header = next(line for line in result.stderr.splitlines() if "numpy" in line and "thr" in line)
+    assert "onnxruntime" not in header

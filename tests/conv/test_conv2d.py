@@ -17,9 +17,10 @@ import gemmtune
 from gemmtune.conv import ConvSpec, conv2d_plan
 from gemmtune.conv.reference import check_conv, conv2d_backward_ref, conv2d_ref
 
+from tests.conftest import examples
 from .conftest import amax, assert_forward, assert_pass, conv_kwargs, conv_specs, random_inputs
 
-HYPOTHESIS = settings(max_examples=25, deadline=None,
+HYPOTHESIS = settings(max_examples=examples(25), deadline=None,
                       suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from gemmtune.kernels.reference import check, naive_gemm, verify_kernel
 
+from tests.conftest import examples
 from .conftest import FRINGE_SETS
 
 PRIMES = [2, 3, 5, 7, 11, 13, 17, 31, 37, 61, 67, 97, 127, 131, 257, 263, 293]
@@ -29,7 +30,7 @@ def operand(rng, rows, cols, dtype, order):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("index", [0, 1, 2])
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(m=sizes, n=sizes, k=sizes,
        a_order=st.sampled_from("CFTS"), b_order=st.sampled_from("CFTS"), c_order=st.sampled_from("CFS"),
        alpha=st.sampled_from([1.0, -0.5, 2.0]), beta=st.sampled_from([0.0, 1.0, -1.5]),

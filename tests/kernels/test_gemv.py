@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gemmtune.kernels import gemv as gemv_module
 from gemmtune.kernels.gemv import gemv
 from gemmtune.kernels.reference import check
+
+
+@pytest.fixture(autouse=True)
+def every_thread_works(monkeypatch):
+    """Small matrices would run on one thread; let them split, so the bands are tested."""
+    monkeypatch.setattr(gemv_module, "MIN_UNIT_BYTES", 1)
 
 
 def _check_rows(Y2, M3, X2, im, ix, form, alpha=1.0, beta=0.0, Y0=None):

@@ -15,6 +15,7 @@ import gemmtune
 from gemmtune.cache import CacheWarning, TuningCache
 from gemmtune.fingerprint import fingerprint_id
 from gemmtune.problem import Problem
+from tests.conftest import examples
 from tests.factories import make_entry
 
 bad_figures = st.one_of(st.text(max_size=8), st.lists(st.integers(), max_size=2),
@@ -27,7 +28,7 @@ def _write(root, entries) -> None:
     (root / "tunings.json").write_text(json.dumps({"schema_version": 1, "entries": entries}))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(figure=bad_figures)
 def test_a_figure_that_is_not_a_number_skips_that_entry_only(tmp_path_factory, figure):
     root = tmp_path_factory.mktemp("c") / "cache"

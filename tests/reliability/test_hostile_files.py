@@ -19,6 +19,7 @@ from gemmtune.cache import Entry, TuningCache
 from gemmtune.fingerprint import fingerprint, fingerprint_id
 from gemmtune.kernels.params import KernelParams, PARALLEL_LOOPS
 from gemmtune.transfer import build_document, schema
+from tests.conftest import examples
 from tests.factories import OTHER_ID, make_entry
 
 from .hostile import hostile, json_values
@@ -63,7 +64,7 @@ def test_schema_knows_every_kernel_parameter():
     assert params["parallel"]["enum"] == list(PARALLEL_LOOPS)
 
 
-@settings(SETTINGS, max_examples=80)
+@settings(SETTINGS, max_examples=examples(80))
 @given(case=st.data())
 def test_import_refuses_hostile_files_and_leaves_the_cache_as_it_was(run_cli, cache_root, tmp_path,
                                                                      case):
@@ -85,7 +86,7 @@ def test_import_refuses_hostile_files_and_leaves_the_cache_as_it_was(run_cli, ca
     assert _snapshot(cache_root) == before
 
 
-@settings(SETTINGS, max_examples=25)
+@settings(SETTINGS, max_examples=examples(25))
 @given(case=st.data())
 def test_unknown_fields_outside_params_are_ignored(run_cli, cache_root, tmp_path, case):
     doc = json.loads(export_text())
@@ -123,7 +124,7 @@ def _survived(root: Path, data: bytes) -> bool:
     return kept == [data]
 
 
-@settings(SETTINGS, max_examples=50)
+@settings(SETTINGS, max_examples=examples(50))
 @given(case=st.data())
 def test_hostile_tunings_file_is_moved_aside_or_its_bad_entries_ignored(run_cli, tmp_path, case):
     kind, data = case.draw(hostile(tunings_document(), export=False), label="file")

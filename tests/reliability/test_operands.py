@@ -57,12 +57,12 @@ def test_read_only_operands_are_multiplied(kernels, tmp_path, dtype, index, m, n
     assert verdict.ok, verdict.reason
 
 
-def test_matmul_multiplies_read_only_operands(tmp_path):
+def test_matmul_multiplies_read_only_operands(warm_cache_root):
     import gemmtune
 
     A = np.arange(64, dtype=np.float32).reshape(8, 8) / 7
     A.flags.writeable = False
-    got = gemmtune.matmul(A, A, cache_dir=tmp_path / "cache", threads=1)
+    got = gemmtune.matmul(A, A, cache_dir=warm_cache_root, threads=1)
     assert np.allclose(got, np.asarray(A, np.float64) @ A, rtol=1e-5)
 
 
