@@ -3,8 +3,9 @@
 A suite file is ``{"suite": NAME, "description": ..., "shapes": [{"name", "m", "n", "k"}, ...]}``;
 an entry may add ``"batch"`` (a stack of that many products, 1 by default).
 An entry may name a convolution layer instead (``{"name", "conv": "N,C,H,W,K,R,S,stride,pad"}``,
-see ``gemmtune.conv.suite``); to ``load_shapes`` it stands for the GEMMs of its forward pass,
-the problems ``gemmtune.conv2d`` runs, so tuning the suite tunes the network; ``load_entries``
+see ``gemmtune.conv.suite``); to ``load_shapes`` it stands for the GEMMs its passes run (by
+default the forward pass's, the problems ``gemmtune.conv2d`` runs; ``conv_directions`` adds
+``gemmtune.conv2d_backward``'s), so tuning the suite tunes the network; ``load_entries``
 keeps it as the layer (``gemmtune bench`` times the layer).
 """
 
@@ -21,6 +22,7 @@ class Shape:
     n: int
     k: int
     batch: int = 1  # products in the stack (attention heads, ...); 1 for a single GEMM
+    role: str = ""  # for a convolution's GEMM: "forward", "grad_x", "grad_w" (joined with "+")
 
 
 def suite_names() -> list[str]:
@@ -31,24 +33,44 @@ def suite_names() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
 
 
-def load_shapes(spec: str) -> tuple[str, list[Shape]]:
+def load_shapes(spec: str, conv_directions: tuple[str, ...] = ("forward",)) -> tuple[str, list[Shape]]:
     """The suite in file ``spec``, or the shipped suite named ``spec`` (e.g. "transformer"),
-    as GEMM shapes: a convolution entry stands for the GEMMs of its forward pass.
+    as GEMM shapes: a convolution entry stands for the GEMMs of its passes.
+
+    Args:
+        spec: a path or a shipped suite's name.
+        conv_directions: for convolution entries, the passes whose GEMMs are listed
+            ("forward", "backward_data", "backward_weight"; see ``gemmtune.conv.layer_gemms``).
 
     Raises:
         ValueError: no such file or suite, or the file is not a valid suite (one sentence).
     """
     suite, entries = load_entries(spec)
     shapes: list[Shape] = []
+    conv_rows: dict[tuple[int, int, int, int], int] = {}  # a conv GEMM's row in shapes
     for entry in entries:
         if isinstance(entry, Shape):
             shapes.append(entry)
             continue
-        gemms = entry.spec.gemms("forward")
-        seen = {(x.m, x.n, x.k) for x in shapes}
-        # Layers that lower to the same GEMM (e.g. two 3x3 layers) share one tuning.
-        shapes += [Shape(entry.name if len(gemms) == 1 else f"{entry.name}/{j}", g.m, g.n, g.k)
-                   for j, g in enumerate(gemms) if (g.m, g.n, g.k) not in seen]
+        from .conv.plan import ROLES, layer_gemms
+
+        gemms = layer_gemms(entry.spec, directions=conv_directions)
+        # Numbered when a role has several GEMMs (a batch lowered in unequal chunks).
+        numbered = len({roles[0] for _, roles in gemms}) < len(gemms)
+        for j, (g, roles) in enumerate(gemms):
+            key = (g.m, g.n, g.k, g.batch)
+            row = conv_rows.get(key)
+            if row is None:
+                conv_rows[key] = len(shapes)
+                name = f"{entry.name}/{j}" if numbered else entry.name
+                shapes.append(Shape(name, g.m, g.n, g.k, g.batch, "+".join(roles)))
+                continue
+            # Layers that lower to the same GEMM (e.g. two 3x3 layers) share one tuning;
+            # the row says every role it plays.
+            old = shapes[row]
+            order = list(ROLES.values())
+            joined = sorted(set(old.role.split("+")) | set(roles), key=order.index)
+            shapes[row] = Shape(old.name, old.m, old.n, old.k, old.batch, "+".join(joined))
     return suite, shapes
 
 

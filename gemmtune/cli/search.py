@@ -50,8 +50,11 @@ def check_memory(m: int, n: int, k: int, dtype: str) -> None:
                    "batched kernel is tuned.")
 @suite_option("Tune every shape of a suite")
 @click.option("--conv", metavar="N,C,H,W,K,R,S[,stride,pad]", default=None,
-              help="Tune the GEMMs a convolution layer lowers to (what gemmtune.conv2d runs), "
-                   "e.g. 1,64,56,56,64,3,3,1,1.")
+              help="Tune the GEMMs a convolution layer lowers to (what gemmtune.conv2d and "
+                   "conv2d_backward run), e.g. 1,64,56,56,64,3,3,1,1.")
+@click.option("--forward-only", is_flag=True,
+              help="With --conv or a suite of convolutions: tune the forward pass's GEMMs "
+                   "only, not the backward pass's (grad_x, grad_w).")
 @dtype_option
 @threads_option
 @click.option("--trials", type=click.IntRange(min=1), default=40, show_default=True,
@@ -78,7 +81,7 @@ def check_memory(m: int, n: int, k: int, dtype: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.pass_context
 def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, batch: int,
-           shapes_spec: str | None, conv: str | None,
+           shapes_spec: str | None, conv: str | None, forward_only: bool,
            dtype: str, threads: int | None, trials: int, timeout: float | None,
            candidate_timeout: float | None, sampler: str,
            seed: int | None, storage: str | None, study_opt: str | None, plot_path: Path | None,
@@ -103,6 +106,11 @@ def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, batc
     if not given:
         raise click.UsageError("Give the shape with -m, -n and -k, a suite with --shapes, or a "
                                "convolution layer with --conv.")
+    if forward_only and shape is not None:
+        raise click.UsageError("--forward-only applies to --conv and --shapes, not to -m/-n/-k.")
+    from ..conv.spec import DIRECTIONS
+
+    directions = DIRECTIONS[:1] if forward_only else DIRECTIONS
     cores = usable_cores()
     if threads is None:
         from .options import resolve_threads
@@ -115,26 +123,33 @@ def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, batc
         from ..shapes import load_shapes
 
         try:
-            suite, shapes = load_shapes(shapes_spec)
+            suite, shapes = load_shapes(shapes_spec, conv_directions=directions)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="'--shapes'") from None
-        named = [(s.name, Problem(s.m, s.n, s.k, dtype, threads, batch=s.batch)) for s in shapes]
+        named = [(s.name, s.role, Problem(s.m, s.n, s.k, dtype, threads, batch=s.batch))
+                 for s in shapes]
     elif conv is not None:
         from ..conv import ConvSpec
+        from ..conv.plan import layer_gemms
 
         try:
             layer = ConvSpec.parse(conv)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="'--conv'") from None
-        # The forward pass's GEMMs: what conv2d runs, tuned and cached like any GEMM.
+        if dtype not in ("float32", "float64"):
+            raise click.BadParameter(f"convolutions are float32 or float64, not {dtype}.",
+                                     param_hint="'--dtype'")
+        # What conv2d (and conv2d_backward) run, from the plan the passes read; tuned and
+        # cached like any GEMM, so matmul finds the tunings too.
         suite = f"conv {layer.label()}"
-        gemms = layer.gemms("forward", dtype)
-        named = [(f"{layer.label()}" + (f"/{i}" if len(gemms) > 1 else ""), g.problem(dtype, threads))
-                 for i, g in enumerate(gemms)]
+        gemms = layer_gemms(layer, dtype, directions)
+        numbered = len({roles[0] for _, roles in gemms}) < len(gemms)
+        named = [(layer.label() + (f"/{i}" if numbered else ""), "+".join(roles),
+                  g.problem(dtype, threads)) for i, (g, roles) in enumerate(gemms)]
     else:
         suite = None
-        named = [("", Problem(*shape, dtype, threads, batch=batch))]
-    for _, p in named:
+        named = [("", "", Problem(*shape, dtype, threads, batch=batch))]
+    for _, _, p in named:
         check_memory(p.m, p.n, p.k, p.dtype)
     from ..paths import writable_kernel_dir
 
@@ -150,22 +165,24 @@ def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, batc
 
     docs, interrupted = [], False
     data = app.data_console(as_json)
-    for i, (name, problem) in enumerate(named, 1):
+    for i, (name, role, problem) in enumerate(named, 1):
         study = study_opt
         if study_opt and suite is not None:
             study = f"{study_opt}-{problem.key()}"
         if suite is not None:
-            app.console.print(f"shape {i}/{len(named)} {name}: {problem.label()}", markup=False,
-                              soft_wrap=True)
+            app.console.print(f"shape {i}/{len(named)} {name}{f' ({role})' if role else ''}: "
+                              f"{problem.label()}", markup=False, soft_wrap=True)
         doc = tune(app, problem, trials=trials, timeout=timeout, candidate_timeout=candidate_timeout,
                    sampler=sampler, seed=seed, storage=storage, study=study, data=data)
         if name:
             doc["name"] = name
+        if role:
+            doc["role"] = role
         docs.append(doc)
         if plot_path is not None:
             from ..search.plot import plot_path_for, save_history
 
-            target = plot_path_for(plot_path, name, len(named))
+            target = plot_path_for(plot_path, f"{name}-{role}" if role else name, len(named))
             try:
                 save_history(doc, storage, app.root, target)
                 app.console.print(f"plot: {target}", markup=False, soft_wrap=True)
@@ -177,7 +194,8 @@ def search(ctx: click.Context, m: int | None, n: int | None, k: int | None, batc
     if suite is not None:
         from .search_view import render_suite
 
-        render_suite(data, suite, docs, total=len(named))
+        render_suite(data, suite, docs, total=len(named),
+                     command=f"--conv {conv} ({suite[5:]})" if conv is not None else None)
     if as_json:
         app.print_json(docs[0] if suite is None else {"suite": suite, "results": docs})
     if interrupted:

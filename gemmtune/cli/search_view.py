@@ -50,29 +50,38 @@ def render(console: Any, doc: dict[str, Any]) -> None:
         console.print(line, markup=False)  # wrapped at the console's width, as the table is
 
 
-def render_suite(console: Any, suite: str, docs: list[dict[str, Any]], total: int) -> None:
+def render_suite(console: Any, suite: str, docs: list[dict[str, Any]], total: int,
+                 command: str | None = None) -> None:
     """One row per shape of a suite search, after the per-shape tables; fitted to the width
-    (at 80 columns the configuration label is dropped: each shape's own table has it)."""
+    (at 80 columns the configuration label is dropped: each shape's own table has it).
+
+    ``command`` titles the table (default ``--shapes SUITE``); a convolution layer's GEMMs
+    (``--conv``) all have the layer's name, which the title then carries instead of a column.
+    """
     from rich import box
     from rich.table import Table
 
     from .tables import fit_table
 
-    columns = ("shape", "m x n x k", "GFLOP/s", "numpy", "% numpy", "trials", "cached",
-               "best config")
+    # A convolution's GEMMs say which pass each one is (forward, grad_x, grad_w).
+    one_name = command is not None and len({d.get("name", "") for d in docs}) <= 1
+    columns = ((() if one_name else ("shape",)) + (("gemm",) if any(d.get("role") for d in docs) else ())
+               + ("m x n x k", "GFLOP/s", "numpy", "% numpy", "trials", "cached", "best config"))
 
     def build(dropped: set[str], compact: bool) -> Any:
         done = f"{len(docs)} of {total} shapes" if len(docs) < total else f"{total} shapes"
-        table = Table(title=f"gemmtune search --shapes {suite}: {done}", title_justify="left",
+        table = Table(title=f"gemmtune search {command or '--shapes ' + suite}: {done}",
+                      title_justify="left",
                       box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         keep = [c for c in columns if c not in dropped]
         for name in keep:
             table.add_column(name, no_wrap=True, justify="left" if name in (
-                "shape", "best config", "cached") else "right")
+                "shape", "gemm", "best config", "cached") else "right")
         for doc in docs:
             p, best = doc["problem"], doc["best"]
             pct = doc["percent_of_numpy"]
-            cells = {"shape": doc.get("name", ""), "m x n x k": f"{p['m']}x{p['n']}x{p['k']}",
+            size = f"{p['m']}x{p['n']}x{p['k']}" + (f" b{p['batch']}" if p.get("batch", 1) > 1 else "")
+            cells = {"shape": doc.get("name", ""), "gemm": doc.get("role", ""), "m x n x k": size,
                      "GFLOP/s": f"{best['gflops']:.1f}" if best else "-",
                      "numpy": f"{doc['numpy_gflops']:.1f}" if doc["numpy_gflops"] else "-",
                      "% numpy": f"{pct:.0f}%" if pct is not None else "-",

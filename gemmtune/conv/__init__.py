@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .plan import BUFFER_LIMIT, ConvPlan, conv2d_plan
+from .plan import BUFFER_LIMIT, ROLES, ConvPlan, conv2d_plan, layer_gemms
 from .spec import ConvSpec, GemmShape
 from .suite import ConvLayer, load_conv_suite
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_plan", "ConvPlan", "ConvSpec", "GemmShape",
-           "ConvLayer", "load_conv_suite", "BUFFER_LIMIT"]
+           "ConvLayer", "load_conv_suite", "BUFFER_LIMIT", "layer_gemms", "ROLES"]
 
 
 def __getattr__(name: str) -> Any:

@@ -56,7 +56,7 @@ def _bias_grad(gy: np.ndarray, spec) -> np.ndarray:
 
 
 def _backward_nchw(plan: ConvPlan, x, w, gy, threads, cache_dir):
-    from ..api import matmul
+    from .forward import group_matmul
     from .im2col import col2im, im2col, numba_threads
 
     sp = plan.spec
@@ -66,10 +66,13 @@ def _backward_nchw(plan: ConvPlan, x, w, gy, threads, cache_dir):
     taps = Cg * sp.r * sp.s
     rows = sp.c * sp.r * sp.s
     geometry = (P, Q, sp.r, sp.s, sp.stride, sp.padding, sp.dilation, G)
+    mm = {"threads": threads, "cache_dir": cache_dir}
     # W_g^T (taps x Kg) per group: a small copy so that every GEMM operand has unit-stride rows.
     wt = np.ascontiguousarray(w.reshape(G, Kg, taps).transpose(0, 2, 1))
     gyv = gy.reshape(sp.n, sp.k, P * Q)
-    gx = np.zeros(x.shape, dtype=x.dtype)
+    # A pointwise convolution's data GEMM writes every element of grad_x (beta = 0);
+    # col2im adds into it, so it starts at zero.
+    gx = (np.empty if plan.lowering == "gemm" else np.zeros)(x.shape, dtype=x.dtype)
     gxv = gx.reshape(sp.n, sp.c, sp.h * sp.w)
     transpose_dy = plan.weight_grad_transposes == "dy"
     # grad_w^T (taps x Kg) per group when grad_y is transposed, else grad_w (Kg x taps).
@@ -92,22 +95,17 @@ def _backward_nchw(plan: ConvPlan, x, w, gy, threads, cache_dir):
             n0 = t0 // P
             dy = np.ascontiguousarray(gyv[n0:n0 + (t1 - t0) // P].transpose(1, 0, 2)).reshape(sp.k, L)
         beta = 0.0 if i == 0 else 1.0
+        col3, dy3 = col.reshape(G, taps, L), dy.reshape(G, Kg, L)
         if transpose_dy:
             dyt = np.ascontiguousarray(dy.T)  # grad_w^T = col @ dy^T
-            for g in range(G):
-                matmul(col[g * taps:(g + 1) * taps], dyt[:, g * Kg:(g + 1) * Kg], out=dw[g],
-                       beta=beta, threads=threads, cache_dir=cache_dir)
+            group_matmul(col3, dyt.reshape(L, G, Kg).transpose(1, 0, 2), dw, beta=beta, **mm)
         else:
             colt = np.ascontiguousarray(col.T)  # grad_w = dy @ col^T
-            for g in range(G):
-                matmul(dy[g * Kg:(g + 1) * Kg], colt[:, g * taps:(g + 1) * taps], out=dw[g],
-                       beta=beta, threads=threads, cache_dir=cache_dir)
+            group_matmul(dy3, colt.reshape(L, G, taps).transpose(1, 0, 2), dw, beta=beta, **mm)
         # The data gradient's columns overwrite the im2col matrix, which is no longer needed;
         # a pointwise convolution writes them straight into grad_x.
-        dcol = gxv[t0 // P] if plan.lowering == "gemm" else col
-        for g in range(G):
-            matmul(wt[g], dy[g * Kg:(g + 1) * Kg], out=dcol[g * taps:(g + 1) * taps],
-                   threads=threads, cache_dir=cache_dir)
+        dcol = gxv[t0 // P].reshape(G, taps, L) if plan.lowering == "gemm" else col3
+        group_matmul(wt, dy3, dcol, **mm)
         if plan.lowering != "gemm":
             with numba_threads(threads):
                 col2im(col, gx, "NCHW", t0, t1, *geometry)
@@ -117,7 +115,7 @@ def _backward_nchw(plan: ConvPlan, x, w, gy, threads, cache_dir):
 
 
 def _backward_nhwc(plan: ConvPlan, x, w, gy, threads, cache_dir):
-    from ..api import matmul
+    from .forward import group_matmul
     from .im2col import col2im, im2col, numba_threads
 
     sp = plan.spec
@@ -127,10 +125,11 @@ def _backward_nhwc(plan: ConvPlan, x, w, gy, threads, cache_dir):
     taps = Cg * sp.r * sp.s
     cols = sp.c * sp.r * sp.s
     geometry = (P, Q, sp.r, sp.s, sp.stride, sp.padding, sp.dilation, G)
+    mm = {"threads": threads, "cache_dir": cache_dir}
     # Group g's filters as Kg x (R, S, Cg), the column order of the "pk" im2col matrix.
     wk = np.ascontiguousarray(w.reshape(G, Kg, Cg, sp.r, sp.s).transpose(0, 1, 3, 4, 2)).reshape(G, Kg, taps)
     gy2 = gy.reshape(sp.n * P * Q, sp.k)
-    gx = np.zeros(x.shape, dtype=x.dtype)
+    gx = (np.empty if plan.lowering == "gemm" else np.zeros)(x.shape, dtype=x.dtype)
     gx2 = gx.reshape(sp.n * sp.h * sp.w, sp.c)
     transpose_dy = plan.weight_grad_transposes == "dy"
     # grad_w per group as Kg x (R, S, Cg) when grad_y is transposed, else its transpose.
@@ -145,20 +144,18 @@ def _backward_nhwc(plan: ConvPlan, x, w, gy, threads, cache_dir):
             with numba_threads(threads):
                 im2col(x, col, "NHWC", t0, t1, *geometry)
         dy = gy2[t0 * Q:t1 * Q]
-        for g in range(G):
-            beta = 0.0 if i == 0 else 1.0
-            if transpose_dy:
-                dyt = np.ascontiguousarray(dy[:, g * Kg:(g + 1) * Kg].T)
-                matmul(dyt, col[:, g * taps:(g + 1) * taps], out=dwk[g], beta=beta,
-                       threads=threads, cache_dir=cache_dir)
-            else:
-                colt = np.ascontiguousarray(col[:, g * taps:(g + 1) * taps].T)
-                matmul(colt, dy[:, g * Kg:(g + 1) * Kg], out=dwk[g], beta=beta,
-                       threads=threads, cache_dir=cache_dir)
+        # Group g's columns as (G, rows, columns) views.
+        col3 = col.reshape(L, G, taps).transpose(1, 0, 2)
+        dy3 = dy.reshape(L, G, Kg).transpose(1, 0, 2)
+        beta = 0.0 if i == 0 else 1.0
+        if transpose_dy:
+            dyt = np.ascontiguousarray(dy3.transpose(0, 2, 1))  # (G, Kg, L), one copy
+            group_matmul(dyt, col3, dwk, beta=beta, **mm)
+        else:
+            colt = np.ascontiguousarray(col3.transpose(0, 2, 1))  # (G, taps, L)
+            group_matmul(colt, dy3, dwk, beta=beta, **mm)
         dcol = gx2[t0 * Q:t1 * Q] if plan.lowering == "gemm" else col
-        for g in range(G):
-            matmul(dy[:, g * Kg:(g + 1) * Kg], wk[g], out=dcol[:, g * taps:(g + 1) * taps],
-                   threads=threads, cache_dir=cache_dir)
+        group_matmul(dy3, wk, dcol.reshape(L, G, taps).transpose(1, 0, 2), **mm)
         if plan.lowering != "gemm":
             with numba_threads(threads):
                 col2im(col, gx, "NHWC", t0, t1, *geometry)

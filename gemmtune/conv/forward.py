@@ -48,8 +48,24 @@ def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None, *, stri
     return y
 
 
-def _forward_nchw(plan: ConvPlan, x, w, y, beta, threads, cache_dir) -> None:
+def group_matmul(a, b, out=None, *, beta: float = 0.0, threads=None, cache_dir=None):
+    """``a @ b`` for stacks of one product per group: (G, m, k) @ (G, k, n) -> (G, m, n).
+
+    One group is the plain 2-D ``matmul`` (the tuned kernel of that shape); more are one
+    stacked call (``gemmtune/stacks.py``) instead of a Python loop of G calls, each of which
+    costs its fixed overhead. Operands and ``out`` are views with unit-stride rows, which
+    neither path copies.
+    """
     from ..api import matmul
+
+    if a.shape[0] == 1:
+        c = matmul(a[0], b[0], None if out is None else out[0], beta=beta, threads=threads,
+                   cache_dir=cache_dir)
+        return c[None] if out is None else out
+    return matmul(a, b, out, beta=beta, threads=threads, cache_dir=cache_dir)
+
+
+def _forward_nchw(plan: ConvPlan, x, w, y, beta, threads, cache_dir) -> None:
     from .im2col import im2col, numba_threads
 
     sp = plan.spec
@@ -57,36 +73,34 @@ def _forward_nchw(plan: ConvPlan, x, w, y, beta, threads, cache_dir) -> None:
     G = sp.groups
     Kg = sp.k // G
     taps = sp.c // G * sp.r * sp.s
-    wm = w.reshape(sp.k, taps)
-    yv = y.reshape(sp.n, sp.k, P * Q)
+    wm = w.reshape(G, Kg, taps)
+    yv = y.reshape(sp.n, G, Kg, P * Q)
     buf = np.empty(plan.buffer_bytes // x.itemsize, dtype=x.dtype)
     for t0, t1 in plan.chunks:
         L = (t1 - t0) * Q
         if plan.lowering == "gemm":
-            col = x[t0 // P].reshape(sp.c, L)  # one image: x[n] is the im2col matrix
+            col = x[t0 // P].reshape(G, taps, L)  # one image: x[n] is the im2col matrix
         else:
-            col = buf[:sp.c * sp.r * sp.s * L].reshape(sp.c * sp.r * sp.s, L)
+            col = buf[:sp.c * sp.r * sp.s * L].reshape(G, taps, L)
             with numba_threads(threads):
-                im2col(x, col, "NCHW", t0, t1, P, Q, sp.r, sp.s, sp.stride, sp.padding,
-                       sp.dilation, G)
+                im2col(x, col.reshape(G * taps, L), "NCHW", t0, t1, P, Q, sp.r, sp.s,
+                       sp.stride, sp.padding, sp.dilation, G)
         segments = plan.segments(t0, t1)
-        for g in range(G):
-            a, b = wm[g * Kg:(g + 1) * Kg], col[g * taps:(g + 1) * taps]
-            if len(segments) == 1:
-                n, p0, p1 = segments[0]
-                matmul(a, b, out=yv[n, g * Kg:(g + 1) * Kg, p0 * Q:p1 * Q], beta=beta,
-                       threads=threads, cache_dir=cache_dir)
-                continue
-            # Several (whole) images: one wide GEMM, then a copy of contiguous P*Q runs
-            # into y; the copy is K*L elements against the GEMM's K*L*C*R*S multiply-adds.
-            tmp = matmul(a, b, threads=threads, cache_dir=cache_dir)
-            n0, images = t0 // P, (t1 - t0) // P
-            src = tmp.reshape(Kg, images, P * Q).transpose(1, 0, 2)
-            dst = yv[n0:n0 + images, g * Kg:(g + 1) * Kg]
-            if beta:
-                dst += src
-            else:
-                dst[...] = src
+        if len(segments) == 1:
+            n, p0, p1 = segments[0]
+            group_matmul(wm, col, yv[n, :, :, p0 * Q:p1 * Q], beta=beta, threads=threads,
+                         cache_dir=cache_dir)
+            continue
+        # Several (whole) images: one wide GEMM, then a copy of contiguous P*Q runs
+        # into y; the copy is K*L elements against the GEMM's K*L*C*R*S multiply-adds.
+        tmp = group_matmul(wm, col, threads=threads, cache_dir=cache_dir)
+        n0, images = t0 // P, (t1 - t0) // P
+        src = tmp.reshape(G, Kg, images, P * Q).transpose(2, 0, 1, 3)
+        dst = yv[n0:n0 + images]
+        if beta:
+            dst += src
+        else:
+            dst[...] = src
 
 
 def filters_rsc_k(w: np.ndarray, groups: int) -> np.ndarray:
@@ -98,7 +112,6 @@ def filters_rsc_k(w: np.ndarray, groups: int) -> np.ndarray:
 
 
 def _forward_nhwc(plan: ConvPlan, x, w, y, beta, threads, cache_dir) -> None:
-    from ..api import matmul
     from .im2col import im2col, numba_threads
 
     sp = plan.spec
@@ -107,7 +120,7 @@ def _forward_nhwc(plan: ConvPlan, x, w, y, beta, threads, cache_dir) -> None:
     Kg = sp.k // G
     taps = sp.c // G * sp.r * sp.s
     wr = filters_rsc_k(w, G)
-    y2 = y.reshape(sp.n * P * Q, sp.k)
+    y2 = y.reshape(sp.n * P * Q, G, Kg)
     buf = np.empty(plan.buffer_bytes // x.itemsize, dtype=x.dtype)
     for t0, t1 in plan.chunks:
         L = (t1 - t0) * Q
@@ -118,6 +131,7 @@ def _forward_nhwc(plan: ConvPlan, x, w, y, beta, threads, cache_dir) -> None:
             with numba_threads(threads):
                 im2col(x, col, "NHWC", t0, t1, P, Q, sp.r, sp.s, sp.stride, sp.padding,
                        sp.dilation, G)
-        for g in range(G):
-            matmul(col[:, g * taps:(g + 1) * taps], wr[g], out=y2[t0 * Q:t1 * Q, g * Kg:(g + 1) * Kg],
-                   beta=beta, threads=threads, cache_dir=cache_dir)
+        # Group g's columns of col and of y, as (G, rows, columns) views.
+        group_matmul(col.reshape(L, G, taps).transpose(1, 0, 2), wr,
+                     y2[t0 * Q:t1 * Q].transpose(1, 0, 2), beta=beta, threads=threads,
+                     cache_dir=cache_dir)

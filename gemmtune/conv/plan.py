@@ -33,12 +33,18 @@ data gradient's columns before col2im).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from .spec import DIRECTIONS, ConvSpec, GemmShape
 
 BUFFER_LIMIT = 64 * 2**20  # bytes; larger batches run in chunks
+
+# What each direction's GEMM computes, as tables and summaries name it.
+ROLES = {"forward": "forward", "backward_data": "grad_x", "backward_weight": "grad_w"}
 
 _ITEMSIZE = {"float32": 4, "float64": 8}
 
@@ -69,7 +75,7 @@ class ConvPlan:
     lowering: str
     chunks: tuple[tuple[int, int], ...]
     buffer_bytes: int
-    gemms: dict[str, list[GemmShape]] = field(compare=False)
+    gemms: Mapping[str, tuple[GemmShape, ...]] = field(compare=False)
 
     @property
     def weight_grad_transposes(self) -> str:
@@ -80,8 +86,7 @@ class ConvPlan:
         several times slower than a plain one): the smaller, grad_y (Kg rows) or the im2col
         matrix (Cg*R*S rows).
         """
-        sp = self.spec
-        return "col" if sp.c // sp.groups * sp.r * sp.s < sp.k // sp.groups else "dy"
+        return weight_grad_transposes(self.spec)
 
     @property
     def chunk_rows(self) -> int:
@@ -100,6 +105,11 @@ class ConvPlan:
                 "chunk_rows": self.chunk_rows, "buffer_bytes": self.buffer_bytes,
                 "weight_grad_transposes": self.weight_grad_transposes,
                 "gemms": {d: [g.to_dict() for g in gs] for d, gs in self.gemms.items()}}
+
+
+def weight_grad_transposes(sp: ConvSpec) -> str:
+    """"dy" or "col": see ``ConvPlan.weight_grad_transposes``."""
+    return "col" if sp.c // sp.groups * sp.r * sp.s < sp.k // sp.groups else "dy"
 
 
 def _chunks(spec: ConvSpec, row_bytes: int, limit: int) -> tuple[tuple[int, int], ...]:
@@ -136,6 +146,14 @@ def conv2d_plan(spec: ConvSpec, dtype: Any = "float32", buffer_limit: int | None
         buffer_limit = BUFFER_LIMIT
     if isinstance(buffer_limit, bool) or not isinstance(buffer_limit, int) or buffer_limit < 1:
         raise ValueError(f"buffer_limit must be a positive int of bytes, got {buffer_limit!r}.")
+    return _plan(spec, itemsize, buffer_limit)
+
+
+@lru_cache(maxsize=256)
+def _plan(spec: ConvSpec, itemsize: int, buffer_limit: int) -> ConvPlan:
+    # Cached: a layer is planned once, not on every call (the plan is immutable: tuples of
+    # frozen GemmShapes in a read-only mapping). Planning took 16-23 us against 1-2 us for
+    # the lookup, about 1% of a ResNet-50 1x1 layer's forward (docs/performance.md, 16).
     P, Q = spec.output_hw()
     G = spec.groups
     Kg, Cg = spec.k // G, spec.c // G
@@ -150,20 +168,55 @@ def conv2d_plan(spec: ConvSpec, dtype: Any = "float32", buffer_limit: int | None
         lowering = "im2col"
         chunks = _chunks(spec, spec.c * spec.r * spec.s * Q * itemsize, buffer_limit)
         buffer_bytes = max(t1 - t0 for t0, t1 in chunks) * Q * spec.c * spec.r * spec.s * itemsize
-    plan = ConvPlan(spec, "float32" if itemsize == 4 else "float64", lowering, chunks,
-                    buffer_bytes, {})
+    transpose_dy = weight_grad_transposes(spec) == "dy"
     counts: dict[str, Counter] = {d: Counter() for d in DIRECTIONS}
     for t0, t1 in chunks:
+        # One matmul call per chunk and direction, stacking the G groups' products.
         L = (t1 - t0) * Q
-        transpose_dy = plan.weight_grad_transposes == "dy"
         if spec.layout == "NCHW":
-            counts["forward"][(Kg, L, taps)] += G
-            counts["backward_data"][(taps, L, Kg)] += G
-            counts["backward_weight"][(taps, Kg, L) if transpose_dy else (Kg, taps, L)] += G
+            counts["forward"][(Kg, L, taps)] += 1
+            counts["backward_data"][(taps, L, Kg)] += 1
+            counts["backward_weight"][(taps, Kg, L) if transpose_dy else (Kg, taps, L)] += 1
         else:
-            counts["forward"][(L, Kg, taps)] += G
-            counts["backward_data"][(L, taps, Kg)] += G
-            counts["backward_weight"][(Kg, taps, L) if transpose_dy else (taps, Kg, L)] += G
-    plan.gemms.update({d: [GemmShape(m, n, k, c, d) for (m, n, k), c in counts[d].items()]
-                       for d in DIRECTIONS})
-    return plan
+            counts["forward"][(L, Kg, taps)] += 1
+            counts["backward_data"][(L, taps, Kg)] += 1
+            counts["backward_weight"][(Kg, taps, L) if transpose_dy else (taps, Kg, L)] += 1
+    gemms = {d: tuple(GemmShape(m, n, k, c, d, G) for (m, n, k), c in counts[d].items())
+             for d in DIRECTIONS}
+    return ConvPlan(spec, "float32" if itemsize == 4 else "float64", lowering, chunks,
+                    buffer_bytes, MappingProxyType(gemms))
+
+
+def layer_gemms(spec: ConvSpec, dtype: Any = "float32",
+                directions: tuple[str, ...] = DIRECTIONS) -> list[tuple[GemmShape, tuple[str, ...]]]:
+    """The distinct GEMM problems ``conv2d`` and ``conv2d_backward`` run for ``spec``: what to tune.
+
+    Read from :func:`conv2d_plan`, the plan the passes run, so the list cannot drift from
+    them. A problem that two directions share (e.g. the forward and data-gradient GEMMs of
+    a layer with as many filters as channels and a 1x1 kernel) is listed once, with both
+    roles.
+
+    Args:
+        spec: the layer.
+        dtype: float32 or float64.
+        directions: which passes, in order ("forward", "backward_data", "backward_weight").
+
+    Returns:
+        ``[(gemm, roles)]`` in the order of ``directions``; roles are names from ``ROLES``
+        ("forward", "grad_x", "grad_w").
+
+    Raises:
+        ValueError: an unknown direction.
+    """
+    for d in directions:
+        if d not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {d!r}.")
+    plan = conv2d_plan(spec, dtype)
+    found: dict[tuple[int, int, int, int], tuple[GemmShape, tuple[str, ...]]] = {}
+    for d in directions:
+        for g in plan.gemms[d]:
+            key = (g.m, g.n, g.k, g.batch)
+            first, roles = found.get(key, (g, ()))
+            if ROLES[d] not in roles:
+                found[key] = (first, roles + (ROLES[d],))
+    return list(found.values())

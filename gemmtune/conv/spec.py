@@ -53,8 +53,10 @@ def _positive(name: str, value: Any) -> int:
 class GemmShape:
     """One GEMM problem of a lowered convolution: C(m x n) = A(m x k) @ B(k x n), ``count`` times.
 
-    ``count`` is how many times one call of the convolution runs it (once per group and per
-    image or batch chunk); ``role`` says which product it is, e.g. "forward".
+    ``count`` is how many ``gemmtune.matmul`` calls one call of the convolution makes with it
+    (once per image or batch chunk); ``batch`` is how many products each call stacks (the
+    groups: a grouped convolution runs one stacked call, not one call per group); ``role``
+    says which product it is, e.g. "forward".
     """
 
     m: int
@@ -62,19 +64,22 @@ class GemmShape:
     k: int
     count: int = 1
     role: str = "forward"
+    batch: int = 1
 
     @property
     def flops(self) -> int:
-        return 2 * self.m * self.n * self.k * self.count
+        return 2 * self.m * self.n * self.k * self.count * self.batch
 
     def to_dict(self) -> dict[str, Any]:
-        return {"m": self.m, "n": self.n, "k": self.k, "count": self.count, "role": self.role}
+        return {"m": self.m, "n": self.n, "k": self.k, "count": self.count, "role": self.role,
+                "batch": self.batch}
 
     def problem(self, dtype: str = "float32", threads: int = 1):
-        """The ``gemmtune.problem.Problem`` under which this GEMM's tuning is searched and cached."""
+        """The ``gemmtune.problem.Problem`` under which this GEMM's tuning is searched and cached
+        (a stack of ``batch`` products when the layer has groups)."""
         from ..problem import Problem
 
-        return Problem(self.m, self.n, self.k, dtype, threads)
+        return Problem(self.m, self.n, self.k, dtype, threads, batch=self.batch)
 
 
 @dataclass(frozen=True)
@@ -162,7 +167,7 @@ class ConvSpec:
         """
         from .plan import conv2d_plan
 
-        return conv2d_plan(self, dtype=dtype).gemms[_direction(direction)]
+        return list(conv2d_plan(self, dtype=dtype).gemms[_direction(direction)])
 
     # -- text and JSON ------------------------------------------------------------------
     def label(self) -> str:

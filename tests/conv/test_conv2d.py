@@ -32,6 +32,7 @@ def poisoned(monkeypatch):
     def empty(shape, dtype=float, **kwargs):
         return np.full(shape, np.nan, dtype=dtype)
 
+
     shim = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
     shim.empty = empty
     monkeypatch.setattr(forward, "np", shim)
@@ -100,19 +101,20 @@ def test_matmul_runs_exactly_the_planned_gemms(conv_cache, monkeypatch, layout, 
     real = api.matmul
 
     def spy(A, B, out=None, **kwargs):
-        ran[(A.shape[0], B.shape[1], A.shape[1])] += 1
+        # (m, n, k, products in the stack): the groups are one stacked call.
+        ran[(A.shape[-2], B.shape[-1], A.shape[-1], A.shape[0] if A.ndim == 3 else 1)] += 1
         return real(A, B, out, **kwargs)
 
     monkeypatch.setattr(api, "matmul", spy)
     x, w, gy = random_inputs(spec, "float32", np.random.default_rng(0))
     gemmtune.conv2d(x, w, **conv_kwargs(spec), cache_dir=conv_cache)
-    assert ran == Counter({(g.m, g.n, g.k): g.count for g in spec.gemms("forward")})
+    assert ran == Counter({(g.m, g.n, g.k, g.batch): g.count for g in spec.gemms("forward")})
     ran.clear()
     gemmtune.conv2d_backward(x, w, gy, **conv_kwargs(spec), cache_dir=conv_cache)
     want: Counter = Counter()
     for direction in ("backward_data", "backward_weight"):
         for g in spec.gemms(direction):
-            want[(g.m, g.n, g.k)] += g.count
+            want[(g.m, g.n, g.k, g.batch)] += g.count
     assert ran == want
 
 
@@ -124,3 +126,63 @@ def test_nan_and_inf_propagate(conv_cache):
     y = gemmtune.conv2d(x, w, padding=1, cache_dir=conv_cache)
     # Only the outputs whose window covers pixel (0, 0) see the NaN.
     assert np.isnan(y[0, :, :2, :2]).all() and not np.isnan(y[0, :, 2:, :]).any()
+
+
+def test_two_threads_at_once_match_the_oracle(conv_cache):
+    # Grouped layers run stacked matmul calls; both threads start with their first one.
+    import threading
+
+    specs = [ConvSpec.parse("2,6,9,9,4,3,3,1,1,1,2"), ConvSpec.parse("1,3,5,6,3,3,3,2,1,1,3"),
+             ConvSpec.parse("1,4,7,7,4,3,3,1,1,1,2", layout="NHWC")]
+    rng = np.random.default_rng(5)
+    cases = [(spec, *random_inputs(spec, "float32", rng)) for spec in specs]
+    failures: list[str] = []
+    start = threading.Barrier(2)
+
+    def run():
+        try:
+            start.wait()
+            for spec, x, w, gy in cases:
+                y = gemmtune.conv2d(x, w, **conv_kwargs(spec), threads=1, cache_dir=conv_cache)
+                assert_forward(y, conv2d_ref(x, w, spec), x, w, spec)
+                got = gemmtune.conv2d_backward(x, w, gy, **conv_kwargs(spec), threads=1,
+                                               cache_dir=conv_cache)
+                assert_backward(got, x, w, gy, spec)
+        except Exception as e:  # pragma: no cover - reported below
+            failures.append(f"{type(e).__name__}: {e}")
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures
+
+
+@st.composite
+def grouped_specs(draw) -> ConvSpec:
+    """Layers of 2-8 groups (depthwise included), the stacked-call path, any stride and dilation."""
+    groups = draw(st.integers(2, 8))
+    depthwise = draw(st.booleans())
+    cg, kg = (1, draw(st.sampled_from([1, 2]))) if depthwise else (draw(st.integers(1, 3)),
+                                                                  draw(st.integers(1, 3)))
+    r, s = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    stride, dilation = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    padding = draw(st.integers(0, 1))
+    h = draw(st.integers(max(1, dilation * (r - 1) + 1 - 2 * padding), 8))
+    w = draw(st.integers(max(1, dilation * (s - 1) + 1 - 2 * padding), 8))
+    return ConvSpec(draw(st.integers(1, 2)), cg * groups, h, w, kg * groups, r, s, stride, padding,
+                    dilation, groups, draw(st.sampled_from(["NCHW", "NHWC"])))
+
+
+# Few examples: each new stacked shape compiles a batched kernel cut to it (stacks.py).
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(grouped_specs(), st.booleans())
+def test_grouped_and_depthwise_layers_match_the_oracle(poisoned, conv_cache, spec, with_bias):
+    rng = np.random.default_rng(spec.groups + spec.h)
+    x, w, gy = random_inputs(spec, "float32", rng)
+    bias = rng.standard_normal(spec.k).astype("float32") if with_bias else None
+    y = gemmtune.conv2d(x, w, bias, **conv_kwargs(spec), threads=1, cache_dir=conv_cache)
+    assert_forward(y, conv2d_ref(x, w, spec, bias), x, w, spec)
+    got = gemmtune.conv2d_backward(x, w, gy, **conv_kwargs(spec), threads=1, cache_dir=conv_cache)
+    assert_backward(got, x, w, gy, spec)

@@ -87,3 +87,34 @@ def test_plan_is_json_and_names_its_layer():
     assert doc["label"] == spec.label() and ConvSpec.from_dict(doc["spec"]) == spec
     assert doc["dtype"] == "float64" and doc["lowering"] == "im2col"
     assert {d for d in doc["gemms"]} == {"forward", "backward_data", "backward_weight"}
+
+
+def test_layer_gemms_are_the_plans_gemms_once_each_with_their_roles():
+    from gemmtune.conv import layer_gemms
+
+    spec = ConvSpec.parse("1,64,56,56,64,3,3,1,1")
+    plan = conv2d_plan(spec)
+    listed = layer_gemms(spec)
+    assert [(g.m, g.n, g.k) for g, _ in listed] == [
+        (g.m, g.n, g.k) for d in ("forward", "backward_data", "backward_weight") for g in plan.gemms[d]]
+    assert [roles for _, roles in listed] == [("forward",), ("grad_x",), ("grad_w",)]
+    # A 1x1 layer with K = C runs one problem forward and for grad_x: tuned once.
+    square = layer_gemms(ConvSpec.parse("1,8,5,5,8,1,1"))
+    assert [(g.m, g.n, g.k, roles) for g, roles in square] == [
+        (8, 25, 8, ("forward", "grad_x")), (8, 8, 25, ("grad_w",))]
+    assert layer_gemms(spec, directions=("forward",)) == listed[:1]
+    with pytest.raises(ValueError, match="direction must be one of"):
+        layer_gemms(spec, directions=("sideways",))
+
+
+def test_a_conv_suite_lists_backward_gemms_with_their_roles_when_asked():
+    from gemmtune.conv import layer_gemms, load_conv_suite
+    from gemmtune.shapes import load_shapes
+
+    _, layers = load_conv_suite("resnet50")
+    _, shapes = load_shapes("resnet50", conv_directions=("forward", "backward_data", "backward_weight"))
+    want = {(g.m, g.n, g.k) for layer in layers for g, _ in layer_gemms(layer.spec)}
+    assert {(s.m, s.n, s.k) for s in shapes} == want and len(shapes) == len(want)
+    roles = {s.role for s in shapes}
+    assert {"forward", "grad_x", "grad_w"} <= {r for joined in roles for r in joined.split("+")}
+    assert all(s.role == "forward" for s in load_shapes("resnet50")[1])  # the default

@@ -81,7 +81,8 @@ def test_gemm_orientation_follows_the_layout():
     assert [(g.m, g.n, g.k, g.count) for g in nchw.gemms()] == [(64, 3136, 576, 1)]
     assert [(g.m, g.n, g.k, g.count) for g in nhwc.gemms()] == [(3136, 64, 576, 1)]
     grouped = ConvSpec.parse("2,8,6,6,4,3,3,1,1,1,2")
-    assert [(g.m, g.n, g.k, g.count) for g in grouped.gemms("backward_weight")] == [(36, 2, 72, 2)]
+    assert [(g.m, g.n, g.k, g.count, g.batch) for g in grouped.gemms("backward_weight")] == [
+        (36, 2, 72, 1, 2)]  # one call stacking the 2 groups
     with pytest.raises(ValueError, match="direction"):
         nchw.gemms("sideways")
     assert nchw.gemms()[0].problem("f64", 2).key() == "float64-t2-64x3136x576"
