@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy  # noqa: F401 (numpy's BLAS is what these tests ask; it must be loaded)
 import pytest
 from threadpoolctl import threadpool_limits
 
@@ -110,3 +111,25 @@ def test_command_line_defaults_follow_the_same_rule(tmp_path, var):
     out = subprocess.run([sys.executable, "-m", "gemmtune", "cache", "show", "-m", "8", "-n", "8",
                           "-k", "8"], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 1 and "No tuning for 8x8x8 float32 1t" in out.stderr, out.stderr
+
+
+def test_the_command_line_stops_openblas_spinning_unless_the_user_chose():
+    """OPENBLAS_THREAD_TIMEOUT is set before numpy loads (OpenBLAS reads it once), a value
+    the user set is kept, and nothing is set once numpy is loaded (it would not apply)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("{pre}from gemmtune.threads import quiet_blas_spin; import os; "
+            "print(quiet_blas_spin(), os.environ.get('OPENBLAS_THREAD_TIMEOUT'))")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+
+    def run(pre="", **extra):
+        out = subprocess.run([sys.executable, "-c", code.format(pre=pre)], capture_output=True,
+                             text=True, env={**env, **extra}, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert run() == "set by gemmtune 4"
+    assert run(OPENBLAS_THREAD_TIMEOUT="8") == "set by the user 8"
+    assert run(pre="import numpy; ") == "None None"

@@ -141,6 +141,11 @@ def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = Non
     data.print(f"machine: {fp.get('brand') or '?'} ({fp.get('cpu_name')}, {fp.get('cores')} "
                f"usable cores), fingerprint {fp['id']}; numpy {doc.get('numpy_version')} with "
                f"{doc['blas_label']}.", markup=False)
+    timeout = doc.get("blas_thread_timeout") or {}
+    if timeout.get("value"):
+        data.print(f"OPENBLAS_THREAD_TIMEOUT={timeout['value']} ({timeout.get('source') or 'set'}): "
+                   "OpenBLAS's idle threads do not spin on the cores gemmtune's threads need "
+                   "(docs/performance.md section 17).", markup=False)
     ort = (doc.get("peers") or {}).get("onnxruntime")
     if ort and any(r.get("onnxruntime") for r in doc["results"]):
         op = "MatMulInteger" if _integer(doc) else "MatMul or Conv"

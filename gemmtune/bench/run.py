@@ -733,6 +733,7 @@ def bench(workloads: Sequence[Workload], dtype: str, threads: Sequence[int], roo
                         "cores": ident.get("cores"), "isa": ident.get("isa")},
         "blas": libs,
         "blas_label": blas_label(libs),
+        "blas_thread_timeout": _blas_thread_timeout(),
         "numpy_version": rec.get("numpy"),
         "peers": {"onnxruntime": peers.onnxruntime},
         "notes": list(peers.notes),
@@ -761,3 +762,9 @@ def _loadavg() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
+
+
+def _blas_thread_timeout() -> dict[str, Any]:
+    from ..threads import blas_thread_timeout
+
+    return blas_thread_timeout()

@@ -78,6 +78,10 @@ def main() -> None:
     sentence and exit status 1, whichever command wrote."""
     import sys
 
+    from ..threads import quiet_blas_spin
+
+    # Before any command loads numpy: OpenBLAS reads its thread timeout once, at load.
+    quiet_blas_spin()
     stdout = _WatchedStdout.install()
     code: Any = 0
     try:
