@@ -1,6 +1,9 @@
-"""bench's rows: what each contender times, checks and reports."""
+"""bench's tuned figure is what a user's loop gets: ``gemmtune.matmul`` right after numpy's ``@``."""
 
 from __future__ import annotations
+
+import statistics
+import time
 
 import numpy as np
 import pytest
@@ -9,10 +12,33 @@ from gemmtune.bench.run import Workload, compare
 from gemmtune.cache import Entry, TuningCache, make_provenance
 from gemmtune.defaults import default_params
 from gemmtune.fingerprint import fingerprint_id
+from gemmtune.measure import iqr, pinned_threads
 from gemmtune.problem import Problem
 from tests.conftest import with_session_kernels
 
 N = 64
+
+
+def user_loop_gflops(root, calls: int = 400, rounds: int = 5) -> float:
+    """The loop users write: numpy's product, then gemmtune's, each gemmtune call timed."""
+    import gemmtune
+
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((N, N)).astype("float32")
+    B = rng.standard_normal((N, N)).astype("float32")
+    C1, C2 = np.empty((N, N), "float32"), np.empty((N, N), "float32")
+    gemmtune.matmul(A, B, out=C2, threads=1, cache_dir=root)
+    per_round = []
+    with pinned_threads(1):
+        for _ in range(rounds):
+            took = 0.0
+            for _ in range(calls):
+                np.matmul(A, B, out=C1)
+                t0 = time.perf_counter()
+                gemmtune.matmul(A, B, out=C2, threads=1, cache_dir=root)
+                took += time.perf_counter() - t0
+            per_round.append(2.0 * N**3 * calls / took / 1e9)
+    return statistics.median(per_round)
 
 
 def test_bench_times_what_a_user_calls(tmp_path, compiled_root):
