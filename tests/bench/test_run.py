@@ -41,19 +41,28 @@ def user_loop_gflops(root, calls: int = 400, rounds: int = 5) -> float:
     return statistics.median(per_round)
 
 
-def test_bench_times_what_a_user_calls(tmp_path, compiled_root):
-    """The tuned column times gemmtune.matmul (what users call), with the kernel alone beside
-    it. Whether the two figures agree with a user's loop is a timing question, measured by
-    benchmarks/bench_vs_loop.py (docs/performance.md section 11), not asserted here."""
+def test_bench_and_a_loop_alternating_numpy_and_gemmtune_agree(tmp_path, compiled_root):
     with_session_kernels(tmp_path, compiled_root)
     tuned = default_params("float32")
     tuned = type(tuned).from_dict({**tuned.to_dict(), "KC": 128})
     TuningCache(tmp_path).put(Entry(fingerprint_id(), Problem(N, N, N, "float32", 1), tuned.to_dict(),
                                     {"gflops": 1.0}, make_provenance(sampler="test")))
-    row = compare(Workload(str(N), N, N, N), "float32", 1, tmp_path, rounds=1, sample_seconds=0.0)
-    assert row["tuned"]["source"] == "exact" and row["tuned"]["timed"].startswith("gemmtune.matmul")
-    assert row["tuned"]["gflops"] > 0 and row["tuned"]["kernel"]["gflops"] > 0
-    assert row["tuned"]["check"]["status"] in ("PASS", "MARGINAL")
+    # The machine is shared and its load moves within seconds: bench and the loop run in
+    # alternation, seven times each, and their medians are compared.
+    bench, loop, alone = [], [], []
+    for _ in range(7):
+        row = compare(Workload(str(N), N, N, N), "float32", 1, tmp_path, rounds=3, sample_seconds=0.05)
+        assert row["tuned"]["source"] == "exact" and row["tuned"]["timed"].startswith("gemmtune.matmul")
+        bench.append(row["tuned"]["gflops"])
+        alone.append(row["tuned"]["kernel"]["gflops"])   # the kernel alone, reported beside it
+        loop.append(user_loop_gflops(tmp_path, rounds=3))
+    ratio = statistics.median(bench) / statistics.median(loop)
+    # Within 10%; on a machine whose load moves the loop's own figure by more than that, within
+    # twice the loop's own relative spread (IQR over median) across the seven runs.
+    spread = iqr(loop) / statistics.median(loop)
+    print(f"bench tuned {statistics.median(bench):.2f}, kernel alone {statistics.median(alone):.2f}, "
+          f"loop {statistics.median(loop):.2f} GFLOP/s, loop spread {100 * spread:.0f}%")
+    assert abs(ratio - 1.0) <= max(0.10, 2 * spread), f"bench {bench} against the loop {loop}"
 
 
 # -- stacks, layers and the onnxruntime peer (1 round, one call per sample) ------------------
