@@ -241,9 +241,10 @@ def open_study(storage: Any, name: str, problem: Problem, fingerprint_id: str, s
     return study
 
 
-def enqueue_starts(study: Any, space: Any, starts: list) -> int:
+def enqueue_starts(study: Any, space: Any, starts: list, limit: int | None = None) -> int:
     """Enqueue each starting point not already in the study (a resumed search does not rerun
-    them); each trial records its source in the ``start`` user attribute.
+    them), at most ``limit`` of them; each trial records its source in the ``start`` user
+    attribute.
 
     Returns:
         How many points were enqueued.
@@ -253,6 +254,8 @@ def enqueue_starts(study: Any, space: Any, starts: list) -> int:
             for t in study.get_trials(deepcopy=False)}
     n = 0
     for start in starts:
+        if limit is not None and n >= limit:
+            break
         point = space.encode(start.params)
         if _point_key(point) in done:
             continue

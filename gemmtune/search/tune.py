@@ -82,7 +82,9 @@ def tune(problem: Problem, *, root: str | os.PathLike | None, trials: int = 40,
     tunings = TuningCache(root) if root is not None else None
     if starts is None:
         starts = starting_points(family, space, problem, fp=fp, cache=tunings, fingerprint_id=fp_id)
-    enqueue_starts(st, space, starts)
+    # No more starting points than this run measures: the rest would wait in the study as
+    # enqueued trials; a later run (the same command) enqueues them then.
+    enqueue_starts(st, space, starts, limit=trials)
 
     what = "FMA peak"
     if ceiling == "auto":

@@ -70,7 +70,10 @@ def test_sigint_keeps_the_study_and_caches_the_best(root):
     env.pop("GEMMTUNE_TEST_FAULT", None)
     proc = subprocess.Popen([sys.executable, "-m", "gemmtune", "search", *TINY, "--trials", "50",
                              "--study", "interrupted", "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            # SIGINT as a terminal delivers it, even when this test run was
+                            # started in the background (which ignores SIGINT in children).
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     url = f"sqlite:///{root.resolve() / 'studies.db'}"
     try:
         deadline = time.monotonic() + 240

@@ -33,8 +33,17 @@ SCRIPT = textwrap.dedent('''
         C = gemmtune.matmul(A, B, cache_dir=root, threads=threads)
         return ok(C), gemm._forked_from_openmp
 
-    assert ok(gemmtune.matmul(A, B, cache_dir=root, threads=threads))  # starts the pool
+    assert ok(gemmtune.matmul(A, B, cache_dir=root, threads=threads))
     import numba
+
+    # A product this small runs serially on one thread (no parallel launch at all): start
+    # numba's pool here, as any parallel kernel of the program would have.
+    @numba.njit(parallel=True)
+    def touch(x):
+        for i in numba.prange(x.size):
+            x[i] += 1.0
+
+    touch(np.zeros(64))
     print("layer", numba.threading_layer(), flush=True)
     pid = os.fork()
     if pid == 0:

@@ -59,6 +59,15 @@ class Interrupting(TableEvaluator):
         return super().evaluate(params, trial, best_gflops)
 
 
+@pytest.fixture
+def ctrl_c_default():
+    """Python's own Ctrl-C handler, even when the test run inherited SIGINT ignored (a run
+    started in the background)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 # Calls 1-2 of create_new_trial enqueue the two starting points; state call 1 pops the first
 # (WAITING -> RUNNING), call 2 writes its outcome, call 3 pops the second.
 @pytest.mark.parametrize("where,at", [
@@ -67,7 +76,7 @@ class Interrupting(TableEvaluator):
     ("state", 3),      # while an enqueued starting point is popped (ask)
     ("measure", 3),    # while a candidate is measured
 ])
-def test_ctrl_c_anywhere_leaves_no_trial_running(where, at):
+def test_ctrl_c_anywhere_leaves_no_trial_running(where, at, ctrl_c_default):
     table = load_table(TABLE_PATH)
     space = SearchSpace.from_dict(table["space"])
     storage = Storage(where, at)

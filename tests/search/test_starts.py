@@ -84,6 +84,26 @@ def test_resumed_studies_do_not_rerun_seeds():
     assert enqueue_seeds(study, space, seeds) == 0
 
 
+def test_a_run_enqueues_no_more_starts_than_it_measures_and_the_next_run_the_rest():
+    import optuna
+
+    from gemmtune.families import family_for
+    from gemmtune.problem import Problem
+
+    p = Problem(64, 64, 64)  # small: the cut tile, the model and the ISA default
+    space = family_for(p).space(p)
+    seeds = starting_points(family_for(p), space, p)
+    assert len(seeds) >= 3
+    study = optuna.create_study(direction="maximize")
+    assert enqueue_seeds(study, space, seeds, limit=2) == 2
+    for _ in range(2):
+        trial = study.ask()
+        space.suggest(trial)
+        study.tell(trial, 1.0)
+    assert enqueue_seeds(study, space, seeds, limit=2) == min(2, len(seeds) - 2)
+    assert enqueue_seeds(study, space, seeds) == max(0, len(seeds) - 4)
+
+
 def test_skinny_shapes_get_in_place_seeds():
     from gemmtune.kernels.params import KernelParams
     from gemmtune.problem import Problem
