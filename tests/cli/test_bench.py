@@ -337,6 +337,11 @@ def test_an_integer_pair_in_gop_s(tmp_path):
     assert r32["tuned"]["source"] == "exact" and r32["tuned"]["label"] == tuned.label()
     assert r48["tuned"]["source"] == "nearest" and r48["tuned"]["tuned_problem"]["m"] == 32
     peers = {"onnxruntime"} if onnxruntime_version() else set()
+    if peers and "onnxruntime" not in r32:
+        # Left out where it is not exact (AVX2 without VNNI: its u8s8 kernel saturates), and
+        # said so once.
+        assert "MatMulInteger gave a wrong result" in result.stderr
+        peers = set()
     for r in (r32, r48):
         assert r["unit"] == "GOP/s" and r["f32_exact"] and r["numpy"]["inexact"] is False
         for role in {"numpy", "numpy_int", "default", "tuned"} | peers:
