@@ -99,11 +99,16 @@ def run(args) -> dict:
             assert np.array_equal(C, ref), "gemmtune's integer kernel is wrong: not timed"
             names = ["gemmtune"]
             fns = [lambda: kernel(A, B, C, threads=threads)]
+            wrong = set()
             for peer in integer.peers(A, B, pair, threads, numpy_int_max=args.numpy_int_max, on_note=note):
                 got = peer.fn()
-                if peer.exact:
-                    assert np.array_equal(peer.out if peer.out is not None else got, ref), \
-                        f"{peer.name} is not exact here"
+                if peer.exact and not np.array_equal(peer.out if peer.out is not None else got, ref):
+                    # Timed all the same (its speed is what its users get), but marked: on
+                    # AVX2 without VNNI onnxruntime's u8s8 kernel saturates (vpmaddubsw).
+                    bad = int(np.count_nonzero((peer.out if peer.out is not None else got) != ref))
+                    note(f"{peer.name} is not exact for {pair} at {n}^3 ({bad} of {n * n} elements "
+                         "wrong): timed, marked inexact")
+                    wrong.add(NAMES[peer.role])
                 names.append(NAMES[peer.role])
                 fns.append(peer.fn)
             with pinned_threads(threads):
@@ -114,20 +119,22 @@ def run(args) -> dict:
             for name, t in zip(names, timings):
                 per = sorted(ops / s / 1e9 for s in t.samples)
                 row["contenders"][name] = {"gops": ops / t.median / 1e9, "min": per[0], "max": per[-1],
-                                           "samples": len(per), "repeats": t.repeats}
+                                           "samples": len(per), "repeats": t.repeats,
+                                           **({"inexact": True} if name in wrong else {})}
             g = row["contenders"]["gemmtune"]["gops"]
             row["ratios"] = {name: g / c["gops"] for name, c in row["contenders"].items() if name != "gemmtune"}
             rows.append(row)
             print(_line(row), flush=True)
     return {"pair": pair, "isas": list(available_isas()), "cpu": platform.processor() or platform.machine(),
-            "f32_exact_max_k": exact_k, "rows": rows}
+            "f32_exact_max_k": exact_k, "rows": rows, "notes": notes}
 
 
 def _line(row: dict) -> str:
     c = row["contenders"]
     parts = [f"{row['n']:>5}^3 t={row['threads']} {row['label']:<40}"]
     for name, v in c.items():
-        parts.append(f"{name} {v['gops']:7.1f} [{v['min']:.0f}-{v['max']:.0f}]")
+        mark = " (inexact)" if v.get("inexact") else ""
+        parts.append(f"{name}{mark} {v['gops']:7.1f} [{v['min']:.0f}-{v['max']:.0f}]")
     parts.append(" ".join(f"x{r:.2f} vs {k}" for k, r in row["ratios"].items()))
     return "  ".join(parts)
 
