@@ -25,6 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from time import monotonic as _clock
+
+from . import cache as _tunings
 from .paths import ENV_CACHE_DIR, cache_dir
 from .problem import Problem
 
@@ -216,17 +219,25 @@ def _kernel(family: Any, params: Any, problem: Problem, root: str) -> Any:
         return k
 
 
+# Seconds between two looks at the tunings file's stamp from a kept plan. A stat costs 4-5 us
+# on a virtual machine (half of a small call); a tuning written by another process (a search
+# running beside the program) is seen within this interval, one written by this process at
+# once (``cache.writes``).
+STAMP_INTERVAL = 0.1
+
+
 class _Plan:
     """What a ``matmul`` call with given operand shapes, dtypes and arguments runs, kept so
     that the next such call goes straight to the kernel.
 
     It holds while the three things the choice depends on are unchanged: the cache dir (the
     argument, else ``$GEMMTUNE_CACHE_DIR``), the thread count asked for (the argument, else
-    ``default_threads()``, which follows ``threadpool_limits``) and the tunings file's stamp.
-    Checking them costs about 2 us; ``choose`` and the operand checks cost tens.
+    ``default_threads()``, which follows ``threadpool_limits``) and the tunings file's stamp
+    (looked at every ``STAMP_INTERVAL`` seconds, and after this process wrote tunings).
+    Checking them costs a few microseconds; ``choose`` and the operand checks cost tens.
     """
 
-    __slots__ = ("choice", "tunings", "env", "asked", "stamp", "run")
+    __slots__ = ("choice", "tunings", "env", "asked", "stamp", "run", "checked", "writes")
 
     def __init__(self, choice: Choice, root: str, env: str | None, asked: int, gemv: Any = None):
         from .cache import FILENAME
@@ -234,6 +245,8 @@ class _Plan:
         self.choice, self.env, self.asked = choice, env, asked
         self.tunings = os.path.join(root, FILENAME)
         self.stamp = _file_stamp(self.tunings)
+        self.checked = _clock()
+        self.writes = _tunings.writes
         if gemv is not None:  # M or N = 1: the GEMV kernel (docs/stacks.md); no GEMM compiled
             self.run = lambda A, B, out, alpha, beta: gemv(A, B, out, alpha=alpha, beta=beta,
                                                            threads=asked)
@@ -261,8 +274,11 @@ def _planned(A: np.ndarray, B: np.ndarray, threads: Any, root_arg: Any) -> _Plan
         return None
     if threads is None and _default_threads() != plan.asked:
         return None
-    if _file_stamp(plan.tunings) != plan.stamp:
-        return None
+    now = _clock()
+    if now - plan.checked >= STAMP_INTERVAL or plan.writes != _tunings.writes:
+        if _file_stamp(plan.tunings) != plan.stamp:
+            return None
+        plan.checked, plan.writes = now, _tunings.writes
     return plan
 
 

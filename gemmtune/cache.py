@@ -416,6 +416,13 @@ class TuningCache:
         except OSError as e:
             raise GemmtuneError(_write_failure(self.root, e)) from None
         _memo.pop(str(self.path), None)
+        global writes
+        writes += 1
+
+
+# Tunings files written by this process: gemmtune.matmul's kept plans look at the file's
+# stamp only now and then (api.STAMP_INTERVAL), and at once after a write from here.
+writes = 0
 
 
 def _copy(c: _Contents) -> _Contents:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Callable
 
 from .fingerprint import usable_cores
@@ -99,9 +100,24 @@ def numba_threads() -> int:
     return _numba_max
 
 
+# The affinity mask is read at most this often (seconds): the system call costs 1-1.5 us on a
+# virtual machine, a sixth of a 64^3 product's call. The BLAS's count is asked every call,
+# so a ``threadpool_limits`` block pins the very next call.
+CORES_INTERVAL = 0.1
+_cores: tuple[float, int] = (float("-inf"), 1)
+
+
+def _usable_cores() -> int:
+    global _cores
+    now = time.monotonic()
+    if now - _cores[0] >= CORES_INTERVAL:
+        _cores = (now, usable_cores())
+    return _cores[1]
+
+
 def default_threads() -> int:
     """``min(usable cores, NUMBA_NUM_THREADS, the BLAS's thread count)``, at least 1."""
-    n = min(usable_cores(), numba_threads())
+    n = min(_usable_cores(), numba_threads())
     blas = blas_threads()
     if blas is not None and blas < n:
         n = blas
