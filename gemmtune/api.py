@@ -134,6 +134,11 @@ def _choose(problem: Problem, root: str, fp: str) -> Choice:
         entry, params, dist = found
         info = {"source": "exact" if dist == 0 else "nearest", "problem": entry.problem.to_dict(),
                 "distance": dist, "verified": entry.verified}
+        if dist > 0:
+            fitted = family.fit_borrowed(params, problem.replace(threads=threads))
+            if fitted != params:
+                info["fitted"] = f"MC {params.MC} -> {fitted.MC}" if hasattr(params, "MC") else "yes"
+                params = fitted
     else:
         params, info = family.default_params(problem), {"source": "default"}
     info.update(family=family.name, threads=threads)
@@ -148,6 +153,12 @@ def _choose(problem: Problem, root: str, fp: str) -> Choice:
 
 def _fit_threads(problem: Problem) -> int:
     return 1 if problem.flops < SPLIT_MIN_FLOPS else problem.threads
+
+
+def untuned_threads(problem: Problem) -> int:
+    """The threads ``matmul`` runs ``problem`` on when nothing is tuned for it: one for a
+    product too small to split (``SPLIT_MIN_FLOPS``), else ``problem.threads``."""
+    return _fit_threads(problem)
 
 
 def resolve(problem: Problem, root: str | os.PathLike | None = None) -> tuple[Any, dict[str, Any]]:

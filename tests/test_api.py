@@ -172,3 +172,22 @@ def test_a_small_product_does_not_borrow_a_large_ones_blocks(root):
     assert small["params"]["pack_a"] is False and small["params"]["pack_b"] is False
     assert gemmtune.best_config(300, 300, 300, threads=1, cache_dir=root)["source"] == "nearest"
     assert _product_ok(root, 64, 64, 64)
+
+
+def test_a_borrowed_prange_configuration_gives_every_thread_a_block(root):
+    """1024^3's 2-thread MC would give a 256-row product one block, so one thread: the
+    borrowed configuration's MC is cut to the rows per thread (and the product stays exact)."""
+    from gemmtune.threads import numba_threads
+
+    if numba_threads() < 2:
+        pytest.skip("numba has fewer than 2 threads here")
+    mr = TUNED.MR
+    _put(root, 1024, 1024, 1024, threads=2, MC=8 * mr, parallel="ic")
+    # 4 * MR rows (large enough in flops to run on both threads): MR * 2 rows per thread.
+    cfg = gemmtune.best_config(4 * mr, 512, 512, threads=2, cache_dir=root)
+    assert cfg["source"] == "nearest" and cfg["threads"] == 2
+    assert cfg["params"]["MC"] == 2 * mr and cfg["fitted"] == f"MC {8 * mr} -> {2 * mr}"
+    assert _product_ok(root, 4 * mr, 512, 512, threads=2)
+    # A product with rows for every thread's block keeps the tuned MC; exact tunings are not fitted.
+    assert gemmtune.best_config(64 * mr, 512, 512, threads=2, cache_dir=root)["params"]["MC"] == 8 * mr
+    assert gemmtune.best_config(1024, 1024, 1024, threads=2, cache_dir=root)["params"]["MC"] == 8 * mr

@@ -133,6 +133,11 @@ class KernelFamily(ABC):
         is, it runs ``default_params``. Every nearby problem is, unless the family says."""
         return True
 
+    def fit_borrowed(self, params: Any, problem: Problem) -> Any:
+        """``params``, tuned for another (nearby) problem, fitted to ``problem`` before it
+        runs it: the family may cut blocks the problem cannot fill. Default: unchanged."""
+        return params
+
     def params_for_threads(self, params: Any, problem: Problem, threads: int) -> Any:
         """The parameters to run ``problem`` on ``threads`` threads: ``params``, unless the
         family has a cheaper equivalent for that thread count (the float family runs a

@@ -97,6 +97,20 @@ class FloatGemmFamily(KernelFamily):
         # unpacked tile cut to it) beats packing for a 64^3 product by 2-4x (section 14).
         return not (problem.flops <= _small_flops() < tuned.flops)
 
+    def fit_borrowed(self, params: Any, problem: Problem) -> Any:
+        # The prange driver hands each thread whole MC-row blocks of A: 1024^3's 2-thread
+        # MC = 256 gives a 256-row product one block, so one thread works and 256^3 ran at
+        # 0.77x of the untuned default (docs/performance.md section 18). Cut MC so that every
+        # thread gets a block.
+        if params.parallel != "ic" or problem.threads < 2 or problem.batch > 1:
+            return params
+        rows = -(-problem.m // problem.threads)          # rows per thread
+        mc = max(params.MR, -(-rows // params.MR) * params.MR)
+        if mc >= params.MC:
+            return params
+        fitted = params.replace(MC=mc)
+        return params if fitted.problems(problem.dtype) else fitted
+
     def params_for_threads(self, params: Any, problem: Problem, threads: int) -> Any:
         # One thread through a prange driver still pays numba's parallel launch (about 8 us
         # a call, docs/performance.md section 14); the serial twin runs the same loops.
