@@ -17,7 +17,9 @@ threads need, so a kernel can be fast back to back and slow in such a loop.
 
 ``cpu_share`` says whether the machine was busy while something ran: the CPU time this
 process got over the wall time of its threads. A quiet machine gives every thread its core
-(about 1); other work on the cores pushes it down.
+(about 1); other work on the cores pushes it down. It needs threads that compute all the
+time (the peak loop); ``contention.run_share`` does not (a search's timings, whose threads
+also wait for work).
 """
 
 from __future__ import annotations

@@ -28,7 +28,10 @@ def format_value(value: Any) -> str:
 
 def measured_under_load(perf: dict[str, Any]) -> str | None:
     """A sentence when a tuning's figure was measured while other work shared the machine
-    (recorded by the search: ``under_load``, the load average, numpy's spread), else None."""
+    (recorded by the search: ``under_load``, the load average, numpy's spread, the share of
+    its cores the search got), else None."""
+    from ..measure import BUSY_CPU_SHARE
+
     if not perf.get("under_load"):
         return None
     parts = []
@@ -36,6 +39,9 @@ def measured_under_load(perf: dict[str, Any]) -> str | None:
         parts.append(f"load average {perf['load_average']:.2f}")
     if isinstance(perf.get("numpy_spread"), (int, float)):
         parts.append(f"numpy's figure moved by ±{100 * perf['numpy_spread']:.0f}% during the search")
+    share = perf.get("run_share")
+    if isinstance(share, (int, float)) and share < BUSY_CPU_SHARE:
+        parts.append(f"its threads got {100 * share:.0f}% of the time they were ready to run")
     detail = f" ({', '.join(parts)})" if parts else ""
     return (f"yes{detail}: the figure may be low or scattered; search again on a quiet machine "
             "to trust it.")

@@ -27,9 +27,10 @@ def render(console: Any, doc: dict[str, Any]) -> None:
     else:
         table.add_row("best config", "none: no candidate passed")
     numpy = doc["numpy_gflops"]
-    table.add_row("numpy GFLOP/s", f"{numpy:.1f}" if numpy else "-")
-    pct = doc["percent_of_numpy"]
-    table.add_row("% of numpy", f"{pct:.0f}%" if pct is not None else "-")
+    busy_numpy = bool(doc.get("percent_of_numpy_unreliable"))
+    table.add_row("numpy GFLOP/s", (f"{numpy:.1f}" + (" (on a busy machine)" if busy_numpy else ""))
+                  if numpy else "-")
+    table.add_row("% of numpy", percent_of_numpy(doc))
     table.add_row("trials (this run)", f"{run['trials']} run, {run['failed']} failed, "
                   f"{run['pruned']} pruned, {run['rejected']} rejected before compiling"
                   + (f", {run['duplicates']} repeats of a measured kernel" if run.get("duplicates") else ""))
@@ -48,6 +49,27 @@ def render(console: Any, doc: dict[str, Any]) -> None:
     line = noise_line(doc.get("noise"))
     if line:
         console.print(line, markup=False)  # wrapped at the console's width, as the table is
+
+
+def percent_of_numpy(doc: dict[str, Any], compact: bool = False) -> str:
+    """The "% of numpy" cell. A ratio to a numpy measured on a busy machine is no fact about
+    the kernel (OpenBLAS collapses far more than gemmtune's kernels when a core is taken):
+    "-" with the figure as measured and why, or, ``compact`` (a suite's column), the figure
+    marked "*" for the note under the table."""
+    pct = doc.get("percent_of_numpy")
+    if pct is not None:
+        return f"{pct:.0f}%"
+    measured = doc.get("percent_of_numpy_measured")
+    if measured is None or not doc.get("percent_of_numpy_unreliable"):
+        return "-"
+    if compact:
+        return f"{measured:.0f}%*"
+    return f"- ({measured:.0f}% as measured, numpy on a busy machine)"
+
+
+BUSY_NUMPY_NOTE = ("* numpy was measured on a busy machine (other work held the cores): a "
+                   "marked ratio is not the kernel's speed relative to numpy's; search again on "
+                   "a quiet machine.")
 
 
 def render_suite(console: Any, suite: str, docs: list[dict[str, Any]], total: int,
@@ -79,12 +101,11 @@ def render_suite(console: Any, suite: str, docs: list[dict[str, Any]], total: in
                 "shape", "gemm", "best config", "cached") else "right")
         for doc in docs:
             p, best = doc["problem"], doc["best"]
-            pct = doc["percent_of_numpy"]
             size = f"{p['m']}x{p['n']}x{p['k']}" + (f" b{p['batch']}" if p.get("batch", 1) > 1 else "")
             cells = {"shape": doc.get("name", ""), "gemm": doc.get("role", ""), "m x n x k": size,
                      "GFLOP/s": f"{best['gflops']:.1f}" if best else "-",
                      "numpy": f"{doc['numpy_gflops']:.1f}" if doc["numpy_gflops"] else "-",
-                     "% numpy": f"{pct:.0f}%" if pct is not None else "-",
+                     "% numpy": percent_of_numpy(doc, compact=True),
                      "trials": str(doc["run"]["trials"]),
                      "cached": "yes" if doc["cached"] else "no",
                      "best config": best["label"] if best else "none passed"}
@@ -92,6 +113,8 @@ def render_suite(console: Any, suite: str, docs: list[dict[str, Any]], total: in
         return table
 
     console.print(fit_table(console, build, ["best config"]))
+    if any(percent_of_numpy(d, compact=True).endswith("*") for d in docs):
+        console.print(BUSY_NUMPY_NOTE, markup=False)
 
 
 class ProgressView:

@@ -75,6 +75,8 @@ class WorkerEvaluator:
         # Seconds a compiled candidate may spend verifying and timing (set by the search
         # from the best candidate's time for the same work; None: no limit but ``timeout``).
         self.time_budget: float | None = None
+        # Whether the worker got its cores while ``numpy_gflops`` timed (contention.run_share).
+        self.reference_run_share: float | None = None
         self.worker = Worker()
 
     def request(self, params: Any, trial: int | None, best_gflops: float | None) -> EvaluateRequest:
@@ -90,7 +92,10 @@ class WorkerEvaluator:
 
     def numpy_gflops(self) -> float | None:
         """numpy's figure for the problem, measured in the worker (None if that failed)."""
-        return self.worker.numpy_gflops(self.problem.to_dict(), self.root, self.timeout, self.family)
+        figure = self.worker.numpy_gflops(self.problem.to_dict(), self.root, self.timeout,
+                                          self.family)
+        self.reference_run_share = self.worker.numpy_run_share
+        return figure
 
     def remeasure_request(self, candidates: list[Any], rounds: int) -> RemeasureRequest:
         return RemeasureRequest(candidates=[c.to_dict() for c in candidates],
@@ -129,6 +134,7 @@ class InProcessEvaluator(WorkerEvaluator):
 
     def numpy_gflops(self) -> float | None:
         res = self.remeasure([], 7)
+        self.reference_run_share = res.run_share if res.status == "ok" else None
         return res.numpy.get("gflops") if res.status == "ok" else None
 
     def remeasure(self, candidates: list[Any], rounds: int = 7) -> RemeasureOutcome:

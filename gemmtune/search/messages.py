@@ -75,6 +75,9 @@ class Outcome:
         measure_seconds: seconds the worker spent verifying and timing (after compiling).
         disturbed: why the figure is the candidate's own rather than scaled (the reference
             moved in every measurement), set by the search.
+        run_share: the share of the time the worker's threads were ready to run that other
+            work left them while it timed (``contention.run_share``; None where the OS does
+            not say); below ``measure.BUSY_CPU_SHARE`` other work held the cores.
     """
 
     status: str = "failed"
@@ -94,6 +97,7 @@ class Outcome:
     own_gflops: float | None = None
     measure_seconds: float | None = None
     disturbed: str | None = None
+    run_share: float | None = None
     seconds: float | None = None
 
     def attrs(self) -> dict[str, Any]:
@@ -104,12 +108,14 @@ class Outcome:
 @dataclass
 class RemeasureOutcome:
     """Finalists' figures: ``numpy`` and one dict per candidate (``{"error": ...}`` if it no
-    longer compiles), each with ``gflops``, ``gflops_iqr``, ``samples``, ``unstable``."""
+    longer compiles), each with ``gflops``, ``gflops_iqr``, ``samples``, ``unstable``; and
+    ``run_share``, as in ``Outcome``, for the whole measurement."""
 
     status: str = "ok"
     reason: str = ""
     numpy: dict[str, Any] = field(default_factory=dict)
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    run_share: float | None = None
     seconds: float | None = None
 
 

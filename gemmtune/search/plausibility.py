@@ -104,26 +104,50 @@ def _itemsize(dtype: str) -> int:
 
 QUIET_SPREAD = 0.05   # numpy's own figure within ±5% across the search: a quiet machine
 NOISY_SPREAD = 0.15   # beyond ±15%: other work moved every figure
+BUSY_MEANING = ("other work held the cores, so figures are low and the ranking is rough; "
+                "search again on a quiet machine")
 
 
-def noise_summary(numpy_figures: list[float]) -> dict[str, Any] | None:
-    """How noisy the machine was across a search, from numpy's figure beside each candidate.
+def _busy(share: float | None) -> bool:
+    from ..measure import BUSY_CPU_SHARE
+
+    return share is not None and share < BUSY_CPU_SHARE
+
+
+def noise_summary(numpy_figures: list[float], run_shares: list[float] | None = None,
+                  finish_run_share: float | None = None) -> dict[str, Any] | None:
+    """How noisy the machine was across a search, from numpy's figure beside each candidate
+    and from whether the worker got its cores (``contention.run_share``) while it timed.
+
+    The spread alone cannot see a machine that stays busy: with a core taken for the whole
+    search numpy's 2-thread figure collapsed steadily (15.3 GFLOP/s, all alike), which reads
+    as quiet. So the verdict is "busy" whenever other work left the worker's threads less
+    than ``measure.BUSY_CPU_SHARE`` of the time they were ready to run, in the median
+    measurement or in the finish (whose figures are the ones reported), however steady
+    numpy was.
 
     Returns:
         ``{"numpy_gflops" (median), "numpy_iqr", "spread" (half the IQR over the median),
-        "measurements", "verdict" ("quiet", "some noise", "noisy"), "meaning"}``, or None
-        with fewer than three figures.
+        "measurements", "verdict" ("quiet", "some noise", "noisy", "busy"), "meaning",
+        "run_share" (the median measurement's, or None where unknown),
+        "run_share_measurements", "busy_measurements", "finish_run_share"}``, or None with
+        fewer than three numpy figures (with none, on a busy machine).
     """
     import statistics
 
     from ..measure import iqr
 
     figs = [float(f) for f in numpy_figures if f]
-    if len(figs) < 3:
+    shares = [float(s) for s in (run_shares or []) if s is not None]
+    share = statistics.median(shares) if shares else None
+    busy = _busy(share) or _busy(finish_run_share)
+    if len(figs) < 3 and not (busy and figs):
         return None
     med = statistics.median(figs)
     spread = iqr(figs) / 2 / med if med > 0 else 0.0
-    if spread <= QUIET_SPREAD:
+    if busy:
+        verdict, meaning = "busy", BUSY_MEANING
+    elif spread <= QUIET_SPREAD:
         verdict = "quiet"
         meaning = "differences between candidates above a few percent are real"
     elif spread <= NOISY_SPREAD:
@@ -135,13 +159,42 @@ def noise_summary(numpy_figures: list[float]) -> dict[str, Any] | None:
         meaning = (f"other work moved figures by about {100 * spread:.0f}%: the ranking is rough; "
                    "search again on a quiet machine for a result to rely on")
     return {"numpy_gflops": med, "numpy_iqr": iqr(figs), "spread": spread,
-            "measurements": len(figs), "verdict": verdict, "meaning": meaning}
+            "measurements": len(figs), "verdict": verdict, "meaning": meaning,
+            "run_share": share, "run_share_measurements": len(shares),
+            "busy_measurements": sum(_busy(s) for s in shares),
+            "finish_run_share": finish_run_share}
 
 
 def noise_line(noise: dict[str, Any] | None) -> str | None:
     """The one line a search ends with about the machine's noise (None without a summary)."""
     if not noise:
         return None
-    return (f"machine noise: {noise['verdict']}, numpy's own figure moved by ±"
-            f"{100 * noise['spread']:.0f}% across the search (median {noise['numpy_gflops']:.1f} "
-            f"GFLOP/s, {noise['measurements']} measurements): {noise['meaning']}.")
+    spread = (f"numpy's own figure moved by ±{100 * noise['spread']:.0f}% across the search "
+              f"(median {noise['numpy_gflops']:.1f} GFLOP/s, {noise['measurements']} measurements)")
+    if noise["verdict"] != "busy":
+        return f"machine noise: {noise['verdict']}, {spread}: {noise['meaning']}."
+    from ..measure import BUSY_CPU_SHARE
+
+    share, finish = noise.get("run_share"), noise.get("finish_run_share")
+    if _busy(share):
+        held = (f"got {100 * share:.0f}% of the time they were ready to run (the median of "
+                f"{noise['run_share_measurements']} measurements; {noise['busy_measurements']} "
+                f"below {100 * BUSY_CPU_SHARE:.0f}%)")
+    else:
+        held = (f"got {100 * finish:.0f}% of the time they were ready to run in the finish "
+                "that picked the winner")
+    return f"machine noise: busy, the search's threads {held} and {spread}: {noise['meaning']}."
+
+
+def numpy_unreliable(run_share: float | None) -> str | None:
+    """Why the finish's numpy figure is not numpy's own speed, or None.
+
+    With other work on one of two cores, OpenBLAS's 2-thread product waits for its slower
+    thread at every step and collapses (15.3 GFLOP/s), far more than a kernel whose threads
+    each take a band of C: a ratio to that figure (370% "of numpy") measures the load, not
+    the kernel.
+    """
+    if not _busy(run_share):
+        return None
+    return (f"numpy was measured on a busy machine (the finish's threads got {100 * run_share:.0f}% "
+            "of the time they were ready to run)")

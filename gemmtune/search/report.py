@@ -13,8 +13,19 @@ def build_document(problem: Problem, best: dict[str, Any] | None, stats: RunStat
                    counts: dict[str, int], *, study: str, storage: str, sampler: str,
                    sampler_seed: int | None, fingerprint_id: str, cached: bool,
                    family: str = "") -> dict[str, Any]:
-    """The ``search --json`` document (the documented contract's fields first)."""
+    """The ``search --json`` document (the documented contract's fields first).
+
+    ``percent_of_numpy`` is null when numpy's figure was measured on a busy machine: the
+    ratio is then kept apart (``percent_of_numpy_measured``) with the reason
+    (``percent_of_numpy_unreliable``), so that nothing reading the key takes it for the
+    kernel's speed relative to numpy.
+    """
+    from .plausibility import numpy_unreliable
+
     numpy = best.get("numpy_gflops") if best else None
+    share = best.get("numpy_run_share") if best else None
+    measured = (100.0 * best["gflops"] / numpy) if best and numpy else None
+    unreliable = numpy_unreliable(share) if measured is not None else None
     wall = stats.wall_seconds
     doc: dict[str, Any] = {
         "best": None if best is None else {
@@ -24,7 +35,10 @@ def build_document(problem: Problem, best: dict[str, Any] | None, stats: RunStat
             "search_gflops": best["search_gflops"], "remeasured": best["remeasured"],
             "alone_gflops": best.get("alone_gflops"), "after_gflops": best.get("after_gflops")},
         "numpy_gflops": numpy,
-        "percent_of_numpy": (100.0 * best["gflops"] / numpy) if best and numpy else None,
+        "percent_of_numpy": None if unreliable else measured,
+        "percent_of_numpy_measured": measured,
+        "percent_of_numpy_unreliable": unreliable,
+        "numpy_run_share": share,
         "trials": counts["evaluated"],
         "problem": problem.to_dict(),
         "run": {"trials": stats.evaluated, "failed": stats.failed, "pruned": stats.pruned,

@@ -38,7 +38,7 @@ from .study import is_start
 # Attributes of an outcome copied onto its trial.
 _RESULT_ATTRS = ("compile_seconds", "gflops_iqr", "samples", "repeats", "unstable", "residual",
                  "seconds", "numpy_gflops", "numpy_ratio", "numpy_iqr", "alone_gflops",
-                 "after_gflops", "own_gflops", "measure_seconds", "disturbed")
+                 "after_gflops", "own_gflops", "measure_seconds", "disturbed", "run_share")
 TIME_STOP_FACTOR = 4.0    # a candidate may measure this many times as long as the best did
 MIN_TIME_BUDGET = 5.0     # seconds: below this a budget would cut ordinary scheduling noise
 WIDE_SPREAD_REMEASURES = 2   # extra finishes when the winner's IQR is wide
@@ -70,6 +70,10 @@ class RunStats:
     stopped_by_time: int = 0
     compile_seconds: float = 0.0
     numpy_figures: list = field(default_factory=list)   # numpy's figure beside each candidate
+    # Whether the worker got its cores (``contention.run_share``) in each measurement: the
+    # candidates, the finish, and the study's numpy reference when this run measured it.
+    run_shares: list = field(default_factory=list)
+    finish_run_share: float | None = None   # ... in the finish whose figures are reported
     started: float = field(default_factory=time.monotonic)
     interrupted: bool = False
 
@@ -199,6 +203,8 @@ class Search:
         self.stats.evaluated += 1
         if res.numpy_gflops:
             self.stats.numpy_figures.append(float(res.numpy_gflops))
+        if getattr(res, "run_share", None) is not None:
+            self.stats.run_shares.append(float(res.run_share))
         for key, value in res.attrs().items():
             if key in _RESULT_ATTRS:
                 trial.set_user_attr(key, value)
@@ -265,10 +271,12 @@ class Search:
         return res
 
     def noise(self) -> dict[str, Any] | None:
-        """How steady numpy's own figure was across this run: the machine's noise."""
+        """How steady numpy's own figure was across this run, and whether the run got its
+        cores: the machine's noise."""
         from .plausibility import noise_summary
 
-        return noise_summary(self.stats.numpy_figures)
+        return noise_summary(self.stats.numpy_figures, self.stats.run_shares,
+                             self.stats.finish_run_share)
 
     def run(self, trials: int, on_trial: Callable[[Any], None] | None = None,
             max_attempts: int | None = None, stop: Callable[[], bool] | None = None,
@@ -425,13 +433,18 @@ class Search:
         winner = self._winner(rows)
         if winner is None:
             return None
-        return {**winner, "numpy_gflops": rows[0].get("finish_numpy"), "finalists": rows,
+        # The finish's numpy figure is what "% of numpy" divides by: whether the worker got
+        # its cores then says whether that figure is numpy's own speed.
+        self.stats.finish_run_share = rows[0].get("finish_run_share")
+        return {**winner, "numpy_gflops": rows[0].get("finish_numpy"),
+                "numpy_run_share": rows[0].get("finish_run_share"), "finalists": rows,
                 "finish_attempts": attempts}
 
     def _finalist_rows(self, finalists: list[Any], params: list[Any], rounds: int,
                        remeasure: bool) -> list[dict[str, Any]]:
         figures: list[dict[str, Any]] = []
         numpy: float | None = None
+        share: float | None = None
         if remeasure:
             res = self.evaluator.remeasure(params, rounds)
             if res.status == "ok":
@@ -439,6 +452,9 @@ class Search:
                 numpy = res.numpy.get("gflops")
                 if numpy:
                     self.stats.numpy_figures.append(float(numpy))
+                share = getattr(res, "run_share", None)
+                if share is not None:
+                    self.stats.run_shares.append(float(share))
         rows = []
         for i, (t, p) in enumerate(zip(finalists, params)):
             fig = figures[i] if i < len(figures) and "gflops" in figures[i] else None
@@ -448,7 +464,8 @@ class Search:
                    "gflops_iqr": fig.get("gflops_iqr") if fig else t.user_attrs.get("gflops_iqr"),
                    "samples": fig.get("samples") if fig else t.user_attrs.get("samples"),
                    "unstable": fig.get("unstable") if fig else t.user_attrs.get("unstable"),
-                   "remeasured": fig is not None, "finish_numpy": numpy}
+                   "remeasured": fig is not None, "finish_numpy": numpy,
+                   "finish_run_share": share}
             for key in ("alone_gflops", "after_gflops", "condition"):
                 if fig and key in fig:
                     row[key] = fig[key]

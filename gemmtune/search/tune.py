@@ -96,6 +96,9 @@ def tune(problem: Problem, *, root: str | os.PathLike | None, trials: int = 40,
         evaluator = WorkerEvaluator(problem, root, candidate_timeout, family=family.name)
     evaluator.reference_gflops = numpy_reference(st, evaluator.numpy_gflops)
     run = Search(st, space, evaluator, family=family, ceiling=ceiling, ceiling_what=what)
+    # Set only when this run measured the reference: one of this run's measurements.
+    if getattr(evaluator, "reference_run_share", None) is not None:
+        run.stats.run_shares.append(float(evaluator.reference_run_share))
     best = None
     try:
         with progress if progress is not None else nullcontext():
@@ -124,6 +127,7 @@ def tune(problem: Problem, *, root: str | os.PathLike | None, trials: int = 40,
         # search; `cache show` says when an entry was measured under load.
         perf["load_average"] = load
         perf["numpy_spread"] = noise["spread"] if noise else None
+        perf["run_share"] = noise.get("run_share") if noise else None
         perf["under_load"] = under_load(load, problem.threads, noise)
         prov = make_provenance(sampler=sampler, sampler_seed=sampler_seed, trials=counts["evaluated"],
                                study=name, interrupted=run.stats.interrupted,
@@ -150,11 +154,13 @@ def tune(problem: Problem, *, root: str | os.PathLike | None, trials: int = 40,
 
 def under_load(load: float | None, threads: int, noise: dict[str, Any] | None) -> bool:
     """True when other work shared the machine: the load average above the search's own
-    threads by half a core, or numpy's figure noisy across the search."""
+    threads by half a core, numpy's figure noisy across the search, or the search's threads
+    kept from their cores (the noise verdict "busy")."""
     from .plausibility import NOISY_SPREAD
 
     busy = load is not None and load >= threads + 0.5
-    return bool(busy or (noise is not None and noise["spread"] > NOISY_SPREAD))
+    return bool(busy or (noise is not None and (noise["spread"] > NOISY_SPREAD
+                                                or noise["verdict"] == "busy")))
 
 
 def machine_ceiling(problem: Problem, root: str | os.PathLike) -> tuple[float | None, str]:

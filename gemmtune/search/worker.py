@@ -62,8 +62,13 @@ def evaluate(request: EvaluateRequest, progress: Any = None) -> Outcome:
     next to numpy's BLAS is not crowned for its speed alone.
 
     ``progress`` (the worker's protocol) is told when the kernel has compiled.
+
+    ``run_share`` says whether this process got its cores while it timed (``contention.run_share``):
+    a numpy that collapses steadily beside a busy core looks like a quiet machine by its
+    spread alone.
     """
     from ..faults import trial_fault
+    from ..contention import run_share
     from ..measure import iqr, is_unstable, pinned_threads
     from ..problem import Problem
 
@@ -105,13 +110,16 @@ def evaluate(request: EvaluateRequest, progress: Any = None) -> Outcome:
         work = family.workload(problem, seed=1)
         run = work.run(kernel)
         best = request.best_gflops
-        if request.reference_gflops:
-            figures, stopped = _time_paired(run, work.peer, work.flops, float(request.reference_gflops),
-                                            request.samples, request.min_sample_seconds, best, out,
-                                            numpy_key=(problem.label(), request.min_sample_seconds))
-        else:
-            figures, stopped = _time_alone(run, work.flops, request.samples,
-                                           request.min_sample_seconds, best, out)
+        with run_share() as got:
+            if request.reference_gflops:
+                figures, stopped = _time_paired(run, work.peer, work.flops,
+                                                float(request.reference_gflops), request.samples,
+                                                request.min_sample_seconds, best, out,
+                                                numpy_key=(problem.label(), request.min_sample_seconds))
+            else:
+                figures, stopped = _time_alone(run, work.flops, request.samples,
+                                               request.min_sample_seconds, best, out)
+    out.run_share = _rounded(got.share)
     out.measure_seconds = time.perf_counter() - started
     out.status = "pruned" if stopped else "ok"
     if stopped:
@@ -121,6 +129,10 @@ def evaluate(request: EvaluateRequest, progress: Any = None) -> Outcome:
     out.samples = len(figures)
     out.unstable = is_unstable(figures)
     return out
+
+
+def _rounded(share: float | None) -> float | None:
+    return None if share is None else round(share, 3)
 
 
 def _corrupted(real: Any) -> Any:
@@ -212,6 +224,7 @@ def _time_paired(run, numpy_run, flops: float, reference: float, samples: int, m
 
 def remeasure(request: RemeasureRequest) -> RemeasureOutcome:
     """Time the finalists and numpy interleaved, with more samples; never raises."""
+    from ..contention import run_share
     from ..measure import AfterCall, interleaved, pinned_threads
     from ..problem import Problem
 
@@ -232,12 +245,12 @@ def remeasure(request: RemeasureRequest) -> RemeasureOutcome:
             slots.append(len(fns))
             fns.append(work.run(kernel))
             fns.append(AfterCall(work.peer, work.run(kernel)))
-        with pinned_threads(problem.threads):
+        with pinned_threads(problem.threads), run_share() as got:
             timings = interleaved(fns, request.rounds, min_sample_seconds=request.min_sample_seconds)
     except Exception as e:
         return RemeasureOutcome(status="failed", reason=f"{type(e).__name__}: {e}")
     figures = [t.summary(work.flops) for t in timings]
-    return RemeasureOutcome(numpy=figures[0],
+    return RemeasureOutcome(numpy=figures[0], run_share=_rounded(got.share),
                             candidates=[_both(figures[j], figures[j + 1]) if j is not None
                                         else {"error": errors[i]} for i, j in enumerate(slots)])
 

@@ -33,6 +33,7 @@ class Worker:
         self.env = env
         self.max_requests = max_requests
         self.served = 0
+        self.numpy_run_share: float | None = None   # of the last ``numpy_gflops``
         self.proc: subprocess.Popen | None = None
         self._lines: queue.Queue = queue.Queue()
         self._log = None
@@ -139,7 +140,8 @@ class Worker:
                      family: str = "") -> float | None:
         """numpy's figure for ``problem`` (a Problem dict), timed here; None if that failed.
 
-        The scale a study's numpy-paired candidate figures are put on (``reference_gflops``).
+        The scale a study's numpy-paired candidate figures are put on (``reference_gflops``);
+        whether the worker got its cores meanwhile is left in ``numpy_run_share``.
         """
         from ..measure import search_sample_seconds
 
@@ -147,6 +149,7 @@ class Worker:
                                         min_sample_seconds=search_sample_seconds(
                                             REMEASURE_SAMPLE_SECONDS)),
                        timeout)
+        self.numpy_run_share = res.run_share if res.status == "ok" else None
         return res.numpy.get("gflops") if res.status == "ok" else None
 
     def kill(self) -> None:

@@ -126,3 +126,10 @@ def test_show_says_when_an_entry_was_measured_under_load(run_cli, cache_root):
     assert "measured under load" in out and "load average 2.90" in out and "±31%" in out
     out = run_cli("cache", "show", "-m", "80", "-n", "80", "-k", "80", "--threads", "1").stdout
     assert "measured under load" not in out
+    # A search whose threads were kept from their cores, with a steady numpy (issue 15).
+    busy = make_entry(fid, 64, 64, 64, threads=1)
+    busy.performance.update(load_average=1.2, numpy_spread=0.01, run_share=0.6, under_load=True)
+    TuningCache(cache_root).put(busy)
+    out = run_cli("cache", "show", "-m", "64", "-n", "64", "-k", "64", "--threads", "1").stdout
+    words = " ".join(out.replace("│", " ").split())   # the table wraps the sentence
+    assert "measured under load" in words and "got 60% of the time they were ready to run" in words

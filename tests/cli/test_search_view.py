@@ -1,5 +1,6 @@
 """The search's views: the ETA counts every measured candidate, stopped ones too; a
-convolution's suite table names each GEMM's pass and marks stacks."""
+convolution's suite table names each GEMM's pass and marks stacks; a ratio to a numpy measured
+on a busy machine is never printed as a fact."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from types import SimpleNamespace
 
 from rich.console import Console
 
-from gemmtune.cli.search_view import ProgressView, render_suite
+from gemmtune.cli.search_view import ProgressView, render, render_suite
+from gemmtune.search import plausibility as pl
 
 
 def test_the_eta_counts_candidates_stopped_early():
@@ -42,3 +44,34 @@ def test_a_conv_table_names_each_gemms_role_and_its_stack():
     assert "gemmtune search --conv 1,8,6,6,8,3,3,1,1,1,8" in text
     assert "forward" in text and "grad_x+grad_w" in text and "1x36x9 b8" in text
     assert "shape" not in text.split("\n")[2]  # the layer is in the title, not a column
+
+
+def busy_doc(name=""):
+    """A search document as issue 15 recorded it beside a busy core (numpy 15.3, kernel 56.6)."""
+    return {"name": name, "problem": {"m": 512, "n": 512, "k": 512, "dtype": "float32", "threads": 2},
+            "run": {"interrupted": False, "trials": 12, "failed": 0, "pruned": 0, "rejected": 0,
+                    "wall_seconds": 130.0, "compile_share": 0.3},
+            "study": {"name": "s", "evaluated": 12, "failed": 0, "pruned": 0},
+            "best": {"label": "6x16", "gflops": 56.6, "gflops_iqr": 1.0, "remeasured": True},
+            "numpy_gflops": 15.3, "percent_of_numpy": None, "percent_of_numpy_measured": 369.9,
+            "percent_of_numpy_unreliable": pl.numpy_unreliable(0.6), "cached": True,
+            "noise": pl.noise_summary([15.3, 15.2, 15.4, 15.3], [0.6] * 5, 0.6)}
+
+
+def test_a_percent_of_numpy_against_a_busy_numpy_is_marked_not_printed_as_a_fact():
+    out = io.StringIO()
+    render(Console(file=out, width=100), busy_doc())
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip()
+            for line in out.getvalue().splitlines() if line.count("│") == 3}
+    assert rows["% of numpy"] == "- (370% as measured, numpy on a busy machine)"
+    assert rows["numpy GFLOP/s"] == "15.3 (on a busy machine)"
+    assert "machine noise: busy" in out.getvalue()
+
+    out = io.StringIO()
+    quiet = dict(busy_doc("b"), percent_of_numpy=98.4, percent_of_numpy_unreliable=None)
+    render_suite(Console(file=out, width=100), "s", [busy_doc("a"), quiet], total=2)
+    text = out.getvalue()
+    row_a = next(line for line in text.splitlines() if line.strip().startswith("a "))
+    row_b = next(line for line in text.splitlines() if line.strip().startswith("b "))
+    assert " 370%* " in row_a and " 98% " in row_b
+    assert "* numpy was measured on a busy machine" in text

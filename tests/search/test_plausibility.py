@@ -1,4 +1,5 @@
-"""Figures that are measurement faults: re-measured, kept out of the best, never pruned against.
+"""Figures that are measurement faults: re-measured, kept out of the best, never pruned against;
+a machine that stays busy is called busy, and no ratio to a numpy it slowed is a fact.
 
 The faults are reproduced with a scripted evaluator (the figures a worker returned on a shared
 machine, from issue 15); nothing here compiles.
@@ -15,6 +16,7 @@ from gemmtune.problem import Problem
 from gemmtune.search import plausibility as pl
 from gemmtune.search.messages import Outcome, RemeasureOutcome
 from gemmtune.search.replay import load_table
+from gemmtune.search.report import build_document
 from gemmtune.search.runner import MIN_TIME_BUDGET, TIME_STOP_FACTOR, Search
 from gemmtune.search.space import SearchSpace
 
@@ -39,6 +41,8 @@ class Scripted:
         self.script = {i: list(outs) for i, outs in enumerate(script)}
         self.finals = list(finals or [])
         self.calls: list[tuple[int, float | None, float | None]] = []   # (candidate, best, budget)
+        self.finish_numpy = REFERENCE
+        self.finish_share: float | None = None   # contention.run_share of the finish
         self.order: dict[str, int] = {}
 
     def evaluate(self, params, trial, best_gflops):
@@ -49,7 +53,8 @@ class Scripted:
 
     def remeasure(self, candidates, rounds):
         cands = self.finals.pop(0) if len(self.finals) > 1 else self.finals[0]
-        return RemeasureOutcome(numpy={"gflops": REFERENCE}, candidates=cands[:len(candidates)])
+        return RemeasureOutcome(numpy={"gflops": self.finish_numpy}, candidates=cands[:len(candidates)],
+                                run_share=self.finish_share)
 
     def numpy_gflops(self):
         return REFERENCE
@@ -148,3 +153,73 @@ def test_the_noise_line_says_what_the_spread_means():
     noisy = pl.noise_summary([100.0, 40.0, 160.0, 90.0, 11.0])
     assert noisy["verdict"] == "noisy" and "quiet machine" in pl.noise_line(noisy)
     assert pl.noise_summary([100.0]) is None and pl.noise_line(None) is None
+
+
+# Issue 15, README command (a) beside a busy loop pinned to core 1: OpenBLAS's 2-thread product
+# collapsed to 15.3 GFLOP/s, steadily, while the band-parallel kernel held 56.6.
+BUSY_NUMPY, BUSY_KERNEL, BUSY_SHARE = 15.3, 56.6, 0.6
+
+
+def busy_search(space, candidate_share, finish_share):
+    """A 3-candidate search whose every numpy figure is a steady 15.3 (the study's reference
+    too), with the given ``contention.run_share`` of each candidate's measurement and the finish."""
+    def cand(gflops):
+        return Outcome(status="ok", gflops=gflops, numpy_gflops=BUSY_NUMPY, numpy_iqr=0.2,
+                       own_gflops=gflops, measure_seconds=1.0, samples=5, gflops_iqr=1.0,
+                       run_share=candidate_share)
+
+    final = {"gflops": BUSY_KERNEL, "gflops_iqr": 1.0, "samples": 7, "unstable": False}
+    run, ev, study = search(space, [[cand(56.0)], [cand(50.0)], [cand(45.0)]],
+                            finals=[[final, {**final, "gflops": 50.0}, {**final, "gflops": 45.0}]])
+    ev.reference_gflops = ev.finish_numpy = BUSY_NUMPY
+    ev.finish_share = finish_share
+    run.run(3)
+    return run, run.finish(top=3), study
+
+
+def document(run, best, study):
+    return build_document(Problem(1536, 1536, 1536, "float64", 2), best, run.stats, run.counts(),
+                          study=study.study_name, storage="memory", sampler="random",
+                          sampler_seed=3, fingerprint_id="test", cached=False)
+
+
+def test_a_machine_busy_for_the_whole_search_is_called_busy_however_steady_numpy_was(space):
+    run, best, study = busy_search(space, BUSY_SHARE, BUSY_SHARE)
+    # numpy's spread alone reads as a quiet machine: the fault of issue 15.
+    assert pl.noise_summary(run.stats.numpy_figures)["verdict"] == "quiet"
+    noise = run.noise()
+    assert noise["verdict"] == "busy" and noise["spread"] < pl.QUIET_SPREAD
+    assert noise["run_share"] == pytest.approx(BUSY_SHARE) and noise["busy_measurements"] == 4
+    line = pl.noise_line(noise)
+    assert line.startswith("machine noise: busy, the search's threads got 60% of the time")
+    assert "other work held the cores" in line and "search again on a quiet machine" in line
+    # The JSON's noise object keeps every field it had.
+    assert {"numpy_gflops", "numpy_iqr", "spread", "measurements", "verdict", "meaning"} <= set(noise)
+
+
+def test_a_busy_finish_alone_makes_the_verdict_busy_and_one_busy_candidate_does_not(space):
+    run, best, study = busy_search(space, 0.97, BUSY_SHARE)
+    assert run.noise()["verdict"] == "busy" and "in the finish" in pl.noise_line(run.noise())
+    # One disturbed measurement among quiet ones is noise, judged by numpy's spread as before.
+    steady = [100.0, 101.0, 99.0, 100.5, 99.5]
+    assert pl.noise_summary(steady, [0.5, 0.97, 0.98, 0.99, 0.96], 0.97)["verdict"] == "quiet"
+    noisy = pl.noise_summary([100.0, 40.0, 160.0, 90.0, 11.0], [0.95] * 5, 0.95)
+    assert noisy["verdict"] == "noisy"
+    # Where the OS says nothing of the cores, the spread decides alone.
+    assert pl.noise_summary(steady, [None] * 5, None)["verdict"] == "quiet"
+
+
+def test_percent_of_numpy_against_a_numpy_measured_busy_is_not_given_as_a_fact(space):
+    run, best, study = busy_search(space, BUSY_SHARE, BUSY_SHARE)
+    doc = document(run, best, study)
+    assert doc["numpy_gflops"] == pytest.approx(BUSY_NUMPY)
+    assert doc["percent_of_numpy"] is None                       # never "370%" as a fact
+    assert doc["percent_of_numpy_measured"] == pytest.approx(100 * BUSY_KERNEL / BUSY_NUMPY)
+    assert "busy machine" in doc["percent_of_numpy_unreliable"]
+    assert doc["numpy_run_share"] == pytest.approx(BUSY_SHARE)
+    # The finish that measured numpy got its cores: the ratio is a fact again, even if the
+    # candidates were disturbed.
+    run, best, study = busy_search(space, BUSY_SHARE, 0.97)
+    doc = document(run, best, study)
+    assert doc["percent_of_numpy"] == pytest.approx(100 * BUSY_KERNEL / BUSY_NUMPY)
+    assert doc["percent_of_numpy_unreliable"] is None

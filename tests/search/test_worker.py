@@ -119,6 +119,31 @@ def test_paired_timing_measures_the_kernel_alone_and_right_after_numpy(kernels):
     # The figure kept is the worse of the two conditions users run it in.
     assert res.gflops == pytest.approx(min(res.alone_gflops, res.after_gflops))
     assert res.own_gflops > 0 and res.numpy_iqr >= 0 and res.measure_seconds > 0
+    assert res.run_share is None or 0 < res.run_share <= 1   # None: no scheduler statistics
+
+
+def test_numpy_timed_beside_a_busy_core_says_its_threads_lost_the_core():
+    # Issue 15: a busy loop on one of two cores, and numpy's 2-thread product waits at every
+    # step for the thread that shares a core with it; its figure collapses, steadily, so its
+    # spread says nothing. The worker's run share does (the study's reference and the
+    # finish are timed this way).
+    from gemmtune.measure import BUSY_CPU_SHARE
+    from gemmtune.search.messages import RemeasureRequest
+    from gemmtune.search.worker import remeasure
+
+    from ..burner import burning, cores
+
+    if len(cores()) < 2:
+        pytest.skip("needs two cores")
+    req = RemeasureRequest(candidates=[], problem=Problem(256, 256, 256, "float32", 2).to_dict(),
+                           rounds=5, min_sample_seconds=0.02)
+    with burning(cores()[1:]):   # every core but one: the product's second thread has none
+        busy = remeasure(req)
+    assert busy.status == "ok"
+    if busy.run_share is None:
+        pytest.skip("no per-thread scheduler statistics here")
+    print(f"numpy {busy.numpy['gflops']:.1f} GFLOP/s, run share {busy.run_share:.2f}")
+    assert busy.run_share < BUSY_CPU_SHARE
 
 
 def test_a_candidate_past_its_time_budget_is_stopped_and_the_worker_goes_on(kernels, monkeypatch):
