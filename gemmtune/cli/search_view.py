@@ -8,11 +8,20 @@ from typing import Any
 from ..problem import Problem
 
 
+def unit_of(dtype: str) -> str:
+    """GFLOP/s for floats; GOP/s (2MNK integer operations per second) for the 8-bit pairs,
+    whose paired peer is numpy's float32 BLAS on the same values, counted the same way."""
+    from ..dtypes import spec
+
+    return spec(dtype).unit
+
+
 def render(console: Any, doc: dict[str, Any]) -> None:
     """The summary table of one search on ``console`` (stdout; stderr under ``--json``)."""
     from rich.table import Table
 
     p = Problem.from_dict(doc["problem"])
+    unit = unit_of(p.dtype)
     run, st = doc["run"], doc["study"]
     title = f"gemmtune search {p.label()}" + (" (interrupted)" if run["interrupted"] else "")
     table = Table(title=title, show_header=False, title_justify="left")
@@ -22,13 +31,14 @@ def render(console: Any, doc: dict[str, Any]) -> None:
     if best:
         iqr = f" ± {best['gflops_iqr'] / 2:.1f}" if best.get("gflops_iqr") is not None else ""
         table.add_row("best config", best["label"])
-        table.add_row("GFLOP/s", f"{best['gflops']:.1f}{iqr}"
+        table.add_row(unit, f"{best['gflops']:.1f}{iqr}"
                       + ("" if best["remeasured"] else " (search figure, not re-measured)"))
     else:
         table.add_row("best config", "none: no candidate passed")
     numpy = doc["numpy_gflops"]
     busy_numpy = bool(doc.get("percent_of_numpy_unreliable"))
-    table.add_row("numpy GFLOP/s", (f"{numpy:.1f}" + (" (on a busy machine)" if busy_numpy else ""))
+    table.add_row(f"numpy {unit}" if unit == "GFLOP/s" else f"numpy float32 BLAS {unit}",
+                  (f"{numpy:.1f}" + (" (on a busy machine)" if busy_numpy else ""))
                   if numpy else "-")
     table.add_row("% of numpy", percent_of_numpy(doc))
     table.add_row("trials (this run)", f"{run['trials']} run, {run['failed']} failed, "
@@ -89,6 +99,7 @@ def render_suite(console: Any, suite: str, docs: list[dict[str, Any]], total: in
     one_name = command is not None and len({d.get("name", "") for d in docs}) <= 1
     columns = ((() if one_name else ("shape",)) + (("gemm",) if any(d.get("role") for d in docs) else ())
                + ("m x n x k", "GFLOP/s", "numpy", "% numpy", "trials", "cached", "best config"))
+    unit = unit_of(docs[0]["problem"]["dtype"]) if docs else "GFLOP/s"
 
     def build(dropped: set[str], compact: bool) -> Any:
         done = f"{len(docs)} of {total} shapes" if len(docs) < total else f"{total} shapes"
@@ -97,7 +108,7 @@ def render_suite(console: Any, suite: str, docs: list[dict[str, Any]], total: in
                       box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         keep = [c for c in columns if c not in dropped]
         for name in keep:
-            table.add_column(name, no_wrap=True, justify="left" if name in (
+            table.add_column(unit if name == "GFLOP/s" else name, no_wrap=True, justify="left" if name in (
                 "shape", "gemm", "best config", "cached") else "right")
         for doc in docs:
             p, best = doc["problem"], doc["best"]

@@ -75,3 +75,19 @@ def test_a_percent_of_numpy_against_a_busy_numpy_is_marked_not_printed_as_a_fact
     row_b = next(line for line in text.splitlines() if line.strip().startswith("b "))
     assert " 370%* " in row_a and " 98% " in row_b
     assert "* numpy was measured on a busy machine" in text
+
+
+def test_an_integer_search_speaks_in_gop_s():
+    """An 8-bit pair's figures are integer operations per second; its paired numpy peer is
+    float32 BLAS on the same values, counted the same way."""
+    doc = dict(busy_doc("i"), problem={"m": 256, "n": 256, "k": 256, "dtype": "u8s8", "threads": 1},
+               percent_of_numpy=140.0, percent_of_numpy_unreliable=None, noise=None)
+    out = io.StringIO()
+    render(Console(file=out, width=100), doc)
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip()
+            for line in out.getvalue().splitlines() if line.count("│") == 3}
+    assert rows["GOP/s"].startswith("56.6") and rows["numpy float32 BLAS GOP/s"].startswith("15.3")
+    assert "GFLOP/s" not in out.getvalue()
+    out = io.StringIO()
+    render_suite(Console(file=out, width=100), "s", [doc], total=1)
+    assert "GOP/s" in out.getvalue() and "GFLOP/s" not in out.getvalue()
