@@ -64,8 +64,9 @@ class Choice:
 SPLIT_MIN_FLOPS = 2 * 128 ** 3
 
 
-# (cache dir, fingerprint, problem) -> (tunings file stamp, Choice). A call costs one stat of
-# the tunings file; the choice is made again only when the file changed.
+# (cache dir, fingerprint, problem) -> (tunings file stamp, Choice). A call through ``choose``
+# costs one stat of the tunings file (a kept plan, fewer: STAMP_INTERVAL); the choice is made
+# again only when the file changed.
 _choices: dict[tuple[str, str, Problem], tuple[Any, Choice]] = {}
 _kernels: dict[tuple[str, str, Any, Problem], Any] = {}
 # Unverified entries that failed verification, by cache dir, fingerprint, problem and params:
