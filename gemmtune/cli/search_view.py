@@ -99,7 +99,7 @@ def render_suite(console: Any, suite: str, docs: list[dict[str, Any]], total: in
     one_name = command is not None and len({d.get("name", "") for d in docs}) <= 1
     columns = ((() if one_name else ("shape",)) + (("gemm",) if any(d.get("role") for d in docs) else ())
                + ("m x n x k", "GFLOP/s", "numpy", "% numpy", "trials", "cached", "best config"))
-    unit = unit_of(docs[0]["problem"]["dtype"]) if docs else "GFLOP/s"
+    unit = unit_of(docs[0]["problem"].get("dtype", "float32")) if docs else "GFLOP/s"
 
     def build(dropped: set[str], compact: bool) -> Any:
         done = f"{len(docs)} of {total} shapes" if len(docs) < total else f"{total} shapes"
