@@ -127,9 +127,9 @@ def _choose(problem: Problem, root: str, fp: str) -> Choice:
     family = family_for(problem)
     found = _tuned(family, fp, problem, root)
     threads = problem.threads
-    if (found is None or found[2] > 0) and _fit_threads(problem) < threads:
+    if (found is None or found[2] > 0) and _fit_threads(problem, family) < threads:
         # No tuning measured this size on these threads: a small product runs on one.
-        threads = _fit_threads(problem)
+        threads = _fit_threads(problem, family)
         found = _tuned(family, fp, problem.replace(threads=threads), root)
     if found is not None:
         entry, params, dist = found
@@ -152,14 +152,18 @@ def _choose(problem: Problem, root: str, fp: str) -> Choice:
     return Choice(family, params, info, threads, problem, root)
 
 
-def _fit_threads(problem: Problem) -> int:
-    return 1 if problem.flops < SPLIT_MIN_FLOPS else problem.threads
+def _fit_threads(problem: Problem, family: Any) -> int:
+    least = getattr(family, "split_min_flops", None) or SPLIT_MIN_FLOPS
+    return 1 if problem.flops < least else problem.threads
 
 
 def untuned_threads(problem: Problem) -> int:
     """The threads ``matmul`` runs ``problem`` on when nothing is tuned for it: one for a
-    product too small to split (``SPLIT_MIN_FLOPS``), else ``problem.threads``."""
-    return _fit_threads(problem)
+    product too small to split (the family's ``split_min_flops``, else ``SPLIT_MIN_FLOPS``),
+    else ``problem.threads``."""
+    from .families import family_for
+
+    return _fit_threads(problem, family_for(problem))
 
 
 def resolve(problem: Problem, root: str | os.PathLike | None = None) -> tuple[Any, dict[str, Any]]:

@@ -174,6 +174,17 @@ def test_a_small_product_does_not_borrow_a_large_ones_blocks(root):
     assert _product_ok(root, 64, 64, 64)
 
 
+def test_an_untuned_integer_product_splits_from_its_familys_threshold(root):
+    """The VNNI/AVX2 integer family hands a band to a pool thread only from 2 * 256^3
+    operations on (its split_min_flops); a float product of that size splits."""
+    small = gemmtune.best_config(256, 256, 256, "u8s8", threads=2, cache_dir=root)
+    if small["family"] != "numba-int8":
+        pytest.skip(f"this machine runs u8s8 with {small['family']}")
+    assert small["threads"] == 1 and "splitting" in small["threads_reason"]
+    assert gemmtune.best_config(512, 512, 512, "u8s8", threads=2, cache_dir=root)["threads"] == 2
+    assert gemmtune.best_config(256, 256, 256, threads=2, cache_dir=root)["threads"] == 2
+
+
 def test_a_borrowed_prange_configuration_gives_every_thread_a_block(root):
     """1024^3's 2-thread MC would give a 256-row product one block, so one thread: the
     borrowed configuration's MC is cut to the rows per thread (and the product stays exact)."""

@@ -133,6 +133,10 @@ class KernelFamily(ABC):
         is, it runs ``default_params``. Every nearby problem is, unless the family says."""
         return True
 
+    # Products of fewer flops (or integer operations) with no tuning of their own run on one
+    # thread; None: gemmtune.api.SPLIT_MIN_FLOPS.
+    split_min_flops: float | None = None
+
     def fit_borrowed(self, params: Any, problem: Problem) -> Any:
         """``params``, tuned for another (nearby) problem, fitted to ``problem`` before it
         runs it: the family may cut blocks the problem cannot fill. Default: unchanged."""
