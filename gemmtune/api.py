@@ -21,11 +21,10 @@ import os
 import threading
 import warnings
 from dataclasses import dataclass
+from time import monotonic as _clock
 from typing import Any
 
 import numpy as np
-
-from time import monotonic as _clock
 
 from . import cache as _tunings
 from .paths import ENV_CACHE_DIR, cache_dir
@@ -153,7 +152,7 @@ def _choose(problem: Problem, root: str, fp: str) -> Choice:
 
 
 def _fit_threads(problem: Problem, family: Any) -> int:
-    least = getattr(family, "split_min_flops", None) or SPLIT_MIN_FLOPS
+    least = family.split_min_flops or SPLIT_MIN_FLOPS
     return 1 if problem.flops < least else problem.threads
 
 
@@ -420,7 +419,7 @@ _stack_choices: dict[tuple[str, str, Problem], tuple[Any, tuple[Any, dict[str, A
 
 def _stack_choice(problem: Problem, root: str, fp: str) -> tuple[Any, dict[str, Any]]:
     from .cache import TuningCache
-    from .stacks import stack_params
+    from .small import stack_params
 
     store = TuningCache(root)
     for p, source in ((problem, "exact"), (problem.replace(batch=1), "product")):

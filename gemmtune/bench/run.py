@@ -44,7 +44,8 @@ from typing import Any, Callable, Sequence
 
 from .contenders import Peers, _checked, _Contender, _Kernels, _timed, _verified
 from .machine import _blas_thread_timeout, _loadavg, blas_label, blas_libraries
-from .workload import Workload, memory_needed, min_traffic_bytes, workloads_from_sizes
+from .row import _row
+from .workload import Workload, memory_needed, workloads_from_sizes
 
 # Where callers have always found them.
 __all__ = ["Peers", "Workload", "bench", "compare", "memory_needed", "workloads_from_sizes"]
@@ -52,54 +53,6 @@ __all__ = ["Peers", "Workload", "bench", "compare", "memory_needed", "workloads_
 DEFAULT_ROUNDS = 7
 DEFAULT_SAMPLE_SECONDS = 0.1
 SCHEMA_VERSION = 1
-
-
-def _row(w: Workload, problem: dict[str, Any], dtype: str, figs: dict[str, Any],
-         default_fig: dict[str, Any] | None, tuned_fig: dict[str, Any] | None,
-         peak_gflops: float | None, bandwidth_gbs: float | None) -> dict[str, Any]:
-    from ..peak import roofline
-
-    flops = w.flops()
-    ceiling = roofline(flops, min_traffic_bytes(w, dtype), peak_gflops, bandwidth_gbs) \
-        if peak_gflops else None
-    best = tuned_fig or default_fig or {}
-    row = {
-        "name": w.name,
-        "problem": problem,
-        "flops": flops,
-        "unit": _unit(dtype),
-        "numpy": figs.get("numpy"),
-        "default": default_fig,
-        "tuned": tuned_fig,
-        "peak_gflops": peak_gflops,
-        "ceiling_gflops": ceiling,
-        "memory_bound": bool(ceiling is not None and peak_gflops and ceiling < peak_gflops),
-        "gemmtune_vs_numpy": _ratio(best, figs.get("numpy")),
-    }
-    if row["memory_bound"] and best.get("gflops"):
-        # A memory-bound shape (GEMV, skinny) is judged against the bandwidth, not the FMA
-        # peak: the share of the roofline ceiling and the bytes per second it implies.
-        row["percent_of_ceiling"] = 100.0 * best["gflops"] / ceiling
-        row["achieved_gbs"] = best["gflops"] * min_traffic_bytes(w, dtype) / flops
-    if "numpy_int" in figs:     # integer problems up to numpy_int's size limit
-        row["numpy_int"] = figs["numpy_int"]
-        row["gemmtune_vs_numpy_int"] = _ratio(best, figs["numpy_int"])
-    if "onnxruntime" in figs:   # absent, not zero, when onnxruntime did not run
-        row["onnxruntime"] = figs["onnxruntime"]
-        row["gemmtune_vs_onnxruntime"] = _ratio(best, figs["onnxruntime"])
-    return row
-
-
-def _unit(dtype: str) -> str:
-    from ..dtypes import spec
-
-    return spec(dtype).unit
-
-
-def _ratio(a: dict[str, Any] | None, b: dict[str, Any] | None) -> float | None:
-    if not a or not b or not a.get("gflops") or not b.get("gflops"):
-        return None
-    return a["gflops"] / b["gflops"]
 
 
 def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: float | None = None,
@@ -142,7 +95,9 @@ def compare(w: Workload, dtype: str, threads: int, root: Any, *, peak_gflops: fl
     peers = peers or Peers()
     args = (w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sample_seconds, peers)
     if w.conv is not None:
-        return _conv_row(*args)
+        from .layer import conv_row  # a layer: conv2d against numpy's idiom and Conv
+
+        return conv_row(*args)
     if w.batch > 1 and not integer:   # an integer stack is a loop of 2-D products, as in matmul
         return _stack_row(*args)
     return _gemm_row(*args, kernels or _Kernels(root))
@@ -357,67 +312,6 @@ def _stack_row(w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, samp
                          same_as_default=tuned == default,
                          timed="gemmtune.matmul on the stack, each call after a numpy call")
     return _row(w, problem.to_dict(), dtype, figs, default_fig, tuned_fig, peak_gflops, bandwidth_gbs)
-
-
-def _conv_row(w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sample_seconds,
-              peers) -> dict[str, Any]:
-    """A layer: gemmtune.conv2d (forward) against numpy's idiom and onnxruntime's Conv."""
-    import numpy as np
-
-    from ..api import resolve
-    from ..conv.forward import conv2d
-    from ..conv.plan import conv2d_plan
-    from ..conv.reference import check_conv, conv2d_ref
-    from ..measure import AfterCall
-    from .peers import conv as ort_conv, numpy_conv
-
-    spec = w.conv
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(spec.input_shape()).astype(dtype)
-    wt = rng.standard_normal(spec.weight_shape()).astype(dtype)
-    kw = dict(stride=spec.stride, padding=spec.padding, dilation=spec.dilation,
-              groups=spec.groups, layout=spec.layout)
-    plain = spec.groups == 1 and spec.layout == "NCHW"   # what numpy's idiom covers
-    cs, numpy_call = [], None
-    if plain:
-        npconv = numpy_conv(spec)
-        numpy_call = lambda: npconv(x, wt)  # noqa: E731
-        cs.append(_Contender("numpy", numpy_call, None, "numpy's sliding_window_view + tensordot"))
-    # conv2d runs gemmtune.matmul on exactly these GEMMs: tuned if any of them is.
-    gemms = [(g, resolve(g.problem(dtype, threads), root)) for g in spec.gemms("forward", dtype)]
-    role = "tuned" if any(info["source"] != "default" for _, (_, info) in gemms) else "default"
-    run = lambda: conv2d(x, wt, **kw, threads=threads, cache_dir=root)  # noqa: E731
-    cs.append(_Contender(role, AfterCall(numpy_call, run) if numpy_call else run, None,
-                         "gemmtune.conv2d"))
-    ort = peers.make(lambda: ort_conv(spec, wt, threads))
-    if ort is not None:
-        cs.append(_Contender("onnxruntime", lambda: ort(x), None, "onnxruntime's Conv", peer=True))
-
-    # The float64 reference: numpy's idiom in float64 where it applies (BLAS-fast), else the
-    # oracle's direct loops.
-    x64, w64 = x.astype(np.float64), wt.astype(np.float64)
-    ref = np.asarray(numpy_conv(spec)(x64, w64)) if plain else conv2d_ref(x64, w64, spec)
-    terms = spec.c // spec.groups * spec.r * spec.s
-    a_max, b_max = float(np.abs(x).max()), float(np.abs(wt).max())
-    cs, verdicts = _verified(cs, lambda y: check_conv(y, ref, a_max, b_max, terms), threads,
-                             f"{spec.label()} {dtype} {threads}t", peers)
-    figs = _timed(cs, threads, rounds, sample_seconds, w.flops(), peak_gflops)
-    for r in ("numpy", "onnxruntime"):
-        _checked(figs.get(r), verdicts.get(r))
-    fig = _checked(dict(figs[role]), verdicts[role])
-    fig.update(label="conv2d", lowering=conv2d_plan(spec, dtype).lowering, threads=threads,
-               gemms=[{**g.to_dict(), "source": info["source"], "params": params.label()}
-                      for g, (params, info) in gemms],
-               timed="gemmtune.conv2d" + (", each call after numpy's" if numpy_call else ""))
-    if role == "tuned":
-        sources = [info["source"] for _, (_, info) in gemms]
-        # "partly": some GEMMs have their own tuning and the others none to borrow.
-        fig.update(source="exact" if set(sources) == {"exact"} else
-                   "nearest" if "nearest" in sources else "partly",
-                   tuned_problem=gemms[0][1][1].get("problem") if sources == ["nearest"] else None)
-    problem = {"op": "conv2d", "conv": spec.to_dict(), "dtype": dtype, "threads": threads}
-    return _row(w, problem, dtype, figs, fig if role == "default" else None,
-                fig if role == "tuned" else None, peak_gflops, bandwidth_gbs)
 
 
 def bench(workloads: Sequence[Workload], dtype: str, threads: Sequence[int], root: Any, *,

@@ -8,20 +8,15 @@ from typing import Any
 from ..problem import Problem
 
 
-def unit_of(dtype: str) -> str:
-    """GFLOP/s for floats; GOP/s (2MNK integer operations per second) for the 8-bit pairs,
-    whose paired peer is numpy's float32 BLAS on the same values, counted the same way."""
-    from ..dtypes import spec
-
-    return spec(dtype).unit
-
-
 def render(console: Any, doc: dict[str, Any]) -> None:
     """The summary table of one search on ``console`` (stdout; stderr under ``--json``)."""
     from rich.table import Table
 
+    from ..dtypes import spec
+
     p = Problem.from_dict(doc["problem"])
-    unit = unit_of(p.dtype)
+    # GOP/s for the 8-bit pairs, whose paired peer is numpy's float32 BLAS on the same values.
+    unit = spec(p.dtype).unit
     run, st = doc["run"], doc["study"]
     title = f"gemmtune search {p.label()}" + (" (interrupted)" if run["interrupted"] else "")
     table = Table(title=title, show_header=False, title_justify="left")
@@ -93,13 +88,14 @@ def render_suite(console: Any, suite: str, docs: list[dict[str, Any]], total: in
     from rich import box
     from rich.table import Table
 
+    from ..dtypes import spec
     from .tables import fit_table
 
     # A convolution's GEMMs say which pass each one is (forward, grad_x, grad_w).
     one_name = command is not None and len({d.get("name", "") for d in docs}) <= 1
     columns = ((() if one_name else ("shape",)) + (("gemm",) if any(d.get("role") for d in docs) else ())
                + ("m x n x k", "GFLOP/s", "numpy", "% numpy", "trials", "cached", "best config"))
-    unit = unit_of(docs[0]["problem"].get("dtype", "float32")) if docs else "GFLOP/s"
+    unit = spec(docs[0]["problem"].get("dtype", "float32")).unit if docs else "GFLOP/s"
 
     def build(dropped: set[str], compact: bool) -> Any:
         done = f"{len(docs)} of {total} shapes" if len(docs) < total else f"{total} shapes"

@@ -60,7 +60,7 @@ class FloatGemmFamily(KernelFamily):
             # A small product on this machine: the unpacked tile cut to the product
             # (stacks.stack_params). The ISA seed's 14 x 32 tile and 168-row blocks make a
             # 64^3 product mostly packing and edge tiles (docs/performance.md section 14).
-            from ..stacks import stack_params
+            from ..small import stack_params
 
             return stack_params(problem.m, problem.n, problem.k, problem.dtype, problem.threads)
         return default_params(problem.dtype, isa)
@@ -83,7 +83,7 @@ class FloatGemmFamily(KernelFamily):
             pass
         raw += skinny_params([p for p, _ in raw], problem)
         if problem.batch > 1 or problem.flops <= _small_flops():
-            from ..stacks import stack_params
+            from ..small import stack_params
 
             # A small product, or a stack of them: the unpacked tile cut to the product
             # comes first.
@@ -181,6 +181,6 @@ class FloatGemmFamily(KernelFamily):
 
 
 def _small_flops() -> float:
-    from ..stacks import SMALL_FLOPS
+    from ..small import SMALL_FLOPS
 
     return SMALL_FLOPS
