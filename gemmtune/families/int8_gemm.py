@@ -18,10 +18,11 @@ class Int8GemmFamily(KernelFamily):
     """Int8Params (MR, NR, MC, KC, NC, isa, knobs); verification is exact equality."""
 
     name = "numba-int8"
-    # Below this many operations an untuned product runs on one thread. Handing a band to a
-    # pool thread costs about 65 us on a virtual machine (an idle vCPU must be woken): on
-    # Zen 3 a 128^3 product took 135 us on 2 threads against 68 on one, 256^3 333-390 us
-    # against 266-370, while 512^3 ran 1.9x faster on two (docs/performance.md section 18).
+    # Below this many operations an untuned product runs on one thread. Splitting into two
+    # pool-thread bands cost more than it saved on a virtual Zen 3 (presumably waking an idle
+    # vCPU): 128^3 took 135 us on 2 threads against 68 on one, 256^3 333 against 370 us in
+    # one process and 103 against 126 GOP/s in bench, while 512^3 ran 1.9x faster on two
+    # (docs/performance.md section 18).
     split_min_flops = 2 * 256 ** 3 + 1
     handles = tuple(("gemm", d) for d in INT_DTYPES)
 
