@@ -72,22 +72,17 @@ def _stack_params(m: int, n: int, k: int, dtype: str, threads: int, vec_bits: in
             mr = d
             break
     nr = nv * vl
-    # One block per product, within bounds that keep a long thin product's blocks sane. The
-    # blocks are rounded up to a power of two (of tiles, for MC and NC): a block larger than
-    # the product costs nothing (the loops stop at its edge), and every distinct set of
-    # blocks is a kernel to compile (1-3 s), so products of nearby sizes (the GEMMs of a
-    # network's layers, attention at several sequence lengths) share one kernel.
-    mc = min(_pow2(-(-max(m, 1) // mr)) * mr, max(1, 1024 // mr) * mr)
-    nc = min(_pow2(-(-max(n, 1) // nr)) * nr, max(1, 4096 // nr) * nr)
-    kc = min(max(8, _pow2(k)), 512)
-    return KernelParams(MR=mr, NR=nr, MC=mc, KC=kc, NC=nc, vec_bits=vec_bits, unroll=1 if kc <= 32 else 4,
-                        prefetch=0, parallel="m",
+    # One block per product: the blocks are the bounds that keep a long thin product's blocks
+    # sane, whatever the product's size. A block larger than the product costs nothing (the
+    # loops stop at its edge, and with neither operand packed no buffer grows with it), and
+    # every distinct set of blocks is a kernel to compile (2-3 s), so all small products with
+    # the same tile share one kernel: the GEMMs of a network's layers, attention at several
+    # sequence lengths.
+    mc = max(1, 1024 // mr) * mr
+    nc = max(1, 4096 // nr) * nr
+    return KernelParams(MR=mr, NR=nr, MC=mc, KC=512, NC=nc, vec_bits=vec_bits,
+                        unroll=1 if k <= 32 else 4, prefetch=0, parallel="m",
                         pack_a=False, pack_b=False).validate(dtype)
-
-
-def _pow2(x: int) -> int:
-    """The smallest power of two at least ``x`` (``x`` >= 1)."""
-    return 1 << (max(1, x) - 1).bit_length()
 
 
 def default_params_for(m: int, n: int, k: int, batch: int, dtype: str, threads: int) -> KernelParams:
