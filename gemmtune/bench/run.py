@@ -130,6 +130,11 @@ def _gemm_row(w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sampl
 
     def each(kernel: Any, out: Any, t: int) -> Callable[[], Any]:
         if not stack:
+            # The entry gemmtune.matmul calls for these operands (GemmKernel.product) where
+            # the kernel has one, so the default column carries matmul's per-call cost too.
+            product = getattr(kernel, "product", None)
+            if product is not None:
+                return lambda: product(A, B, out, 1.0, 0.0, t)
             return lambda: kernel(A, B, out, threads=t)
 
         def products() -> None:
