@@ -83,13 +83,24 @@ class FloatGemmFamily(KernelFamily):
             pass
         raw += skinny_params([p for p, _ in raw], problem)
         if problem.batch > 1 or problem.flops <= _small_flops():
-            from ..small import stack_params
+            from ..small import small_tiles
 
-            # A small product, or a stack of them: the unpacked tile cut to the product
-            # comes first.
-            raw.insert(len(tuned), (stack_params(problem.m, problem.n, problem.k, problem.dtype,
-                                                 problem.threads),
-                                    "stack" if problem.batch > 1 else "small"))
+            # A small product, or a stack of them: the unpacked tiles cut to the product
+            # come first, the four the cost model ranks best.
+            what = "stack" if problem.batch > 1 else "small"
+            raw[len(tuned):len(tuned)] = [(p, what) for p in small_tiles(
+                problem.m, problem.n, problem.k, problem.dtype)[:4]]
+        elif problem.flops <= 8 * _small_flops():
+            from ..small import small_tiles
+
+            # Up to 256^3 the operands still sit in L2, and reading A in place (or both)
+            # beat packing them on Zen 3: 256^3 ran 1.11x (A in place) and 1.19x (both) of
+            # the packed seed (docs/performance.md section 20).
+            seed = next((p for p, src in raw if src.startswith("default:")), None)
+            extra = [(small_tiles(problem.m, problem.n, problem.k, problem.dtype)[0], "small")]
+            if seed is not None:
+                extra.append((seed.replace(pack_a=False), "default, A in place"))
+            raw[len(tuned):len(tuned)] = extra
         return snap_unique(space, raw)
 
     def borrowable(self, tuned: Problem, problem: Problem) -> bool:
