@@ -23,9 +23,9 @@ def stack_params(m: int, n: int, k: int, dtype: str, threads: int = 1,
     The 2-D seeds are made for large products (a 14 x 32 tile, 168-row A blocks): a 16^3
     product would be all edge tiles. For a small product the tile is cut to the product:
     NR a multiple of the vector lanes (at most 4 vectors) and MR the rows the register
-    file holds beside it (a divisor of m preferred), the pair with the most FMAs per load
-    where the product's edge cuts no tile (``_tiles``), one cache block per product (MC, KC, NC cover it) and
-    neither operand packed: the whole product is in L1 or L2, so packing would only copy.
+    file holds beside it, the pair a cost model ranks fastest (``_tiles``); one cache block
+    per product (MC, KC and NC at least cover it) and neither operand packed: the whole
+    product is in L1 or L2, so packing would only copy.
     Larger products take the ISA family's seed.
 
     Args:
