@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from .fingerprint import usable_cores
 
@@ -38,7 +38,26 @@ def _find_blas() -> list[Callable[[], int | None]]:
         found = ThreadpoolController().select(user_api="blas").lib_controllers
     except Exception:  # an unusual BLAS must never cost the product
         return []
-    return [c.get_num_threads for c in found]
+    return [_direct_getter(c) or c.get_num_threads for c in found]
+
+
+def _direct_getter(controller: Any) -> Callable[[], int | None] | None:
+    """OpenBLAS's own thread-count function, the one threadpoolctl's getter calls.
+
+    threadpoolctl looks the symbol up at every call (0.5 us on a virtual Zen 3, asked at every
+    ``gemmtune.matmul`` without ``threads``); the function it finds is kept here instead. None
+    when this threadpoolctl or this BLAS does not have it (its getter is used then)."""
+    if getattr(controller, "internal_api", None) != "openblas":
+        return None
+    try:
+        symbol = ("omp_get_max_threads" if controller.threading_layer == "openmp"
+                  else "openblas_get_num_threads")
+        fn = controller._get_symbol(symbol)  # threadpoolctl 3.x's own lookup
+        if fn is None or fn() != controller.get_num_threads():
+            return None
+        return fn
+    except Exception:
+        return None
 
 
 def _env_threads() -> int | None:
