@@ -167,9 +167,15 @@ class Search:
         return self._best
 
     def _held_objective(self, trial: Any) -> float:
-        """``objective`` with Ctrl-C allowed: a trial it interrupts fails with the reason."""
+        """``objective`` with Ctrl-C allowed while a candidate is compiled and measured (the
+        long part): a trial it interrupts fails with the reason. The objective's own storage
+        reads and writes run held: a KeyboardInterrupt inside one could leave its SQLite
+        transaction open, and then the heartbeat thread and the trial's outcome wait for a
+        lock nobody releases ("database is locked" after the 30 s busy timeout, and Optuna's
+        "Should not reach" in place of the Ctrl-C; seen once in a loaded test run)."""
         try:
             self._ctrl_c.allow()  # a Ctrl-C held while the trial was created lands here
+            self._ctrl_c.hold()
             return self.objective(trial)
         except KeyboardInterrupt:
             self._ctrl_c.hold()
@@ -198,7 +204,7 @@ class Search:
         best = self.best_value()
         if hasattr(self.evaluator, "time_budget"):
             self.evaluator.time_budget = self.time_budget()
-        res = self.evaluator.evaluate(params, trial.number, best)
+        res = self._evaluate(params, trial.number, best)
         res = self._plausible(res, params, trial, best)
         self.stats.evaluated += 1
         if res.numpy_gflops:
@@ -229,6 +235,14 @@ class Search:
             self._best = value
         return value
 
+    def _evaluate(self, params: Any, number: int, best: float | None) -> Any:
+        """The evaluator's measurement, with Ctrl-C allowed (held again after it)."""
+        self._ctrl_c.allow()
+        try:
+            return self.evaluator.evaluate(params, number, best)
+        finally:
+            self._ctrl_c.hold()
+
     def time_budget(self) -> float | None:
         """Seconds a compiled candidate may spend verifying and timing: ``TIME_STOP_FACTOR``
         times what the best candidate spent on the same work (None before any has finished)."""
@@ -251,7 +265,7 @@ class Search:
         while why and tries < MAX_REMEASURES:
             tries += 1
             self.stats.remeasured += 1
-            res = self.evaluator.evaluate(params, trial.number, best)
+            res = self._evaluate(params, trial.number, best)
             why = fault(res, reference, self.ceiling, self.ceiling_what)
         if tries:
             trial.set_user_attr("remeasures", tries)
