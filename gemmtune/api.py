@@ -135,10 +135,9 @@ def _choose(problem: Problem, root: str, fp: str) -> Choice:
         info = {"source": "exact" if dist == 0 else "nearest", "problem": entry.problem.to_dict(),
                 "distance": dist, "verified": entry.verified}
         if dist > 0:
-            fitted = family.fit_borrowed(params, problem.replace(threads=threads))
-            if fitted != params:
-                info["fitted"] = f"MC {params.MC} -> {fitted.MC}" if hasattr(params, "MC") else "yes"
-                params = fitted
+            params, fitted = family.fit_borrowed(params, problem.replace(threads=threads))
+            if fitted:
+                info["fitted"] = fitted
     else:
         params, info = family.default_params(problem), {"source": "default"}
     info.update(family=family.name, threads=threads)

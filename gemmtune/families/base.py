@@ -137,10 +137,11 @@ class KernelFamily(ABC):
     # thread; None: gemmtune.api.SPLIT_MIN_FLOPS.
     split_min_flops: float | None = None
 
-    def fit_borrowed(self, params: Any, problem: Problem) -> Any:
+    def fit_borrowed(self, params: Any, problem: Problem) -> tuple[Any, str | None]:
         """``params``, tuned for another (nearby) problem, fitted to ``problem`` before it
-        runs it: the family may cut blocks the problem cannot fill. Default: unchanged."""
-        return params
+        runs it (the family may cut blocks the problem cannot fill), and what was changed,
+        for ``best_config`` (None: nothing). Default: unchanged."""
+        return params, None
 
     def params_for_threads(self, params: Any, problem: Problem, threads: int) -> Any:
         """The parameters to run ``problem`` on ``threads`` threads: ``params``, unless the

@@ -76,31 +76,31 @@ class FloatGemmFamily(KernelFamily):
             raw.append((model_params(problem.dtype, fp), "model"))
         except Exception:  # the model is a hint; a machine it cannot read still gets the others
             pass
+        seed = None
         try:
             isa = fpmod.isa_family(fp)
-            raw.append((default_params(problem.dtype, isa), f"default:{isa}"))
+            seed = default_params(problem.dtype, isa)
+            raw.append((seed, f"default:{isa}"))
         except Exception:
             pass
         raw += skinny_params([p for p, _ in raw], problem)
-        if problem.batch > 1 or problem.flops <= _small_flops():
+        if problem.batch > 1 or problem.flops <= 8 * _small_flops():
             from ..small import small_tiles
 
-            # A small product, or a stack of them: the unpacked tiles cut to the product
-            # come first, the four the cost model ranks best.
-            what = "stack" if problem.batch > 1 else "small"
-            raw[len(tuned):len(tuned)] = [(p, what) for p in small_tiles(
-                problem.m, problem.n, problem.k, problem.dtype)[:4]]
-        elif problem.flops <= 8 * _small_flops():
-            from ..small import small_tiles
-
-            # Up to 256^3 the operands still sit in L2, and reading A in place (or both)
-            # beat packing them on Zen 3: 256^3 ran 1.11x (A in place) and 1.19x (both) of
-            # the packed seed (docs/performance.md section 20).
-            seed = next((p for p, src in raw if src.startswith("default:")), None)
-            extra = [(small_tiles(problem.m, problem.n, problem.k, problem.dtype)[0], "small")]
-            if seed is not None:
-                extra.append((seed.replace(pack_a=False), "default, A in place"))
-            raw[len(tuned):len(tuned)] = extra
+            tiles = small_tiles(problem.m, problem.n, problem.k, problem.dtype)
+            if problem.batch > 1 or problem.flops <= _small_flops():
+                # A small product, or a stack of them: the unpacked tiles cut to the product
+                # come first, the four the cost model ranks best.
+                what = "stack" if problem.batch > 1 else "small"
+                first = [(p, what) for p in tiles[:4]]
+            else:
+                # Up to 256^3 the operands still sit in L2, and reading A in place (or both)
+                # beat packing them on Zen 3: 256^3 ran 1.11x (A in place) and 1.19x (both)
+                # of the packed seed (docs/performance.md section 20).
+                first = [(tiles[0], "small")]
+                if seed is not None:
+                    first.append((seed.replace(pack_a=False), "default, A in place"))
+            raw[len(tuned):len(tuned)] = first
         return snap_unique(space, raw)
 
     def borrowable(self, tuned: Problem, problem: Problem) -> bool:
@@ -108,19 +108,21 @@ class FloatGemmFamily(KernelFamily):
         # unpacked tile cut to it) beats packing for a 64^3 product by 2-4x (section 14).
         return not (problem.flops <= _small_flops() < tuned.flops)
 
-    def fit_borrowed(self, params: Any, problem: Problem) -> Any:
+    def fit_borrowed(self, params: Any, problem: Problem) -> tuple[Any, str | None]:
         # The prange driver hands each thread whole MC-row blocks of A: 1024^3's 2-thread
         # MC = 256 gives a 256-row product one block, so one thread works and 256^3 ran at
         # 0.77x of the untuned default (docs/performance.md section 18). Cut MC so that every
         # thread gets a block.
         if params.parallel != "ic" or problem.threads < 2 or problem.batch > 1:
-            return params
+            return params, None
         rows = -(-problem.m // problem.threads)          # rows per thread
         mc = max(params.MR, -(-rows // params.MR) * params.MR)
         if mc >= params.MC:
-            return params
+            return params, None
         fitted = params.replace(MC=mc)
-        return params if fitted.problems(problem.dtype) else fitted
+        if fitted.problems(problem.dtype):
+            return params, None
+        return fitted, f"MC {params.MC} -> {mc}"
 
     def params_for_threads(self, params: Any, problem: Problem, threads: int) -> Any:
         # One thread through a prange driver still pays numba's parallel launch (about 8 us

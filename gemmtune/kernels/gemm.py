@@ -255,14 +255,9 @@ class GemmKernel:
             if C is None:
                 C = np.empty((A.shape[0], B.shape[1]), np_dtype)
                 beta = 0.0
-            else:
-                fc = C.flags
-                # Arrays that own their memory are the same array or apart; views and
-                # foreign buffers need may_share_memory (_may_overlap).
-                if (not fc.c_contiguous or C.shape != (A.shape[0], B.shape[1])
-                        or (C is A or C is B) or not (fc.owndata and fa.owndata and fb.owndata)
-                        and (np.may_share_memory(C, A) or np.may_share_memory(C, B))):
-                    return slow(A, B, out, alpha=alpha, beta=beta, threads=threads)
+            elif (not C.flags.c_contiguous or C.shape != (A.shape[0], B.shape[1])
+                    or _may_overlap(C, A) or _may_overlap(C, B)):
+                return slow(A, B, out, alpha=alpha, beta=beta, threads=threads)
             try:
                 if direct is not None:
                     direct(A, B, C, alpha, beta, 1)  # what _run does for one band
