@@ -266,10 +266,10 @@ class _Plan:
                                                            threads=asked)
             return
         kernel = choice.kernel
-        product_for = getattr(kernel, "product_for", None)  # the float kernels' direct entry
+        product = getattr(kernel, "product", None)  # the float kernels' direct entry
         threads = choice.threads
-        if product_for is not None:
-            self.run = product_for(threads)
+        if product is not None:
+            self.run = lambda A, B, out, alpha, beta: product(A, B, out, alpha, beta, threads)
         else:
             self.run = lambda A, B, out, alpha, beta: kernel(A, B, out, alpha=alpha, beta=beta,
                                                              threads=threads)

@@ -86,8 +86,8 @@ def _tiles(m: int, n: int, k: int, dtype: str, vec_bits: int, registers: int) ->
     Every width of 1 to 4 vectors, with the most rows the register file holds beside it
     (accumulators MR * NV, the NV vectors of B and one broadcast of A) and the largest
     divisor of m at least half of that. Measured on Zen 3: at 64^3 4 x 16 first (a stack
-    of 256 such products: 6 x 16 0.89x of it, 4 x 24 0.66x); at 128^3 and 256^3 6 x 16
-    (1.15x and 1.3x of 4 x 16). 2 x 32 is the model's tie with 4 x 16 but ran 128^3 at 0.62x
+    of 256 such products: 6 x 16 0.85x of it, 4 x 24 0.66x); at 128^3 and 256^3 6 x 16
+    (1.15x and 1.33x of 4 x 16). 2 x 32 is the model's tie with 4 x 16 but ran 128^3 at 0.64x
     of 6 x 16 (its 32-column sliver of B crowds L1), so ties go to the narrower tile
     (docs/performance.md section 20).
     """

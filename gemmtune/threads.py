@@ -44,8 +44,9 @@ def _find_blas() -> list[Callable[[], int | None]]:
 def _direct_getter(controller: Any) -> Callable[[], int | None] | None:
     """OpenBLAS's own thread-count function, the one threadpoolctl's getter calls.
 
-    threadpoolctl looks the symbol up at every call (0.5 us on a virtual Zen 3, asked at every
-    ``gemmtune.matmul`` without ``threads``); the function it finds is kept here instead. None
+    threadpoolctl looks the symbol up at every call, and every ``gemmtune.matmul`` without
+    ``threads`` asks (at 8^3 on a virtual Zen 3 such a call went from 5.3 to 4.5-4.8 us,
+    ``benchmarks/call_overhead.py --layers``); the function it finds is kept here instead. None
     when this threadpoolctl or this BLAS does not have it (its getter is used then)."""
     if getattr(controller, "internal_api", None) != "openblas":
         return None

@@ -94,9 +94,9 @@ class FloatGemmFamily(KernelFamily):
                 what = "stack" if problem.batch > 1 else "small"
                 first = [(p, what) for p in tiles[:4]]
             else:
-                # Up to 256^3 the operands still sit in L2, and reading A in place (or both)
-                # beat packing them on Zen 3: 256^3 ran 1.11x (A in place) and 1.19x (both)
-                # of the packed seed (docs/performance.md section 20).
+                # Up to 256^3 the operands still sit in L2: on Zen 3 the seed with A read in
+                # place ran 256^3 at 1.06x of the packed seed and 512^3 at 1.02x, the tile
+                # with both in place 1.03x and 0.78x (docs/performance.md section 20).
                 first = [(tiles[0], "small")]
                 if seed is not None:
                     first.append((seed.replace(pack_a=False), "default, A in place"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -164,7 +164,6 @@ class GemmKernel:
         self.itemsize = self.np_dtype.itemsize
         self._twin: GemmKernel | None = None
         self._direct: Any = None  # the compiled serial driver, once compile() has run
-        self._products: dict[int, Callable[..., np.ndarray]] = {}  # product_for, by threads
 
     def compile(self) -> None:
         """Compile the driver (or load it from numba's disk cache); later calls are free.
@@ -227,48 +226,34 @@ class GemmKernel:
     def product(self, A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None,
                 alpha: float = 1.0, beta: float = 0.0, threads: int = 1) -> np.ndarray:
         """``self(A, B, out, alpha=alpha, beta=beta, threads=threads)`` for 2-D A and B that
-        align, with fewer checks: ``gemmtune.matmul``'s fast path (see :meth:`product_for`)."""
-        run = self._products.get(threads) or self.product_for(threads)
-        return run(A, B, out, alpha, beta)
-
-    def product_for(self, threads: int) -> Callable[..., np.ndarray]:
-        """``run(A, B, out, alpha, beta)``: :meth:`product` on ``threads``, one Python call
-        deep (a kept plan of ``gemmtune.matmul`` holds it; every layer of calls cost about
-        0.5 us on a virtual Zen 3, where numpy's whole 8^3 call takes 1.4 us).
+        align, with fewer checks: ``gemmtune.matmul``'s fast path.
 
         C-contiguous operands (and an ``out`` of the right shape that cannot overlap them) go
         straight to the driver, whose dispatcher refuses any other dtype or a read-only
         array with a TypeError; any other call, or a refused one, is ``self(...)``, which
         checks, converts and says what is wrong.
         """
-        self.compile()
-        direct = self._direct if threads == 1 else None
-        np_dtype, slow, run_bands = self.np_dtype, self, self._run
-
-        def run(A, B, out=None, alpha=1.0, beta=0.0):
-            if type(alpha) is not float or type(beta) is not float:
-                alpha, beta = _check_scalar("alpha", alpha), _check_scalar("beta", beta)
-            fa, fb = A.flags, B.flags
-            if not (fa.c_contiguous and fb.c_contiguous) or A.size == 0 or B.size == 0:
-                return slow(A, B, out, alpha=alpha, beta=beta, threads=threads)
-            C = out
-            if C is None:
-                C = np.empty((A.shape[0], B.shape[1]), np_dtype)
-                beta = 0.0
-            elif (not C.flags.c_contiguous or C.shape != (A.shape[0], B.shape[1])
-                    or _may_overlap(C, A) or _may_overlap(C, B)):
-                return slow(A, B, out, alpha=alpha, beta=beta, threads=threads)
-            try:
-                if direct is not None:
-                    direct(A, B, C, alpha, beta, 1)  # what _run does for one band
-                else:
-                    run_bands(A, B, C, alpha, beta, threads)
-            except TypeError:  # no compiled variant for these arrays (read-only, other dtype)
-                return slow(A, B, out, alpha=alpha, beta=beta, threads=threads)
-            return C
-
-        self._products[threads] = run
-        return run
+        if type(alpha) is not float:
+            alpha = _check_scalar("alpha", alpha)
+        if type(beta) is not float:
+            beta = _check_scalar("beta", beta)
+        if not (A.flags.c_contiguous and B.flags.c_contiguous) or A.size == 0 or B.size == 0:
+            return self(A, B, out, alpha=alpha, beta=beta, threads=threads)
+        C = out
+        if C is None:
+            C = np.empty((A.shape[0], B.shape[1]), self.np_dtype)
+            beta = 0.0
+        elif (not C.flags.c_contiguous or C.shape != (A.shape[0], B.shape[1])
+                or _may_overlap(C, A) or _may_overlap(C, B)):
+            return self(A, B, out, alpha=alpha, beta=beta, threads=threads)
+        try:
+            if threads == 1 and self._direct is not None:
+                self._direct(A, B, C, alpha, beta, 1)  # what _run does for one band
+            else:
+                self._run(A, B, C, alpha, beta, threads)
+        except TypeError:  # no compiled variant for these arrays (read-only, other dtype)
+            return self(A, B, out, alpha=alpha, beta=beta, threads=threads)
+        return C
 
     def _oriented(self, A, B, C, alpha, beta, threads):
         if _row_unit_stride(C):
