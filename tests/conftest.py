@@ -37,6 +37,37 @@ def examples(n: int) -> int:
     return n if THOROUGH else max(5, n // 3)
 
 
+# Tests that time something and judge the figure (a CPU share, a busy verdict, a ratio of
+# two timings) run while no other test of the run does: with pytest-xdist (the README's
+# `-n 2`) the other worker's compiles would take the core they measure. Every test holds a
+# shared lock on one file per run; a `quiet_cores` test holds it exclusively. A turnstile
+# lock in front keeps a waiting quiet test from starving behind a stream of shared holders.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:   # one process: tests run one at a time anyway
+        yield
+        return
+    import fcntl
+
+    # The lock files live beside the workers' base temps, which pytest deletes with them.
+    base = item.config._tmp_path_factory.getbasetemp().parent / f"cores-{run}"
+    quiet = item.get_closest_marker("quiet_cores") is not None
+    with open(f"{base}.turnstile", "a") as gate, open(f"{base}.cores", "a") as cores:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(cores, fcntl.LOCK_EX if quiet else fcntl.LOCK_SH)
+        finally:
+            if not quiet:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(cores, fcntl.LOCK_UN)
+            if quiet:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+
+
 @pytest.fixture
 def cache_root(tmp_path: Path) -> Path:
     """A fresh gemmtune cache directory (not created yet, as on a new machine)."""
@@ -71,7 +102,22 @@ def compiled_root(tmp_path_factory) -> Path:
     import os
 
     keep = os.environ.get("GEMMTUNE_TEST_KERNEL_DIR")
-    return Path(keep) if keep else tmp_path_factory.mktemp("compiled")
+    if keep:
+        return Path(keep)
+    shared = run_temp(tmp_path_factory) / "compiled"
+    shared.mkdir(mode=0o700, exist_ok=True)
+    return shared
+
+
+def run_temp(tmp_path_factory) -> Path:
+    """A temporary directory of this run, shared by its pytest-xdist workers.
+
+    Under xdist each worker's base temp is a folder of the run's, so a kernel one worker
+    compiled into a directory here is loaded by the other. Concurrent writers are safe:
+    generated modules and numba's index files are replaced atomically.
+    """
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 def with_session_kernels(root: Path, compiled_root: Path) -> Path:

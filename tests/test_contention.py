@@ -9,6 +9,10 @@ from gemmtune import contention
 NS = 1_000_000_000
 
 
+# Timings and CPU shares judged here need the cores to themselves (tests/conftest.py).
+pytestmark = pytest.mark.quiet_cores
+
+
 def scripted(monkeypatch, threads, cores):
     """``run_share`` reading the given per-thread statistics and busy core seconds, in turn."""
     threads, cores = iter(threads), iter(cores)

@@ -8,6 +8,10 @@ from gemmtune.measure import (EarlyStop, Timing, calibrate, gemm_flops, gflops, 
                               is_unstable, measure, pinned_threads)
 
 
+# Timings and CPU shares judged here need the cores to themselves (tests/conftest.py).
+pytestmark = pytest.mark.quiet_cores
+
+
 def test_summary_statistics():
     assert iqr([1.0]) == 0.0
     assert iqr([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(2.0)

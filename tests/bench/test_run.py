@@ -41,6 +41,7 @@ def user_loop_gflops(root, calls: int = 400, rounds: int = 5) -> float:
     return statistics.median(per_round)
 
 
+@pytest.mark.quiet_cores
 def test_bench_and_a_loop_alternating_numpy_and_gemmtune_agree(tmp_path, compiled_root):
     with_session_kernels(tmp_path, compiled_root)
     tuned = default_params("float32")

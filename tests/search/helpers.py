@@ -9,8 +9,10 @@ from pathlib import Path
 def shared_kernel_dir(tmp_path_factory) -> Path:
     """One kernel directory per session for every search test (GEMMTUNE_TEST_KERNEL_DIR keeps
     it across runs)."""
+    from tests.conftest import run_temp
+
     env = os.environ.get("GEMMTUNE_TEST_KERNEL_DIR")
-    path = Path(env) if env else tmp_path_factory.getbasetemp() / "search-kernels"
+    path = Path(env) if env else run_temp(tmp_path_factory) / "search-kernels"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -53,6 +53,7 @@ def test_crash_and_hang_are_reported_and_the_worker_restarts(kernels, monkeypatc
         assert ok.compile_seconds >= 0 and ok.residual < 10
 
 
+@pytest.mark.quiet_cores
 def test_paired_timing_reports_the_ratio_to_numpy_on_the_reference_scale(kernels):
     from gemmtune.search.worker import evaluate
 
@@ -67,6 +68,7 @@ def test_paired_timing_reports_the_ratio_to_numpy_on_the_reference_scale(kernels
     assert alone.status == "ok" and alone.numpy_ratio is None
 
 
+@pytest.mark.quiet_cores
 def test_paired_timing_stops_a_hopeless_candidate_early(kernels):
     from gemmtune.search.worker import evaluate
 
@@ -109,6 +111,7 @@ def test_search_goes_on_past_failures_and_never_picks_a_wrong_kernel(kernels, mo
     assert [f["trial"] for f in best["finalists"]] == [3]
 
 
+@pytest.mark.quiet_cores
 def test_paired_timing_measures_the_kernel_alone_and_right_after_numpy(kernels):
     from gemmtune.search.worker import evaluate
 
@@ -122,6 +125,7 @@ def test_paired_timing_measures_the_kernel_alone_and_right_after_numpy(kernels):
     assert res.run_share is None or 0 < res.run_share <= 1   # None: no scheduler statistics
 
 
+@pytest.mark.quiet_cores
 def test_numpy_timed_beside_a_busy_core_says_its_threads_lost_the_core():
     # Issue 15: a busy loop on one of two cores, and numpy's 2-thread product waits at every
     # step for the thread that shares a core with it; its figure collapses, steadily, so its
@@ -146,6 +150,7 @@ def test_numpy_timed_beside_a_busy_core_says_its_threads_lost_the_core():
     assert busy.run_share < BUSY_CPU_SHARE
 
 
+@pytest.mark.quiet_cores
 def test_a_candidate_past_its_time_budget_is_stopped_and_the_worker_goes_on(kernels, monkeypatch):
     import time
 
@@ -160,6 +165,7 @@ def test_a_candidate_past_its_time_budget_is_stopped_and_the_worker_goes_on(kern
         assert w.run(request(kernels, 6), timeout=120).status == "ok"
 
 
+@pytest.mark.quiet_cores
 def test_a_kernel_slow_right_after_the_peer_is_kept_at_its_slower_figure(kernels, monkeypatch):
     # The collision of issue 15 reproduced: after each call of the peer (numpy's product),
     # busy loops spin on every core for 20 ms, as OpenBLAS's threads do; the kernel (a call
