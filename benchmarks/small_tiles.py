@@ -4,8 +4,8 @@
 
 SIZE is m = n = k, or M,N,K; each TILE (MRxNR) runs as the untuned small-product kernel
 would (one block, A and B read in place, float32); ``--packed`` adds the ISA seed (both
-operands packed), ``+ua`` after a tile name (``6x16:96:256:4080+ua``, MR x NR:MC:KC:NC) a
-packed configuration with A read in place. With ``--batch B`` a stack of B products runs the
+operands packed), ``+ua`` or ``+ub`` after a tile name with blocks (``6x16:96:256:4080+ua``,
+MR x NR:MC:KC:NC) that configuration with A or B read in place (both: ``+ua+ub``). With ``--batch B`` a stack of B products runs the
 stacked driver against numpy's stacked ``@``. The 2-D drivers are called from a compiled
 loop, so no Python runs between calls: the figures are the kernels', not ``matmul``'s. Every
 kernel is checked against a float64 product first.
@@ -25,12 +25,15 @@ import time
 def parse(spec: str, k: int):
     from gemmtune.kernels.params import KernelParams
 
-    spec, in_place_a = (spec[:-3], True) if spec.endswith("+ua") else (spec, False)
+    spec, *in_place = spec.split("+")
+    if set(in_place) - {"ua", "ub"}:
+        raise SystemExit(f"unknown suffix in {spec}+{'+'.join(in_place)}: expected +ua and/or +ub")
     tile, *blocks = spec.split(":")
     mr, nr = (int(x) for x in tile.split("x"))
     if blocks:
         mc, kc, nc = (int(x) for x in blocks)
-        return KernelParams(MR=mr, NR=nr, MC=mc, KC=kc, NC=nc, parallel="m", pack_a=not in_place_a)
+        return KernelParams(MR=mr, NR=nr, MC=mc, KC=kc, NC=nc, parallel="m",
+                            pack_a="ua" not in in_place, pack_b="ub" not in in_place)
     # The untuned small-product form (small.stack_params): one block, nothing packed.
     return KernelParams(MR=mr, NR=nr, MC=64 * mr, KC=512, NC=(4096 // nr) * nr,
                         unroll=1 if k <= 32 else 4, parallel="m", pack_a=False, pack_b=False)
@@ -39,7 +42,7 @@ def parse(spec: str, k: int):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("size", help="m = n = k, or M,N,K")
-    ap.add_argument("tiles", nargs="+", help="MRxNR, or MRxNR:MC:KC:NC[+ua]")
+    ap.add_argument("tiles", nargs="+", help="MRxNR, or MRxNR:MC:KC:NC[+ua][+ub]")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--packed", action="store_true", help="also the ISA seed, both operands packed")
     ap.add_argument("--rounds", type=int, default=11)

@@ -69,7 +69,7 @@ class FloatGemmFamily(KernelFamily):
                         tuned: list[tuple[Any, str]] = ()) -> list[StartingPoint]:
         from .. import fingerprint as fpmod
         from ..defaults import default_params
-        from ..kernels.model import model_params, skinny_params
+        from ..kernels.model import in_place_params, model_params, skinny_params
 
         raw = list(tuned)
         try:
@@ -84,6 +84,8 @@ class FloatGemmFamily(KernelFamily):
         except Exception:
             pass
         raw += skinny_params([p for p, _ in raw], problem)
+        if seed is not None and problem.batch == 1 and problem.flops > 8 * _small_flops():
+            raw += in_place_params(seed, problem)
         if problem.batch > 1 or problem.flops <= 8 * _small_flops():
             from ..small import small_tiles
 

@@ -124,3 +124,24 @@ def skinny_params(base: list[KernelParams], problem: Any) -> list[tuple[KernelPa
         if n <= SKINNY_TILES * params.NR and SKINNY_RATIO * n <= min(m, k):
             out.append((params.replace(pack_a=False, parallel="m"), "skinny-n"))
     return out
+
+
+# A packed element of B is used by M rows of A, one of A by N columns of B. With M (or N) at
+# most this, packing is a large share of the product: 64 x 3136 x 576 (a ResNet-50 3x3
+# layer's forward GEMM) ran at 0.67-0.72x numpy with both packed and 0.89-0.92x with B read
+# in place; 128 x 784 x 1152 0.83x -> 0.90x; 256 x 196 x 2304 with A in place 0.80x -> 0.87x;
+# but 256 x 3136 x 64 0.98x -> 0.93x (Zen 3, docs/performance.md section 21). So these are
+# starting points the search measures, not defaults.
+IN_PLACE_MAX_USES = 256
+
+
+def in_place_params(seed: KernelParams, problem: Any) -> list[tuple[KernelParams, str]]:
+    """The seed with the operand whose packed elements few rows or columns use read in place."""
+    m, n = problem.m, problem.n
+    out = []
+    if m <= IN_PLACE_MAX_USES and seed.pack_b:
+        out.append((seed.replace(pack_b=False, parallel="n" if problem.threads > 1 else "m"),
+                    "B in place"))
+    if n <= IN_PLACE_MAX_USES and seed.pack_a:
+        out.append((seed.replace(pack_a=False, parallel="m"), "A in place"))
+    return out

@@ -116,3 +116,22 @@ def test_skinny_shapes_get_in_place_seeds():
     assert [(p.pack_a, p.parallel, src) for p, src in wide] == [(False, "m", "skinny-n")]
     assert skinny_params(base, Problem(1024, 1024, 1024, "float32", 1)) == []
     assert skinny_params(base, Problem(16, 48, 48, "float32", 1)) == []  # small, not skinny
+
+
+def test_few_rows_or_columns_start_with_that_operand_in_place():
+    from gemmtune.kernels.model import IN_PLACE_MAX_USES, in_place_params
+
+    seed = KernelParams()
+    # A ResNet-50 3x3 layer's forward GEMM: each packed element of B serves only 64 rows.
+    conv = in_place_params(seed, Problem(64, 3136, 576, "float32", 2))
+    assert [(p.pack_a, p.pack_b, p.parallel, src) for p, src in conv] == [
+        (True, False, "n", "B in place")]
+    both = in_place_params(seed, Problem(256, 196, 2304, "float32", 1))
+    assert [(p.pack_a, p.pack_b, src) for p, src in both] == [
+        (True, False, "B in place"), (False, True, "A in place")]
+    big = IN_PLACE_MAX_USES + 1
+    assert in_place_params(seed, Problem(big, big, 4096, "float32", 1)) == []
+    # Starting points of the search, snapped into its space, among the first few.
+    p = Problem(64, 3136, 576, "float32", 1)
+    seeds = starting_points(family_for(p), family_for(p).space(p), p)
+    assert [s.source for s in seeds].index("B in place") < 4
