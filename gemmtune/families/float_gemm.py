@@ -63,7 +63,12 @@ class FloatGemmFamily(KernelFamily):
             from ..small import stack_params
 
             return stack_params(problem.m, problem.n, problem.k, problem.dtype, problem.threads)
-        return default_params(problem.dtype, isa)
+        seed = default_params(problem.dtype, isa)
+        if isa is None and problem.batch == 1:
+            from ..kernels.model import few_rows_default
+
+            return few_rows_default(seed, problem)
+        return seed
 
     def starting_points(self, space: Any, problem: Problem, *, fp: dict[str, Any] | None = None,
                         tuned: list[tuple[Any, str]] = ()) -> list[StartingPoint]:

@@ -131,17 +131,44 @@ def skinny_params(base: list[KernelParams], problem: Any) -> list[tuple[KernelPa
 # layer's forward GEMM) ran at 0.67-0.72x numpy with both packed and 0.89-0.92x with B read
 # in place; 128 x 784 x 1152 0.83x -> 0.90x; 256 x 196 x 2304 with A in place 0.80x -> 0.87x;
 # but 256 x 3136 x 64 0.98x -> 0.93x (Zen 3, docs/performance.md section 21). So these are
-# starting points the search measures, not defaults.
+# starting points the search measures; `few_rows_default` makes the clear case the default.
 IN_PLACE_MAX_USES = 256
+# Up to this many rows the seed with B read in place is the untuned default (section 21, 1 and
+# 2 threads: 32-128 rows 0.78-0.89x numpy against 0.32-0.80x for the packed seed; at 256 rows
+# it lost on one thread, 0.79x against 0.92x).
+FEW_ROWS = 128
+# B's rows read in place map to the same L1 sets when they are a multiple of the L1's way
+# size apart (64 sets x 64 B lines): then every k step of a sliver evicts the last.
+L1_WAY_BYTES = 4096
 
 
 def in_place_params(seed: KernelParams, problem: Any) -> list[tuple[KernelParams, str]]:
-    """The seed with the operand whose packed elements few rows or columns use read in place."""
+    """The seed with the operand whose packed elements few rows or columns use read in place.
+
+    Threads split C's rows ("m"): each reads all of B in place, and nothing is packed twice
+    (with "n" bands on 2 threads, 64 x 3136 x 576 ran at 0.52x numpy against 0.84x).
+    """
     m, n = problem.m, problem.n
     out = []
     if m <= IN_PLACE_MAX_USES and seed.pack_b:
-        out.append((seed.replace(pack_b=False, parallel="n" if problem.threads > 1 else "m"),
-                    "B in place"))
+        out.append((seed.replace(pack_b=False, parallel="m"), "B in place"))
     if n <= IN_PLACE_MAX_USES and seed.pack_a:
         out.append((seed.replace(pack_a=False, parallel="m"), "A in place"))
     return out
+
+
+def few_rows_default(seed: KernelParams, problem: Any) -> KernelParams:
+    """The untuned configuration of a 2-D product: ``seed``, or with few rows of A (more than
+    a skinny product's few tiles, at most FEW_ROWS) the seed with B read in place, threads
+    splitting C's rows.
+
+    The packed seed spends most of such a product packing B, and its prange driver ("ic")
+    gives a product of one MC block to one thread: 64 x 3136 x 576 ran at 0.41x numpy on 2
+    threads, 0.84x with B in place on row bands (docs/performance.md section 21).
+    """
+    m, n = problem.m, problem.n
+    if not (SKINNY_TILES * seed.MR < m <= FEW_ROWS) or not seed.pack_b:
+        return seed
+    if (n * ITEMSIZE[problem.dtype]) % L1_WAY_BYTES == 0 or n < 4 * seed.NR:
+        return seed
+    return seed.replace(pack_b=False, parallel="m")

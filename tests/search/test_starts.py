@@ -125,7 +125,7 @@ def test_few_rows_or_columns_start_with_that_operand_in_place():
     # A ResNet-50 3x3 layer's forward GEMM: each packed element of B serves only 64 rows.
     conv = in_place_params(seed, Problem(64, 3136, 576, "float32", 2))
     assert [(p.pack_a, p.pack_b, p.parallel, src) for p, src in conv] == [
-        (True, False, "n", "B in place")]
+        (True, False, "m", "B in place")]
     both = in_place_params(seed, Problem(256, 196, 2304, "float32", 1))
     assert [(p.pack_a, p.pack_b, src) for p, src in both] == [
         (True, False, "B in place"), (False, True, "A in place")]
@@ -135,3 +135,22 @@ def test_few_rows_or_columns_start_with_that_operand_in_place():
     p = Problem(64, 3136, 576, "float32", 1)
     seeds = starting_points(family_for(p), family_for(p).space(p), p)
     assert [s.source for s in seeds].index("B in place") < 4
+
+
+def test_an_untuned_product_of_few_rows_reads_b_in_place_on_row_bands():
+    from gemmtune.defaults import default_params
+    from gemmtune.kernels.model import few_rows_default
+
+    seed = default_params("float32")
+    for threads in (1, 2):
+        got = family_for(Problem(64, 3136, 576, "float32", threads)).default_params(
+            Problem(64, 3136, 576, "float32", threads))
+        assert got == seed.replace(pack_b=False, parallel="m")
+    # Skinny (its own seeds), many rows, B's rows 4 KiB apart (L1 set aliasing), few columns,
+    # a stack, and an explicit ISA keep the seed.
+    for m, n in ((16, 3136), (256, 3136), (64, 4096), (64, 40)):
+        assert few_rows_default(seed, Problem(m, n, 576, "float32", 1)) == seed
+    stack = Problem(64, 3136, 576, "float32", 1, batch=2)
+    assert family_for(stack).default_params(stack).pack_b
+    assert family_for(stack).default_params(Problem(64, 3136, 576), "avx2") == default_params(
+        "float32", "avx2")
