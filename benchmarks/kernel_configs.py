@@ -1,6 +1,11 @@
 """GFLOP/s of a few kernel parameter sets next to numpy's, on one shape and thread count.
 
-    python benchmarks/kernel_configs.py [--size 2048] [--dtype float32] [--threads 1]
+    python benchmarks/kernel_configs.py [--size 2048 | --shape M,N,K] [--dtype float32]
+                                        [--threads 1] [--set tiles|in-place]
+
+``--set tiles`` (the default) compares register tiles and KC; ``--set in-place`` the ISA seed
+with both operands packed against B read in place, threads splitting C's rows ("m") or
+columns ("n"), as an untuned product of few rows runs (kernels/model.py: few_rows_default).
 
 numpy and every kernel run interleaved in rounds (numpy, k1, k2, ..., numpy, k1, ...), so a
 slow period of the machine hits all of them alike; medians and the spread (IQR) are printed.
@@ -28,6 +33,13 @@ CONFIGS = {
     "12x8 kc384": dict(MR=12, NR=8, MC=144, KC=384, NC=4096),
     "6x16 parallel jr": dict(MR=6, NR=16, MC=96, KC=256, NC=4080, parallel="jr"),
 }
+# float32 on AVX2: the seed's blocks, packed or with B read in place.
+IN_PLACE = {
+    "seed (ic)": dict(MR=6, NR=16, MC=96, KC=256, NC=4080),
+    "seed, bands m": dict(MR=6, NR=16, MC=96, KC=256, NC=4080, parallel="m"),
+    "B in place, m": dict(MR=6, NR=16, MC=96, KC=256, NC=4080, parallel="m", pack_b=False),
+    "B in place, n": dict(MR=6, NR=16, MC=96, KC=256, NC=4080, parallel="n", pack_b=False),
+}
 CONFIGS_F64 = {
     "seed avx2 6x8": dict(MR=6, NR=8, MC=72, KC=256, NC=4080),
     "4x12 kc256": dict(MR=4, NR=12, MC=96, KC=256, NC=4080),
@@ -39,6 +51,8 @@ CONFIGS_F64 = {
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=2048)
+    ap.add_argument("--shape", default=None, help="M,N,K instead of --size")
+    ap.add_argument("--set", choices=["tiles", "in-place"], default="tiles")
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=5)
@@ -53,13 +67,20 @@ def main() -> None:
     from gemmtune.kernels.reference import verify_kernel
     from gemmtune.paths import cache_dir
 
-    n, dt = args.size, args.dtype
+    dt = args.dtype
+    m, n, k_ = ((args.size,) * 3 if args.shape is None
+                else tuple(int(x) for x in args.shape.split(",")))
     rng = np.random.default_rng(0)
-    A = rng.standard_normal((n, n)).astype(dt)
-    B = rng.standard_normal((n, n)).astype(dt)
-    C = np.empty((n, n), dt)
+    A = rng.standard_normal((m, k_)).astype(dt)
+    B = rng.standard_normal((k_, n)).astype(dt)
+    C = np.empty((m, n), dt)
     fns = {}
-    configs = CONFIGS if dt == "float32" else CONFIGS_F64
+    if args.set == "in-place":
+        if dt != "float32":
+            raise SystemExit("--set in-place is the float32 AVX2 seed's blocks: use --dtype float32.")
+        configs = IN_PLACE
+    else:
+        configs = CONFIGS if dt == "float32" else CONFIGS_F64
     for name, fields in configs.items():
         k = compile_kernel(KernelParams(**fields), dt, cache_dir(args.cache_dir))
         t0 = time.perf_counter()
@@ -79,9 +100,9 @@ def main() -> None:
                 t0 = time.perf_counter()
                 f()
                 samples[name].append(time.perf_counter() - t0)
-    flop = 2.0 * n ** 3
+    flop = 2.0 * m * n * k_
     base = np.median([flop / t / 1e9 for t in samples["numpy"]])
-    print(f"\n{n}^3 {dt}, {args.threads} thread(s), {args.rounds} interleaved rounds; numpy BLAS: "
+    print(f"\n{m}x{n}x{k_} {dt}, {args.threads} thread(s), {args.rounds} interleaved rounds; numpy BLAS: "
           + ", ".join(f"{b['internal_api']} {b['version']} {b.get('architecture')}" for b in blas))
     print(f"{'kernel':18s} {'GFLOP/s':>8s} {'IQR':>6s} {'% numpy':>8s}")
     for name, ts in samples.items():

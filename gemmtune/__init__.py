@@ -9,6 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
+
+
+def _quiet_omp_spin() -> None:
+    # Before numba loads its OpenMP layer: idle OpenMP workers spin for milliseconds after
+    # each parallel region, on the cores the next multi-threaded kernel needs (spin.py).
+    from .spin import quiet_omp_spin
+
+    quiet_omp_spin()
+
+
+_quiet_omp_spin()
 __all__ = ["matmul", "best_config", "tune", "warmup", "conv2d", "conv2d_backward", "KernelParams",
            "__version__"]
 

@@ -104,9 +104,14 @@ def compiled_root(tmp_path_factory) -> Path:
     keep = os.environ.get("GEMMTUNE_TEST_KERNEL_DIR")
     if keep:
         return Path(keep)
-    shared = run_temp(tmp_path_factory) / "compiled"
-    shared.mkdir(mode=0o700, exist_ok=True)
-    return shared
+    root = tmp_path_factory.mktemp("compiled")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # Tests keep tunings here too, so each worker has its own directory; only the
+        # compiled kernels are shared.
+        shared = run_temp(tmp_path_factory) / "kernels"
+        shared.mkdir(mode=0o700, exist_ok=True)
+        (root / "kernels").symlink_to(shared, target_is_directory=True)
+    return root
 
 
 def run_temp(tmp_path_factory) -> Path:

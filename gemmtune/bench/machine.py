@@ -53,3 +53,9 @@ def _blas_thread_timeout() -> dict[str, Any]:
     from ..threads import blas_thread_timeout
 
     return blas_thread_timeout()
+
+
+def _omp_spin() -> dict[str, Any]:
+    from ..spin import omp_spin
+
+    return omp_spin()

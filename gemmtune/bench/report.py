@@ -146,6 +146,11 @@ def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = Non
         data.print(f"OPENBLAS_THREAD_TIMEOUT={timeout['value']} ({timeout.get('source') or 'set'}): "
                    "OpenBLAS's idle threads do not spin on the cores gemmtune's threads need "
                    "(docs/performance.md section 17).", markup=False)
+    spin = doc.get("omp_spin") or {}
+    if spin.get("value"):
+        data.print(f"GOMP_SPINCOUNT={spin['value']} ({spin.get('source') or 'set'}): numba's idle "
+                   "OpenMP threads stop spinning soon after a parallel kernel "
+                   "(docs/performance.md section 21).", markup=False)
     ort = (doc.get("peers") or {}).get("onnxruntime")
     if ort and any(r.get("onnxruntime") for r in doc["results"]):
         op = "MatMulInteger" if _integer(doc) else "MatMul or Conv"

@@ -43,7 +43,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from .contenders import Peers, _checked, _Contender, _Kernels, _timed, _verified
-from .machine import _blas_thread_timeout, _loadavg, blas_label, blas_libraries
+from .machine import _blas_thread_timeout, _loadavg, _omp_spin, blas_label, blas_libraries
 from .row import _row
 from .workload import Workload, memory_needed, workloads_from_sizes
 
@@ -380,6 +380,7 @@ def bench(workloads: Sequence[Workload], dtype: str, threads: Sequence[int], roo
         "blas": libs,
         "blas_label": blas_label(libs),
         "blas_thread_timeout": _blas_thread_timeout(),
+        "omp_spin": _omp_spin(),
         "numpy_version": rec.get("numpy"),
         "peers": {"onnxruntime": peers.onnxruntime},
         "notes": list(peers.notes),
