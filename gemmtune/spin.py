@@ -10,9 +10,9 @@ import os
 # parallel region for GOMP_SPINCOUNT iterations (300000 by default: milliseconds here). A
 # band kernel ("m", "n": serial drivers on Python threads) started in that window, right
 # after a prange kernel or conv's parallel im2col, shares a core with a spinner: 64 x 3136 x
-# 576 with B in place on 2 threads ran at 58-83% of numpy there and at 82-92% with 10000
-# (docs/performance.md section 21). 10000 still spans the short gaps between the parallel
-# regions of one prange kernel.
+# 576 with B in place on 2 threads, each call right after a prange kernel's, ran at 56-84% of
+# numpy with the default and 85-92% with 10000 (docs/performance.md section 21). 10000 still
+# spans the short gaps between the parallel regions of one prange kernel.
 OMP_SPINCOUNT = "10000"
 _omp_spin_source: str | None = None
 

@@ -127,15 +127,16 @@ def skinny_params(base: list[KernelParams], problem: Any) -> list[tuple[KernelPa
 
 
 # A packed element of B is used by M rows of A, one of A by N columns of B. With M (or N) at
-# most this, packing is a large share of the product: 64 x 3136 x 576 (a ResNet-50 3x3
-# layer's forward GEMM) ran at 0.67-0.72x numpy with both packed and 0.89-0.92x with B read
-# in place; 128 x 784 x 1152 0.83x -> 0.90x; 256 x 196 x 2304 with A in place 0.80x -> 0.87x;
-# but 256 x 3136 x 64 0.98x -> 0.93x (Zen 3, docs/performance.md section 21). So these are
-# starting points the search measures; `few_rows_default` makes the clear case the default.
+# most this, packing is a large share of the product. One thread, the seed's blocks
+# (results/f792378412a0/small_tiles-*-ub.txt): 64 x 3136 x 576 (a ResNet-50 3x3 layer's
+# forward GEMM) 0.66x numpy packed, 0.89x with B read in place; 128 x 784 x 1152 0.83x ->
+# 0.87x; 256 x 196 x 2304 with A in place 0.79x -> 0.88x; but 256 x 3136 x 64 0.98x -> 0.93x.
+# So these are starting points the search measures; `few_rows_default` makes the clear case
+# the default (docs/performance.md section 21).
 IN_PLACE_MAX_USES = 256
-# Up to this many rows the seed with B read in place is the untuned default (section 21, 1 and
-# 2 threads: 32-128 rows 0.78-0.89x numpy against 0.32-0.80x for the packed seed; at 256 rows
-# it lost on one thread, 0.79x against 0.92x).
+# Up to this many rows the seed with B read in place is the untuned default: 32-128 rows ran
+# at 86-107% of numpy on 1 thread and 88-117% on 2, against 48-78% and 49-59% packed; at 256
+# rows it lost on 1 thread, 80% against 89% (kernel_configs-in-place-*.txt).
 FEW_ROWS = 128
 # B's rows read in place map to the same L1 sets when they are a multiple of the L1's way
 # size apart (64 sets x 64 B lines): then every k step of a sliver evicts the last.
@@ -145,8 +146,8 @@ L1_WAY_BYTES = 4096
 def in_place_params(seed: KernelParams, problem: Any) -> list[tuple[KernelParams, str]]:
     """The seed with the operand whose packed elements few rows or columns use read in place.
 
-    Threads split C's rows ("m"): each reads all of B in place, and nothing is packed twice
-    (with "n" bands on 2 threads, 64 x 3136 x 576 ran at 0.52x numpy against 0.84x).
+    Threads split C's rows ("m"): each reads all of B in place and packs only its own rows of
+    A (row and column bands ran alike on 2 threads, 88-117% of numpy at 32-128 rows).
     """
     m, n = problem.m, problem.n
     out = []
@@ -163,8 +164,8 @@ def few_rows_default(seed: KernelParams, problem: Any) -> KernelParams:
     splitting C's rows.
 
     The packed seed spends most of such a product packing B, and its prange driver ("ic")
-    gives a product of one MC block to one thread: 64 x 3136 x 576 ran at 0.41x numpy on 2
-    threads, 0.84x with B in place on row bands (docs/performance.md section 21).
+    gives a product of one MC block to one thread: 64 x 3136 x 576 ran at 49% of numpy on 2
+    threads, 93% with B in place on row bands (docs/performance.md section 21).
     """
     m, n = problem.m, problem.n
     if not (SKINNY_TILES * seed.MR < m <= FEW_ROWS) or not seed.pack_b:
