@@ -116,19 +116,11 @@ def test_command_line_defaults_follow_the_same_rule(tmp_path, var):
 def test_the_command_line_stops_openblas_spinning_unless_the_user_chose():
     """OPENBLAS_THREAD_TIMEOUT is set before numpy loads (OpenBLAS reads it once), a value
     the user set is kept, and nothing is set once numpy is loaded (it would not apply)."""
-    import os
-    import subprocess
-    import sys
-
     code = ("{pre}from gemmtune.threads import quiet_blas_spin; import os; "
             "print(quiet_blas_spin(), os.environ.get('OPENBLAS_THREAD_TIMEOUT'))")
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
 
     def run(pre="", **extra):
-        out = subprocess.run([sys.executable, "-c", code.format(pre=pre)], capture_output=True,
-                             text=True, env={**env, **extra}, timeout=60)
-        assert out.returncode == 0, out.stderr
-        return out.stdout.strip()
+        return _fresh_python(code.format(pre=pre), ("OPENBLAS_THREAD_TIMEOUT",), extra)
 
     assert run() == "set by gemmtune 4"
     assert run(OPENBLAS_THREAD_TIMEOUT="8") == "set by the user 8"
@@ -139,19 +131,11 @@ def test_import_shortens_the_openmp_spin_unless_the_user_chose():
     """GOMP_SPINCOUNT is set by ``import gemmtune`` before numba loads libgomp (which reads it
     once), a value or wait policy the user set is kept, and nothing is set once libgomp is
     loaded (it would not apply)."""
-    import os
-    import subprocess
-    import sys
-
     code = ("{pre}import gemmtune, os; from gemmtune.threads import omp_spin; "
             "print(omp_spin()['source'], os.environ.get('GOMP_SPINCOUNT'))")
-    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
 
     def run(pre="", **extra):
-        out = subprocess.run([sys.executable, "-c", code.format(pre=pre)], capture_output=True,
-                             text=True, env={**env, **extra}, timeout=60)
-        assert out.returncode == 0, out.stderr
-        return out.stdout.strip()
+        return _fresh_python(code.format(pre=pre), ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY"), extra)
 
     assert run() == "set by gemmtune 10000"
     assert run(GOMP_SPINCOUNT="7") == "set by the user 7"
@@ -159,3 +143,16 @@ def test_import_shortens_the_openmp_spin_unless_the_user_chose():
     loaded = ("from numba import njit, prange; import numpy as np; "
               "njit(parallel=True)(lambda a: [a[i] for i in prange(2)])(np.zeros(2)); ")
     assert run(pre=loaded) == "None None"
+
+
+def _fresh_python(code: str, unset: tuple[str, ...], extra: dict[str, str]) -> str:
+    """stdout of ``python -c code`` in this environment without ``unset``, plus ``extra``."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**env, **extra}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
