@@ -10,6 +10,9 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+__all__ = ["matmul", "best_config", "tune", "warmup", "conv2d", "conv2d_backward", "KernelParams",
+           "__version__"]
+
 
 def _quiet_omp_spin() -> None:
     # Before numba loads its OpenMP layer: idle OpenMP workers spin for milliseconds after
@@ -20,8 +23,6 @@ def _quiet_omp_spin() -> None:
 
 
 _quiet_omp_spin()
-__all__ = ["matmul", "best_config", "tune", "warmup", "conv2d", "conv2d_backward", "KernelParams",
-           "__version__"]
 
 
 def __getattr__(name: str) -> Any:
