@@ -5,7 +5,8 @@
 
 ``--set tiles`` (the default) compares register tiles and KC; ``--set in-place`` the ISA seed
 with both operands packed against B read in place, threads splitting C's rows ("m") or
-columns ("n"), as an untuned product of few rows runs (kernels/model.py: few_rows_default).
+columns ("n"), as an untuned product of few rows runs, and against A read in place, as one
+of few columns runs (kernels/model.py: untuned_in_place).
 
 numpy and every kernel run interleaved in rounds (numpy, k1, k2, ..., numpy, k1, ...), so a
 slow period of the machine hits all of them alike; medians and the spread (IQR) are printed.
@@ -39,6 +40,7 @@ IN_PLACE = {
     "seed, bands m": dict(MR=6, NR=16, MC=96, KC=256, NC=4080, parallel="m"),
     "B in place, m": dict(MR=6, NR=16, MC=96, KC=256, NC=4080, parallel="m", pack_b=False),
     "B in place, n": dict(MR=6, NR=16, MC=96, KC=256, NC=4080, parallel="n", pack_b=False),
+    "A in place, m": dict(MR=6, NR=16, MC=96, KC=256, NC=4080, parallel="m", pack_a=False),
 }
 CONFIGS_F64 = {
     "seed avx2 6x8": dict(MR=6, NR=8, MC=72, KC=256, NC=4080),

@@ -66,9 +66,9 @@ class FloatGemmFamily(KernelFamily):
         seed = default_params(problem.dtype, isa)
         if isa is None and problem.batch == 1:
             from ..kernels.gemm import serial_twin
-            from ..kernels.model import few_rows_default
+            from ..kernels.model import untuned_in_place
 
-            seed = few_rows_default(seed, problem)
+            seed = untuned_in_place(seed, problem)
             if problem.threads == 1:
                 # One thread runs the seed's serial twin: the prange driver on one thread ran
                 # 2-9% slower (docs/performance.md section 21).

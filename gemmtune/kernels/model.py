@@ -131,13 +131,17 @@ def skinny_params(base: list[KernelParams], problem: Any) -> list[tuple[KernelPa
 # (results/f792378412a0/small_tiles-*-ub.txt): 64 x 3136 x 576 (a ResNet-50 3x3 layer's
 # forward GEMM) 0.66x numpy packed, 0.89x with B read in place; 128 x 784 x 1152 0.83x ->
 # 0.87x; 256 x 196 x 2304 with A in place 0.79x -> 0.88x; but 256 x 3136 x 64 0.98x -> 0.93x.
-# So these are starting points the search measures; `few_rows_default` makes the clear case
-# the default (docs/performance.md section 21).
+# So these are starting points the search measures; `untuned_in_place` makes the clear
+# cases the default (docs/performance.md section 21).
 IN_PLACE_MAX_USES = 256
 # Up to this many rows the seed with B read in place is the untuned default: 32-128 rows ran
 # at 86-107% of numpy on 1 thread and 88-117% on 2, against 48-78% and 49-59% packed; at 256
 # rows it lost on 1 thread, 80% against 89% (kernel_configs-in-place-*.txt).
 FEW_ROWS = 128
+# Up to this many columns the seed with A read in place is the untuned default: 49-384 columns
+# ran at 84-99% of numpy on 1 thread against 59-93% packed, 79-96% on 2 against 56-90%
+# (results/f792378412a0/kernel_configs-in-place-*.txt with "A in place").
+FEW_COLUMNS = 256
 # B's rows read in place map to the same L1 sets when they are a multiple of the L1's way
 # size apart (64 sets x 64 B lines): then every k step of a sliver evicts the last.
 L1_WAY_BYTES = 4096
@@ -149,12 +153,14 @@ def in_place_params(seed: KernelParams, problem: Any) -> list[tuple[KernelParams
     Threads split C's rows ("m"): each reads all of B in place and packs only its own rows of
     A (row and column bands ran alike on 2 threads, 88-117% of numpy at 32-128 rows).
     """
-    m, n, k = problem.m, problem.n, problem.k
+    m, n = problem.m, problem.n
     item = ITEMSIZE[problem.dtype]
     out = []
     if m <= IN_PLACE_MAX_USES and seed.pack_b and not _aliased(n * item):
         out.append((seed.replace(pack_b=False, parallel="m"), "B in place"))
-    if n <= IN_PLACE_MAX_USES and seed.pack_a and not _aliased(k * item):
+    # A's MR rows in place are MR streams, not a sliver of KC rows: they do not alias (1024 x
+    # 49 x 1024, rows 4 KiB apart, ran at 84% of numpy in place against 62% packed).
+    if n <= IN_PLACE_MAX_USES and seed.pack_a:
         out.append((seed.replace(pack_a=False, parallel="m"), "A in place"))
     return out
 
@@ -165,18 +171,23 @@ def _aliased(row_bytes: int) -> bool:
     return row_bytes % L1_WAY_BYTES == 0
 
 
-def few_rows_default(seed: KernelParams, problem: Any) -> KernelParams:
-    """The untuned configuration of a 2-D product: ``seed``, or with few rows of A (more than
-    a skinny product's few tiles, at most FEW_ROWS) the seed with B read in place, threads
-    splitting C's rows.
+def untuned_in_place(seed: KernelParams, problem: Any) -> KernelParams:
+    """The untuned configuration of a 2-D product: ``seed``, or the seed with one operand read
+    in place, threads splitting C's rows.
 
-    The packed seed spends most of such a product packing B, and its prange driver ("ic")
-    gives a product of one MC block to one thread: 64 x 3136 x 576 ran at 49% of numpy on 2
-    threads, 93% with B in place on row bands (docs/performance.md section 21).
+    - Few rows of A (more than a skinny product's few tiles, at most FEW_ROWS): B in place.
+      The packed seed spends most of such a product packing B, and its prange driver ("ic")
+      gives a product of one MC block to one thread: 64 x 3136 x 576 ran at 49% of numpy on
+      2 threads, 93% with B in place on row bands.
+    - Else few columns of B (at most FEW_COLUMNS): A in place. 512 x 49 x 4608 (a ResNet-50
+      layer-4 GEMM) ran at 59% of numpy packed and 93% with A in place on 1 thread, 56% and
+      84% on 2 (docs/performance.md section 21).
     """
     m, n = problem.m, problem.n
-    if not (SKINNY_TILES * seed.MR < m <= FEW_ROWS) or not seed.pack_b:
+    if SKINNY_TILES * seed.MR < m <= FEW_ROWS and seed.pack_b:
+        if not _aliased(n * ITEMSIZE[problem.dtype]) and n >= 4 * seed.NR:
+            return seed.replace(pack_b=False, parallel="m")
         return seed
-    if _aliased(n * ITEMSIZE[problem.dtype]) or n < 4 * seed.NR:
-        return seed
-    return seed.replace(pack_b=False, parallel="m")
+    if n <= FEW_COLUMNS and seed.pack_a:
+        return seed.replace(pack_a=False, parallel="m")
+    return seed

@@ -139,19 +139,23 @@ def test_few_rows_or_columns_start_with_that_operand_in_place():
     assert [s.source for s in seeds].index("B in place") < 4
 
 
-def test_an_untuned_product_of_few_rows_reads_b_in_place_on_row_bands():
+def test_an_untuned_product_of_few_rows_or_columns_reads_that_operand_in_place():
     from gemmtune.defaults import default_params
-    from gemmtune.kernels.model import few_rows_default
+    from gemmtune.kernels.model import untuned_in_place
 
     seed = default_params("float32")
     for threads in (1, 2):
         got = family_for(Problem(64, 3136, 576, "float32", threads)).default_params(
             Problem(64, 3136, 576, "float32", threads))
         assert got == seed.replace(pack_b=False, parallel="m")
-    # Skinny (its own seeds), many rows, B's rows 4 KiB apart (L1 set aliasing), few columns,
-    # a stack, and an explicit ISA keep the seed.
+    # Skinny rows, many rows and columns, B's rows 4 KiB apart (L1 set aliasing), too few
+    # columns for B's tiles, a stack, and an explicit ISA keep the seed.
     for m, n in ((16, 3136), (256, 3136), (64, 4096), (64, 40)):
-        assert few_rows_default(seed, Problem(m, n, 576, "float32", 1)) == seed
+        assert untuned_in_place(seed, Problem(m, n, 576, "float32", 1)) == seed
+    # Few columns (a ResNet-50 layer-4 GEMM): A in place, whatever A's row stride.
+    for k in (4608, 1024):
+        got = untuned_in_place(seed, Problem(512, 49, k, "float32", 2))
+        assert got == seed.replace(pack_a=False, parallel="m")
     stack = Problem(64, 3136, 576, "float32", 1, batch=2)
     assert family_for(stack).default_params(stack).pack_b
     assert family_for(stack).default_params(Problem(64, 3136, 576), "avx2") == default_params(
