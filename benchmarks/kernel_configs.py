@@ -34,13 +34,13 @@ CONFIGS = {
     "12x8 kc384": dict(MR=12, NR=8, MC=144, KC=384, NC=4096),
     "6x16 parallel jr": dict(MR=6, NR=16, MC=96, KC=256, NC=4080, parallel="jr"),
 }
-# float32 on AVX2: the seed's blocks, packed or with B read in place.
+# The ISA seed of this machine and dtype, packed or with one operand read in place.
 IN_PLACE = {
-    "seed (ic)": dict(MR=6, NR=16, MC=96, KC=256, NC=4080),
-    "seed, bands m": dict(MR=6, NR=16, MC=96, KC=256, NC=4080, parallel="m"),
-    "B in place, m": dict(MR=6, NR=16, MC=96, KC=256, NC=4080, parallel="m", pack_b=False),
-    "B in place, n": dict(MR=6, NR=16, MC=96, KC=256, NC=4080, parallel="n", pack_b=False),
-    "A in place, m": dict(MR=6, NR=16, MC=96, KC=256, NC=4080, parallel="m", pack_a=False),
+    "seed (ic)": dict(),
+    "seed, bands m": dict(parallel="m"),
+    "B in place, m": dict(parallel="m", pack_b=False),
+    "B in place, n": dict(parallel="n", pack_b=False),
+    "A in place, m": dict(parallel="m", pack_a=False),
 }
 CONFIGS_F64 = {
     "seed avx2 6x8": dict(MR=6, NR=8, MC=72, KC=256, NC=4080),
@@ -78,13 +78,15 @@ def main() -> None:
     C = np.empty((m, n), dt)
     fns = {}
     if args.set == "in-place":
-        if dt != "float32":
-            raise SystemExit("--set in-place is the float32 AVX2 seed's blocks: use --dtype float32.")
-        configs = IN_PLACE
+        from gemmtune.defaults import default_params
+
+        seed = default_params(dt)
+        configs = {name: seed.replace(**{"parallel": "ic", **changes}) for name, changes in IN_PLACE.items()}
     else:
-        configs = CONFIGS if dt == "float32" else CONFIGS_F64
-    for name, fields in configs.items():
-        k = compile_kernel(KernelParams(**fields), dt, cache_dir(args.cache_dir))
+        configs = {name: KernelParams(**fields)
+                   for name, fields in (CONFIGS if dt == "float32" else CONFIGS_F64).items()}
+    for name, params in configs.items():
+        k = compile_kernel(params, dt, cache_dir(args.cache_dir))
         t0 = time.perf_counter()
         k.compile()
         v = verify_kernel(k, 257, 263, 269, dt, threads=args.threads)
