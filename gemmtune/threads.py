@@ -23,7 +23,6 @@ import time
 from typing import Any, Callable
 
 from .fingerprint import usable_cores
-from .spin import omp_spin, quiet_omp_spin  # noqa: F401 (re-exported beside quiet_blas_spin)
 
 _lock = threading.Lock()
 _blas_getters: list[Callable[[], int | None]] | None = None
@@ -155,14 +154,13 @@ _blas_timeout_source: str | None = None
 
 def quiet_blas_spin() -> str | None:
     """Set ``OPENBLAS_THREAD_TIMEOUT`` for this process and its children when numpy (and so
-    OpenBLAS, which reads it once at load) is not loaded yet and the user has not set it,
-    and shorten the OpenMP spin (:func:`quiet_omp_spin`). The command line calls this first.
-    Returns how the OpenBLAS timeout stands: "set by gemmtune", "set by the user", or None
-    when OpenBLAS was loaded before anything could be set."""
+    OpenBLAS, which reads it once at load) is not loaded yet and the user has not set it.
+    The command line calls this first. Returns how it stands: "set by gemmtune", "set by
+    the user", or None when OpenBLAS was loaded before anything could be set. (The OpenMP
+    spin is shortened by ``import gemmtune`` itself: gemmtune/spin.py.)"""
     global _blas_timeout_source
     import sys
 
-    quiet_omp_spin()
     if _blas_timeout_source is not None:
         return _blas_timeout_source
     if os.environ.get("OPENBLAS_THREAD_TIMEOUT"):

@@ -131,7 +131,7 @@ def test_import_shortens_the_openmp_spin_unless_the_user_chose():
     """GOMP_SPINCOUNT is set by ``import gemmtune`` before numba loads libgomp (which reads it
     once), a value or wait policy the user set is kept, and nothing is set once libgomp is
     loaded (it would not apply)."""
-    code = ("{pre}import gemmtune, os; from gemmtune.threads import omp_spin; "
+    code = ("{pre}import gemmtune, os; from gemmtune.spin import omp_spin; "
             "print(omp_spin()['source'], os.environ.get('GOMP_SPINCOUNT'))")
 
     def run(pre="", **extra):

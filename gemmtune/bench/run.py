@@ -10,8 +10,8 @@ limit for the BLAS, ``intra_op_num_threads`` for onnxruntime):
 - ``onnxruntime``: a one-node MatMul or Conv session (``bench.peers``), when the ``peers``
   extra is installed and has a kernel for the dtype; otherwise the column is absent and a
   note says why, once;
-- ``default``: the kernel family's ISA default configuration, what ``matmul`` runs before
-  any tuning (for a stack, ``stacks.stack_params``; for a layer, ``conv2d`` when none of its
+- ``default``: the kernel family's default configuration as ``matmul`` runs it before any
+  tuning, on the threads it gives the product (for a stack, ``stacks.stack_params``; for a layer, ``conv2d`` when none of its
   GEMMs is tuned);
 - ``tuned``: ``gemmtune.matmul`` as users call it, which runs the cached tuning for exactly
   this shape or, failing that, the nearest tuned shape's (marked "nearest"; a stack takes
@@ -118,7 +118,10 @@ def _gemm_row(w, dtype, threads, root, peak_gflops, bandwidth_gbs, rounds, sampl
     stack = w.batch > 1
     problem = Problem(w.m, w.n, w.k, dtype, _stack_threads(w, threads) if stack else threads)
     family = family_for(problem)
-    default = family.default_params(problem)
+    # What matmul runs with no tuning: the default on the threads it gives the product, as
+    # the family runs it there (one thread: a parallel configuration's serial twin).
+    default = family.params_for_threads(family.default_params(problem), problem,
+                                        untuned_threads(problem))
     tuned, info = resolve(problem, root)
     has_tuned = info["source"] != "default"
 

@@ -65,14 +65,9 @@ class FloatGemmFamily(KernelFamily):
             return stack_params(problem.m, problem.n, problem.k, problem.dtype, problem.threads)
         seed = default_params(problem.dtype, isa)
         if isa is None and problem.batch == 1:
-            from ..kernels.gemm import serial_twin
             from ..kernels.model import untuned_in_place
 
             seed = untuned_in_place(seed, problem)
-            if problem.threads == 1:
-                # One thread runs the seed's serial twin: the prange driver on one thread ran
-                # 2-9% slower (docs/performance.md section 21).
-                seed = serial_twin(seed)
         return seed
 
     def starting_points(self, space: Any, problem: Problem, *, fp: dict[str, Any] | None = None,

@@ -135,12 +135,13 @@ def skinny_params(base: list[KernelParams], problem: Any) -> list[tuple[KernelPa
 # cases the default (docs/performance.md section 21).
 IN_PLACE_MAX_USES = 256
 # Up to this many rows the seed with B read in place is the untuned default: 32-128 rows ran
-# at 86-107% of numpy on 1 thread and 88-117% on 2, against 48-78% and 49-59% packed; at 256
-# rows it lost on 1 thread, 80% against 89% (kernel_configs-in-place-*.txt).
+# at 86-106% of numpy on 1 thread and 88-117% on 2, against 59-83% and 49-59% for the packed
+# seed as matmul ran it (its serial twin on 1 thread, its prange driver on 2); at 256 rows it
+# lost on 1 thread, 80% against 91% (kernel_configs-in-place-*.txt).
 FEW_ROWS = 128
 # Up to this many columns the seed with A read in place is the untuned default: 49-384 columns
-# ran at 84-99% of numpy on 1 thread against 59-93% packed, 79-96% on 2 against 56-90%
-# (results/f792378412a0/kernel_configs-in-place-*.txt with "A in place").
+# ran at 84-99% of numpy on 1 thread against 62-94% packed, 79-96% on 2 against 56-90%
+# (results/f792378412a0/kernel_configs-in-place-*-ua.txt).
 FEW_COLUMNS = 256
 # B's rows read in place map to the same L1 sets when they are a multiple of the L1's way
 # size apart (64 sets x 64 B lines): then every k step of a sliver evicts the last.
@@ -180,7 +181,7 @@ def untuned_in_place(seed: KernelParams, problem: Any) -> KernelParams:
       gives a product of one MC block to one thread: 64 x 3136 x 576 ran at 49% of numpy on
       2 threads, 93% with B in place on row bands.
     - Else few columns of B (at most FEW_COLUMNS): A in place. 512 x 49 x 4608 (a ResNet-50
-      layer-4 GEMM) ran at 59% of numpy packed and 93% with A in place on 1 thread, 56% and
+      layer-4 GEMM) ran at 62% of numpy packed and 93% with A in place on 1 thread, 56% and
       84% on 2 (docs/performance.md section 21).
     """
     m, n = problem.m, problem.n
