@@ -50,8 +50,8 @@ def pytest_runtest_protocol(item, nextitem):
         return
     import fcntl
 
-    # The lock files live beside the workers' base temps, which pytest deletes with them.
-    base = item.config._tmp_path_factory.getbasetemp().parent / f"cores-{run}"
+    # The lock files live in the run's temporary directory, which pytest deletes with it.
+    base = run_temp(item.config._tmp_path_factory) / f"cores-{run}"
     quiet = item.get_closest_marker("quiet_cores") is not None
     with open(f"{base}.turnstile", "a") as gate, open(f"{base}.cores", "a") as cores:
         fcntl.flock(gate, fcntl.LOCK_EX)
