@@ -97,7 +97,7 @@ def table_of_entries(entries: list, local: str, title: str, console: Any) -> Any
         for e in entries:
             p, kp = e.problem, e.kernel_params
             cells = {"fingerprint": e.fingerprint_id + (" *" if e.fingerprint_id == local else ""),
-                     "m x n x k": f"{p.m}x{p.n}x{p.k}", "dtype": p.dtype, "thr": str(p.threads),
+                     "m x n x k": f"{p.m}x{p.n}x{p.k}" + (f" b{p.batch}" if p.batch > 1 else ""), "dtype": p.dtype, "thr": str(p.threads),
                      "GFLOP/s": format_gflops(e.performance.get("gflops")),
                      "numpy": format_gflops(e.performance.get("numpy_gflops")),
                      "MRxNR MC/KC/NC": f"{kp.MR}x{kp.NR}{sep}{kp.MC}/{kp.KC}/{kp.NC}",

@@ -44,6 +44,16 @@ def test_list_marks_this_machine(run_cli, store):
     assert len(doc["entries"]) == 3
 
 
+def test_list_shows_a_stacks_batch(run_cli, cache_root):
+    from dataclasses import replace
+
+    entry = make_entry(fingerprint_id(), 128, 128, 64, gflops=62.5)
+    TuningCache(cache_root).put_many([replace(entry, problem=replace(entry.problem, batch=96))])
+    result = run_cli("cache", "list")
+    assert result.exit_code == 0, result.stderr
+    assert "128x128x64 b96" in result.stdout
+
+
 def test_show_one(run_cli, store):
     result = run_cli("cache", "show", "-m", "512", "-n", "256", "-k", "128", "--threads", "1")
     assert result.exit_code == 0, result.stderr
