@@ -107,6 +107,11 @@ def main(argv=None) -> int:
     with threadpool_limits(args.threads):
         for text in args.layers:
             spec = ConvSpec.parse(text)
+            if spec.n != 1 or spec.groups != 1 or spec.layout != "NCHW":
+                # pieces() re-creates the passes' parts for one image and one group.
+                print(f"conv_profile.py: {text} is not a batch-1, groups-1 NCHW layer, the only "
+                      "kind it profiles.", file=sys.stderr)
+                return 2
             parts = pieces(spec, args.threads, args.cache_dir)
             names = list(parts)
             load = load_average()

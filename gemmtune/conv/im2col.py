@@ -22,7 +22,7 @@ from typing import Iterator
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint64
 
 _threads_lock = threading.Lock()
 
@@ -55,10 +55,25 @@ def _q_range(off: int, sw: int, width: int, q_count: int) -> tuple[int, int]:
     return lo, max(lo, hi)
 
 
+# How the copies index (measured in docs/performance.md, section 22): through flat views of
+# x and of the matrix made once per call, with unsigned element offsets. A run is short (Q
+# = 7-112 elements, or C/groups channels), and per run the earlier code made 1-D views
+# (x[n, c, h], slices of a row), and the copies cost about 20 ns a run whatever its length
+# and did not get faster on a second thread when runs were short (7x7 and 14x14 layers):
+# a view increments and decrements its parent's reference count, an atomic on a cache line
+# both threads' views share, which is the likely cause. An unsigned index
+# also skips numba's wrap-around check for negative indices, so LLVM vectorises the copy
+# loops. Every offset here is non-negative by construction (_q_range keeps q*sw + off in
+# the row).
+
+
 @njit(cache=True, parallel=True)
 def im2col_kp(x, col, t0, t1, P, Q, R, S, sh, sw, ph, pw, dh, dw):  # pragma: no cover - numba
     """col[(c*R + r)*S + s, (t - t0)*Q + q] = x[n, c, p*sh - ph + r*dh, q*sw - pw + s*dw]."""
     C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    L = col.shape[1]
+    xf = x.reshape(-1)
+    cf = col.reshape(-1)
     for row in prange(C * R * S):
         c = row // (R * S)
         r = (row // S) % R
@@ -69,24 +84,29 @@ def im2col_kp(x, col, t0, t1, P, Q, R, S, sh, sw, ph, pw, dh, dw):  # pragma: no
             n = t // P
             p = t - n * P
             h = p * sh - ph + r * dh
-            dst = col[row, (t - t0) * Q:(t - t0 + 1) * Q]
+            d = uint64(row * L + (t - t0) * Q)
             if h < 0 or h >= H:
-                dst[:] = 0
+                for q in range(Q):
+                    cf[d + uint64(q)] = 0
                 continue
-            dst[:lo] = 0
-            src = x[n, c, h]
+            xrow = ((n * C + c) * H + h) * W
+            for q in range(lo):
+                cf[d + uint64(q)] = 0
             if sw == 1:
-                # The common case as a contiguous slice copy, which LLVM vectorizes.
-                dst[lo:hi] = src[lo + off:hi + off]
+                src = uint64(xrow + lo + off)
+                dst = d + uint64(lo)
+                for i in range(hi - lo):
+                    cf[dst + uint64(i)] = xf[src + uint64(i)]
             elif sw == 2:
                 # A constant stride lets LLVM vectorize the gather with shuffles: 1.8x
                 # faster than the runtime stride on ResNet-50's stride-2 3x3 layer.
                 for q in range(lo, hi):
-                    dst[q] = src[2 * q + off]
+                    cf[d + uint64(q)] = xf[uint64(xrow + 2 * q + off)]
             else:
                 for q in range(lo, hi):
-                    dst[q] = src[q * sw + off]
-            dst[hi:] = 0
+                    cf[d + uint64(q)] = xf[uint64(xrow + q * sw + off)]
+            for q in range(hi, Q):
+                cf[d + uint64(q)] = 0
 
 
 @njit(cache=True, parallel=True)
@@ -94,6 +114,9 @@ def im2col_pk(x, col, t0, t1, P, Q, R, S, sh, sw, ph, pw, dh, dw, groups):  # pr
     """col[(t - t0)*Q + q, ((g*R + r)*S + s)*Cg + cg] = x[n, h, w, g*Cg + cg]."""
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
     Cg = C // groups
+    K = col.shape[1]
+    xf = x.reshape(-1)
+    cf = col.reshape(-1)
     for t in prange(t0, t1):
         n = t // P
         p = t - n * P
@@ -104,11 +127,14 @@ def im2col_pk(x, col, t0, t1, P, Q, R, S, sh, sw, ph, pw, dh, dw, groups):  # pr
                     h = p * sh - ph + r * dh
                     for s in range(S):
                         w = q * sw - pw + s * dw
-                        base = ((g * R + r) * S + s) * Cg
+                        d = uint64(row * K + ((g * R + r) * S + s) * Cg)
                         if h < 0 or h >= H or w < 0 or w >= W:
-                            col[row, base:base + Cg] = 0
+                            for i in range(Cg):
+                                cf[d + uint64(i)] = 0
                         else:
-                            col[row, base:base + Cg] = x[n, h, w, g * Cg:(g + 1) * Cg]
+                            src = uint64(((n * H + h) * W + w) * C + g * Cg)
+                            for i in range(Cg):
+                                cf[d + uint64(i)] = xf[src + uint64(i)]
 
 
 @njit(cache=True, parallel=True)
@@ -119,6 +145,9 @@ def col2im_kp(col, dx, t0, t1, P, Q, R, S, sh, sw, ph, pw, dh, dw):  # pragma: n
     loop has no races.
     """
     C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
+    L = col.shape[1]
+    cf = col.reshape(-1)
+    dxf = dx.reshape(-1)
     for c in prange(C):
         for r in range(R):
             for s in range(S):
@@ -131,16 +160,19 @@ def col2im_kp(col, dx, t0, t1, P, Q, R, S, sh, sw, ph, pw, dh, dw):  # pragma: n
                     h = p * sh - ph + r * dh
                     if h < 0 or h >= H:
                         continue
-                    src = col[row, (t - t0) * Q:(t - t0 + 1) * Q]
-                    dst = dx[n, c, h]
+                    d = uint64(row * L + (t - t0) * Q)
+                    xrow = ((n * C + c) * H + h) * W
                     if sw == 1:
-                        dst[lo + off:hi + off] += src[lo:hi]
+                        dst = uint64(xrow + lo + off)
+                        src = d + uint64(lo)
+                        for i in range(hi - lo):
+                            dxf[dst + uint64(i)] += cf[src + uint64(i)]
                     elif sw == 2:
                         for q in range(lo, hi):
-                            dst[2 * q + off] += src[q]
+                            dxf[uint64(xrow + 2 * q + off)] += cf[d + uint64(q)]
                     else:
                         for q in range(lo, hi):
-                            dst[q * sw + off] += src[q]
+                            dxf[uint64(xrow + q * sw + off)] += cf[d + uint64(q)]
 
 
 @njit(cache=True, parallel=True)
@@ -152,6 +184,9 @@ def col2im_pk(col, dx, t0, t1, P, Q, R, S, sh, sw, ph, pw, dh, dw, groups):  # p
     """
     H, W, C = dx.shape[1], dx.shape[2], dx.shape[3]
     Cg = C // groups
+    K = col.shape[1]
+    cf = col.reshape(-1)
+    dxf = dx.reshape(-1)
     n_lo = t0 // P
     n_hi = (t1 - 1) // P + 1
     for nh in prange((n_hi - n_lo) * H):
@@ -172,14 +207,24 @@ def col2im_pk(col, dx, t0, t1, P, Q, R, S, sh, sw, ph, pw, dh, dw, groups):  # p
                     w = q * sw + off
                     row = (t - t0) * Q + q
                     for g in range(groups):
-                        base = ((g * R + r) * S + s) * Cg
-                        dx[n, h, w, g * Cg:(g + 1) * Cg] += col[row, base:base + Cg]
+                        src = uint64(row * K + ((g * R + r) * S + s) * Cg)
+                        dst = uint64(((n * H + h) * W + w) * C + g * Cg)
+                        for i in range(Cg):
+                            dxf[dst + uint64(i)] += cf[src + uint64(i)]
+
+
+def _check_contiguous(**arrays: np.ndarray) -> None:
+    # The kernels index flat views (reshape(-1)), which numba makes only of contiguous arrays.
+    for name, a in arrays.items():
+        if not a.flags.c_contiguous:
+            raise ValueError(f"{name} must be C-contiguous.")
 
 
 def im2col(x: np.ndarray, col: np.ndarray, layout: str, t0: int, t1: int, P: int, Q: int,
            R: int, S: int, stride: tuple[int, int], padding: tuple[int, int],
            dilation: tuple[int, int], groups: int) -> None:
     """Fill ``col`` with the windows of output rows [t0, t1) of C-contiguous ``x`` (see module doc)."""
+    _check_contiguous(x=x, col=col)
     args = (t0, t1, P, Q, R, S, *stride, *padding, *dilation)
     if layout == "NCHW":
         im2col_kp(x, col, *args)
@@ -191,6 +236,7 @@ def col2im(col: np.ndarray, dx: np.ndarray, layout: str, t0: int, t1: int, P: in
            R: int, S: int, stride: tuple[int, int], padding: tuple[int, int],
            dilation: tuple[int, int], groups: int) -> None:
     """Add the windows in ``col`` (output rows [t0, t1)) into C-contiguous ``dx``."""
+    _check_contiguous(col=col, dx=dx)
     args = (t0, t1, P, Q, R, S, *stride, *padding, *dilation)
     if layout == "NCHW":
         col2im_kp(col, dx, *args)

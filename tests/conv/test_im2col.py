@@ -98,3 +98,15 @@ def test_plan_buffer_matches_the_matrix():
     plan = conv2d_plan(spec, "float64")
     t0, t1 = plan.chunks[0]
     assert col_reference(np.zeros((2, 6, 9, 9)), spec, t0, t1).size * 8 == plan.buffer_bytes
+
+
+def test_a_non_contiguous_matrix_is_refused():
+    # The kernels index flat views of their arrays; a strided one gets a sentence, not a
+    # numba typing error.
+    x = np.zeros((1, 2, 4, 4), np.float32)
+    col = np.zeros((2 * 9, 32), np.float32)[:, ::2]
+    with pytest.raises(ValueError, match="col must be C-contiguous"):
+        im2col(x, col, "NCHW", 0, 4, 4, 4, 3, 3, (1, 1), (1, 1), (1, 1), 1)
+    with pytest.raises(ValueError, match="dx must be C-contiguous"):
+        col2im(np.zeros((18, 16), np.float32), np.zeros((1, 2, 4, 8), np.float32)[..., ::2],
+               "NCHW", 0, 4, 4, 4, 3, 3, (1, 1), (1, 1), (1, 1), 1)
