@@ -8,10 +8,12 @@ process, per configuration of the float GEMM family:
 - ``after``: a loop ``numpy @; kernel`` as users write it, each call timed on its own;
 
 and numpy alone and in the same loop. Run it once per environment to compare (the settings
-are read when the libraries load, so each needs its own process), e.g.::
+are read when the libraries load, so each needs its own process). ``import gemmtune`` makes
+OpenBLAS's threads sleep right after each call unless ``OPENBLAS_THREAD_TIMEOUT`` is set
+(gemmtune/spin.py), so the collision needs OpenBLAS's default asked for, e.g.::
 
+    OPENBLAS_THREAD_TIMEOUT=28 python benchmarks/blas_collision.py 1536 float64 2
     python benchmarks/blas_collision.py 1536 float64 2
-    OPENBLAS_THREAD_TIMEOUT=4 python benchmarks/blas_collision.py 1536 float64 2
     NUMBA_THREADING_LAYER=workqueue python benchmarks/blas_collision.py 1536 float64 2
 
 Prints one JSON line per configuration: medians in GFLOP/s with their IQR.
@@ -22,7 +24,7 @@ tuning in ``$GEMMTUNE_CACHE_DIR``), each call timed, and the ratio gemmtune / nu
 
 ``python benchmarks/blas_collision.py spin`` shows OpenBLAS's threads spinning after a call:
 the CPU seconds this process burns during a 0.3 s sleep right after a 2-thread product
-(0 when ``OPENBLAS_THREAD_TIMEOUT=4`` was set before numpy was imported).
+(0 unless ``OPENBLAS_THREAD_TIMEOUT=28`` asks for OpenBLAS's default).
 """
 
 from __future__ import annotations

@@ -21,9 +21,7 @@ from __future__ import annotations
 # As the command line does, before numpy loads: OpenBLAS's idle threads would otherwise spin
 # for about 0.1 s after each numpy call on the cores gemmtune's threads need next
 # (docs/performance.md section 17), and every 2-thread round would be lost to it.
-from gemmtune.threads import quiet_blas_spin  # noqa: E402  (imports neither numpy nor numba)
-
-quiet_blas_spin()
+import gemmtune  # noqa: E402,F401  (import gemmtune sets it; imports neither numpy nor numba)
 
 import argparse
 import json

@@ -14,9 +14,7 @@ kernel is checked against a float64 product first.
 from __future__ import annotations
 
 # As the command line does, before numpy loads (docs/performance.md section 17).
-from gemmtune.threads import quiet_blas_spin  # noqa: E402  (imports neither numpy nor numba)
-
-quiet_blas_spin()
+import gemmtune  # noqa: E402,F401  (import gemmtune sets it; imports neither numpy nor numba)
 
 import argparse
 import time

@@ -142,35 +142,3 @@ def default_threads() -> int:
     if blas is not None and blas < n:
         n = blas
     return max(1, n)
-
-
-# OpenBLAS's idle threads spin for 2**THREAD_TIMEOUT cycles (default 28: about 0.1 s) after
-# each call, on the cores gemmtune's threads then need: a 2-thread kernel right after a
-# numpy call ran at half its speed or less (docs/performance.md section 17). 4, the smallest
-# value OpenBLAS accepts, makes them sleep at once; numpy's own speed did not change.
-BLAS_THREAD_TIMEOUT = "4"
-_blas_timeout_source: str | None = None
-
-
-def quiet_blas_spin() -> str | None:
-    """Set ``OPENBLAS_THREAD_TIMEOUT`` for this process and its children when numpy (and so
-    OpenBLAS, which reads it once at load) is not loaded yet and the user has not set it.
-    The command line calls this first. Returns how it stands: "set by gemmtune", "set by
-    the user", or None when OpenBLAS was loaded before anything could be set. (The OpenMP
-    spin is shortened by ``import gemmtune`` itself: gemmtune/spin.py.)"""
-    global _blas_timeout_source
-    import sys
-
-    if _blas_timeout_source is not None:
-        return _blas_timeout_source
-    if os.environ.get("OPENBLAS_THREAD_TIMEOUT"):
-        _blas_timeout_source = "set by the user"
-    elif "numpy" not in sys.modules:
-        os.environ["OPENBLAS_THREAD_TIMEOUT"] = BLAS_THREAD_TIMEOUT
-        _blas_timeout_source = "set by gemmtune"
-    return _blas_timeout_source
-
-
-def blas_thread_timeout() -> dict[str, str | None]:
-    """The OpenBLAS thread timeout in effect, and who set it (for reports)."""
-    return {"value": os.environ.get("OPENBLAS_THREAD_TIMEOUT"), "source": _blas_timeout_source}

@@ -113,18 +113,56 @@ def test_command_line_defaults_follow_the_same_rule(tmp_path, var):
     assert out.returncode == 1 and "No tuning for 8x8x8 float32 1t" in out.stderr, out.stderr
 
 
-def test_the_command_line_stops_openblas_spinning_unless_the_user_chose():
+def test_import_stops_openblas_spinning_unless_the_user_chose():
     """OPENBLAS_THREAD_TIMEOUT is set before numpy loads (OpenBLAS reads it once), a value
-    the user set is kept, and nothing is set once numpy is loaded (it would not apply)."""
-    code = ("{pre}from gemmtune.threads import quiet_blas_spin; import os; "
-            "print(quiet_blas_spin(), os.environ.get('OPENBLAS_THREAD_TIMEOUT'))")
+    the user set is kept, and an OpenBLAS numpy loaded first is made to re-read it."""
+    code = ("{pre}import gemmtune, os; from gemmtune.spin import blas_thread_timeout; "
+            "print(blas_thread_timeout()['source'], os.environ.get('OPENBLAS_THREAD_TIMEOUT'))")
 
     def run(pre="", **extra):
         return _fresh_python(code.format(pre=pre), ("OPENBLAS_THREAD_TIMEOUT",), extra)
 
     assert run() == "set by gemmtune 4"
     assert run(OPENBLAS_THREAD_TIMEOUT="8") == "set by the user 8"
-    assert run(pre="import numpy; ") == "None None"
+    assert run(OPENBLAS_THREAD_TIMEOUT="8", pre="import numpy; ") == "set by the user 8"
+    restarted = run(pre="import numpy; ")
+    if not _numpy_openblas():
+        assert restarted == "None None"  # no OpenBLAS to restart: nothing is changed
+    else:
+        assert restarted == "set by gemmtune (OpenBLAS restarted) 4"
+
+
+def _numpy_openblas() -> bool:
+    return _fresh_python("import numpy, gemmtune.spin as s; print(bool(s._openblas_paths()))",
+                         (), {}) == "True"
+
+
+_SPIN = """
+import numpy as np, time
+{pre}
+a = np.ones((384, 384))
+for _ in range(3):
+    a @ a
+t = time.process_time()
+time.sleep(0.05)
+print(time.process_time() - t)
+"""
+
+
+@MULTICORE
+@pytest.mark.quiet_cores
+def test_openblas_threads_loaded_before_gemmtune_stop_spinning_after_a_call():
+    """The restart takes effect: right after numpy's 2-thread product, OpenBLAS's idle
+    thread burns CPU for the next 50 ms without gemmtune (its default 0.1 s spin) and not
+    after ``import gemmtune``."""
+    if not _numpy_openblas():
+        pytest.skip("numpy's BLAS here is not OpenBLAS")
+    env = {"OPENBLAS_NUM_THREADS": "2"}
+    unset = ("OPENBLAS_THREAD_TIMEOUT", "OMP_NUM_THREADS")
+    spinning = float(_fresh_python(_SPIN.format(pre=""), unset, env))
+    quiet = float(_fresh_python(_SPIN.format(pre="import gemmtune"), unset, env))
+    assert spinning > 0.02, f"OpenBLAS did not spin here ({spinning:.3f} s of CPU in 50 ms)"
+    assert quiet < 0.01, f"{quiet:.3f} s of CPU in a 50 ms sleep after import gemmtune"
 
 
 def test_import_shortens_the_openmp_spin_unless_the_user_chose():

@@ -50,7 +50,7 @@ def _loadavg() -> list[float] | None:
 
 
 def _blas_thread_timeout() -> dict[str, Any]:
-    from ..threads import blas_thread_timeout
+    from ..spin import blas_thread_timeout
 
     return blas_thread_timeout()
 

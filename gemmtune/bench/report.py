@@ -143,13 +143,21 @@ def render(console: Any, doc: dict[str, Any], files: dict[str, str] | None = Non
                f"{doc['blas_label']}.", markup=False)
     timeout = doc.get("blas_thread_timeout") or {}
     if timeout.get("value"):
+        # What the value means, not what gemmtune's own value would (a user may have set 28).
+        short = _int_or_none(timeout["value"]) is not None and _int_or_none(timeout["value"]) <= 4
+        what = ("OpenBLAS's idle threads do not spin on the cores gemmtune's threads need" if short
+                else "OpenBLAS's idle threads spin after each call on the cores gemmtune's "
+                     "threads need: multi-threaded figures right after numpy's are low")
         data.print(f"OPENBLAS_THREAD_TIMEOUT={timeout['value']} ({timeout.get('source') or 'set'}): "
-                   "OpenBLAS's idle threads do not spin on the cores gemmtune's threads need "
-                   "(docs/performance.md section 17).", markup=False)
+                   f"{what} (docs/performance.md section 17).", markup=False)
     spin = doc.get("omp_spin") or {}
     if spin.get("value"):
-        data.print(f"GOMP_SPINCOUNT={spin['value']} ({spin.get('source') or 'set'}): numba's idle "
-                   "OpenMP threads stop spinning soon after a parallel kernel "
+        count = _int_or_none(spin["value"])
+        what = ("numba's idle OpenMP threads stop spinning soon after a parallel kernel"
+                if count is not None and count <= 10000 else
+                "numba's idle OpenMP threads spin after a parallel kernel on the cores a band "
+                "kernel needs next")
+        data.print(f"GOMP_SPINCOUNT={spin['value']} ({spin.get('source') or 'set'}): {what} "
                    "(docs/performance.md section 21).", markup=False)
     ort = (doc.get("peers") or {}).get("onnxruntime")
     if ort and any(r.get("onnxruntime") for r in doc["results"]):
@@ -209,3 +217,10 @@ def _integer_legend(doc: dict[str, Any]) -> str:
             "the tuned kernel called back to back. A stack (B x MxNxK) counts 2*B*M*N*K "
             "operations; gemmtune runs it product by product, as gemmtune.matmul does. No share "
             "of a peak: the measured peak is the float FMA loop's, not an integer one.")
+
+
+def _int_or_none(text: Any) -> int | None:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None

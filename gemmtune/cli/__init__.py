@@ -78,10 +78,8 @@ def main() -> None:
     sentence and exit status 1, whichever command wrote."""
     import sys
 
-    from ..threads import quiet_blas_spin
-
-    # Before any command loads numpy: OpenBLAS reads its thread timeout once, at load.
-    quiet_blas_spin()
+    # OpenBLAS's thread timeout was set by ``import gemmtune``, before any command loads
+    # numpy (gemmtune/spin.py).
     stdout = _WatchedStdout.install()
     code: Any = 0
     try:

@@ -57,14 +57,12 @@ def _q_range(off: int, sw: int, width: int, q_count: int) -> tuple[int, int]:
 
 # How the copies index (measured in docs/performance.md, section 22): through flat views of
 # x and of the matrix made once per call, with unsigned element offsets. A run is short (Q
-# = 7-112 elements, or C/groups channels), and per run the earlier code made 1-D views
-# (x[n, c, h], slices of a row), and the copies cost about 20 ns a run whatever its length
-# and did not get faster on a second thread when runs were short (7x7 and 14x14 layers):
-# a view increments and decrements its parent's reference count, an atomic on a cache line
-# both threads' views share, which is the likely cause. An unsigned index
-# also skips numba's wrap-around check for negative indices, so LLVM vectorises the copy
-# loops. Every offset here is non-negative by construction (_q_range keeps q*sw + off in
-# the row).
+# = 7-112 elements, or C/groups channels), and the earlier code made 1-D views per run
+# (x[n, c, h], slices of a row), each with its bookkeeping (the parent's reference count
+# incremented and decremented), and indexed with signed offsets, which numba checks for
+# wrap-around: the copies cost about 20 ns a run whatever its length, 2.4-2.8x the time
+# they take now. An unsigned index skips that check, so LLVM vectorises the copy loops;
+# every offset here is non-negative by construction (_q_range keeps q*sw + off in the row).
 
 
 @njit(cache=True, parallel=True)

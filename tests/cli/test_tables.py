@@ -159,6 +159,24 @@ def test_bench_table_reads_whole_at_80_columns():
     assert "json: x.json" in err.file.getvalue() and "x.json" not in out
 
 
+@pytest.mark.parametrize("blas, omp, says", [
+    ("4", "10000", ("do not spin on the cores", "stop spinning soon")),
+    ("28", "300000", ("spin after each call", "spin after a parallel kernel"))])
+def test_bench_says_what_the_spin_settings_in_effect_mean(blas, omp, says):
+    # A value the user set is reported for what it does, not as gemmtune's own setting.
+    from gemmtune.bench.report import render
+
+    doc = {**_bench_doc(), "blas_thread_timeout": {"value": blas, "source": "set by the user"},
+           "omp_spin": {"value": omp, "source": "set by the user"}}
+    data = make_console(io.StringIO())
+    render(make_console(io.StringIO()), doc, {}, data=data)
+    out = " ".join(data.file.getvalue().split())
+    assert f"OPENBLAS_THREAD_TIMEOUT={blas} (set by the user)" in out
+    assert f"GOMP_SPINCOUNT={omp} (set by the user)" in out
+    for text in says:
+        assert text in out
+
+
 def test_suite_summary_reads_whole_at_80_columns():
     from gemmtune.cli.search_view import render_suite
 
