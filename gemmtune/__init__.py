@@ -17,10 +17,9 @@ __all__ = ["matmul", "best_config", "tune", "warmup", "conv2d", "conv2d_backward
 def _quiet_spinning_workers() -> None:
     # Before numba loads its OpenMP layer: idle OpenMP workers spin for milliseconds after
     # each parallel region, on the cores the next multi-threaded kernel needs (spin.py).
-    # OpenBLAS's idle threads do the same for about 0.1 s after each numpy product
-    # (threads.py); a program usually imports numpy first, so that one may mean a restart.
-    from .spin import quiet_omp_spin
-    from .spin import quiet_blas_spin
+    # OpenBLAS's idle threads do the same for about 0.1 s after each numpy product; a
+    # program usually imports numpy first, so that one may mean a restart.
+    from .spin import quiet_blas_spin, quiet_omp_spin
 
     quiet_omp_spin()
     quiet_blas_spin()

@@ -64,7 +64,8 @@ _blas_timeout_source: str | None = None
 
 def quiet_blas_spin() -> str | None:
     """Make OpenBLAS's idle threads sleep right after each call, unless the user has set
-    ``OPENBLAS_THREAD_TIMEOUT``: the command line and ``import gemmtune`` call this first.
+    ``OPENBLAS_THREAD_TIMEOUT``. ``import gemmtune`` calls this (so the command line has, before
+    any command loads numpy).
 
     Before numpy loads, setting the variable is enough (OpenBLAS reads it once, at load).
     After (``import numpy`` then ``import gemmtune``, the usual order in a program), the
