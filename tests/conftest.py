@@ -99,8 +99,6 @@ def compiled_root(tmp_path_factory) -> Path:
     this directory so each parameter set compiles once per run. GEMMTUNE_TEST_KERNEL_DIR keeps
     it across runs (numba's disk cache then skips compiling altogether).
     """
-    import os
-
     keep = os.environ.get("GEMMTUNE_TEST_KERNEL_DIR")
     if keep:
         return Path(keep)

@@ -186,7 +186,7 @@ def untuned_in_place(seed: KernelParams, problem: Any) -> KernelParams:
     """
     m, n = problem.m, problem.n
     if SKINNY_TILES * seed.MR < m <= FEW_ROWS and seed.pack_b:
-        if not _aliased(n * ITEMSIZE[problem.dtype]) and n >= 4 * seed.NR:
+        if not _aliased(n * ITEMSIZE[problem.dtype]) and n >= SKINNY_TILES * seed.NR:
             return seed.replace(pack_b=False, parallel="m")
         return seed
     if n <= FEW_COLUMNS and seed.pack_a:
